@@ -1,0 +1,281 @@
+"""Pure signal preparation: resampling, STFT, level normalisation, chunking, NaN repair.
+
+This is the "prepare" and "restore" step of load -> prepare -> sample -> restore
+-> save. Nothing here knows about models or files; every function takes typed,
+keyword-explicit arguments and returns new arrays or tensors.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Union
+
+import numpy as np
+import torch
+
+Array = Union[np.ndarray, torch.Tensor]
+
+
+# --------------------------------------------------------------------------- resampling
+def resampled_length(n: int, *, orig_sr: float, target_sr: float) -> int:
+    """Output length of :func:`resample`: ``round(n * target_sr / orig_sr)``."""
+    return int(round(n * float(target_sr) / float(orig_sr)))
+
+
+def resample(x: Array, *, orig_sr: float, target_sr: float) -> Array:
+    """Resample along the last axis to ``target_sr``; output length is ``round(n * target_sr / orig_sr)``.
+
+    numpy input goes through soxr (VHQ). torch input stays on its device: torchaudio
+    when it imports, else a windowed-sinc polyphase filter of our own.
+    """
+    if orig_sr <= 0 or target_sr <= 0:
+        raise ValueError(f"sample rates must be positive, got orig_sr={orig_sr}, target_sr={target_sr}")
+    n = x.shape[-1]
+    n_out = resampled_length(n, orig_sr=orig_sr, target_sr=target_sr)
+    if orig_sr == target_sr or n == 0:
+        return x.clone() if isinstance(x, torch.Tensor) else np.array(x, copy=True)
+    if isinstance(x, torch.Tensor):
+        return _resample_torch(x, orig_sr=orig_sr, target_sr=target_sr, n_out=n_out)
+    return _resample_numpy(np.asarray(x), orig_sr=orig_sr, target_sr=target_sr, n_out=n_out)
+
+
+def _fix_length(y: Array, n_out: int) -> Array:
+    n = y.shape[-1]
+    if n >= n_out:
+        return y[..., :n_out]
+    pad = [(0, 0)] * (y.ndim - 1) + [(0, n_out - n)]
+    if isinstance(y, torch.Tensor):
+        return torch.nn.functional.pad(y, (0, n_out - n))
+    return np.pad(y, pad)
+
+
+def _resample_numpy(x: np.ndarray, *, orig_sr: float, target_sr: float, n_out: int) -> np.ndarray:
+    import soxr
+
+    dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float32
+    lead = x.shape[:-1]
+    flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
+    # soxr wants [time, channels]; it keeps length close to exact, we trim/pad the last sample.
+    y = soxr.resample(flat.T, orig_sr, target_sr, quality="VHQ")
+    y = np.asarray(y).T.reshape(*lead, -1) if flat.shape[0] else np.zeros((*lead, n_out))
+    return _fix_length(y, n_out).astype(dtype)
+
+
+def _resample_torch(x: torch.Tensor, *, orig_sr: float, target_sr: float, n_out: int) -> torch.Tensor:
+    ratio = Fraction(float(target_sr) / float(orig_sr)).limit_denominator(1000)
+    up, down = ratio.numerator, ratio.denominator
+    try:
+        import torchaudio.functional as taf  # optional backend: only when it imports cleanly
+
+        y = taf.resample(x, down, up)
+        return _fix_length(y, n_out)
+    except Exception:
+        pass
+    return _fix_length(_polyphase_sinc(x, up=up, down=down), n_out)
+
+
+def _polyphase_sinc(x: torch.Tensor, *, up: int, down: int, zeros: int = 24, beta: float = 8.0) -> torch.Tensor:
+    """Rational resampling by up/down with a Kaiser-windowed sinc, computed per output phase."""
+    dtype = x.dtype if x.is_floating_point() else torch.float32
+    x = x.to(dtype)
+    cutoff = min(1.0, up / down)  # relative to the input Nyquist
+    width = int(math.ceil(zeros / cutoff))
+    lead = x.shape[:-1]
+    flat = x.reshape(-1, 1, x.shape[-1])
+    padded = torch.nn.functional.pad(flat, (width, width + 1))
+    # Output sample j sits at input position j*down/up: base index (j*down)//up, phase (j*down)%up.
+    phases = torch.arange(up, device=x.device, dtype=torch.float64)
+    taps = torch.arange(-width, width + 1, device=x.device, dtype=torch.float64)
+    t = taps[None, :] - phases[:, None] / up  # distance from each tap to the output position
+    window = torch.special.i0(beta * torch.sqrt(torch.clamp(1 - (t / (width + 1)) ** 2, min=0))) / torch.special.i0(
+        torch.tensor(beta, dtype=torch.float64))
+    kernel = (cutoff * torch.special.sinc(cutoff * t) * window).to(dtype)  # [up, taps]
+    n_out = int(math.ceil(x.shape[-1] * up / down))
+    j = torch.arange(n_out, device=x.device)
+    base = (j * down) // up
+    phase = (j * down) % up
+    frames = padded.unfold(-1, 2 * width + 1, 1)  # [B, 1, n_in + 1, taps]
+    frames = frames[:, 0, base.clamp(max=frames.shape[2] - 1), :]  # [B, n_out, taps]
+    y = (frames * kernel[phase]).sum(-1)
+    return y.reshape(*lead, n_out)
+
+
+# --------------------------------------------------------------------------- STFT
+@dataclass(frozen=True)
+class StftConfig:
+    """STFT and amplitude compression settings, stored in every checkpoint."""
+
+    n_fft: int = 510
+    hop_length: int = 128
+    alpha: float = 0.5  # magnitude compression exponent: |X|^alpha
+    scale: float = 0.15  # multiplies the compressed spectrogram
+
+
+def stft(x: torch.Tensor, *, n_fft: int, hop_length: int) -> torch.Tensor:
+    """Complex STFT with a periodic Hann window, centred. ``Tensor[..., T] -> Tensor[..., F, frames]``."""
+    window = torch.hann_window(n_fft, periodic=True, device=x.device, dtype=x.dtype)
+    lead = x.shape[:-1]
+    spec = torch.stft(x.reshape(-1, x.shape[-1]), n_fft=n_fft, hop_length=hop_length, window=window,
+                      center=True, return_complex=True)
+    return spec.reshape(*lead, *spec.shape[-2:])
+
+
+def istft(spec: torch.Tensor, *, n_fft: int, hop_length: int, length: int) -> torch.Tensor:
+    """Inverse of :func:`stft`, exact up to float rounding for the same settings."""
+    real_dtype = torch.float64 if spec.dtype == torch.complex128 else torch.float32
+    window = torch.hann_window(n_fft, periodic=True, device=spec.device, dtype=real_dtype)
+    lead = spec.shape[:-2]
+    x = torch.istft(spec.reshape(-1, *spec.shape[-2:]), n_fft=n_fft, hop_length=hop_length, window=window,
+                    center=True, length=length)
+    return x.reshape(*lead, length)
+
+
+def compress(spec: torch.Tensor, *, alpha: float, scale: float) -> torch.Tensor:
+    """Amplitude-compressed complex spectrogram ``scale * |X|^alpha * exp(i angle X)``."""
+    if alpha == 1.0:
+        return spec * scale
+    mag = spec.abs()
+    return scale * mag.pow(alpha) * torch.exp(1j * spec.angle())
+
+
+def decompress(spec: torch.Tensor, *, alpha: float, scale: float) -> torch.Tensor:
+    """Inverse of :func:`compress`."""
+    if alpha == 1.0:
+        return spec / scale
+    mag = (spec.abs() / scale).pow(1.0 / alpha)
+    return mag * torch.exp(1j * spec.angle())
+
+
+def to_spec(x: torch.Tensor, config: StftConfig) -> torch.Tensor:
+    """Waveform ``[..., T]`` to the compressed complex spectrogram ``[..., F, frames]``."""
+    return compress(stft(x, n_fft=config.n_fft, hop_length=config.hop_length), alpha=config.alpha, scale=config.scale)
+
+
+def from_spec(spec: torch.Tensor, config: StftConfig, *, length: int) -> torch.Tensor:
+    """Compressed complex spectrogram back to a waveform of ``length`` samples."""
+    return istft(decompress(spec, alpha=config.alpha, scale=config.scale), n_fft=config.n_fft,
+                 hop_length=config.hop_length, length=length)
+
+
+# --------------------------------------------------------------------------- level
+def remove_dc(x: Array) -> Array:
+    """Subtract the mean along the last axis."""
+    return x - x.mean(-1, keepdims=True) if isinstance(x, np.ndarray) else x - x.mean(-1, keepdim=True)
+
+
+def rms(x: Array) -> Array:
+    """Root mean square along the last axis, keeping that axis."""
+    if isinstance(x, torch.Tensor):
+        return x.pow(2).mean(-1, keepdim=True).sqrt()
+    return np.sqrt(np.mean(np.square(x), axis=-1, keepdims=True))
+
+
+def normalise(x: Array, *, target_rms: float = 0.05, eps: float = 1e-8) -> tuple[Array, Array]:
+    """Scale each row to ``target_rms``; returns the scaled signal and the gain to undo it."""
+    gain = target_rms / (rms(x) + eps)
+    return x * gain, gain
+
+
+def restore_level(x: Array, *, gain: Array) -> Array:
+    """Undo :func:`normalise`."""
+    return x / gain
+
+
+# --------------------------------------------------------------------------- chunking
+@dataclass(frozen=True)
+class ChunkPlan:
+    """How a signal of ``length`` samples is cut into overlapping chunks."""
+
+    length: int
+    chunk: int
+    overlap: int
+
+    @property
+    def step(self) -> int:
+        return self.chunk - self.overlap
+
+    @property
+    def count(self) -> int:
+        if self.length <= self.chunk:
+            return 1
+        return 1 + math.ceil((self.length - self.chunk) / self.step)
+
+    @property
+    def padded_length(self) -> int:
+        return self.chunk + (self.count - 1) * self.step
+
+
+def plan_chunks(length: int, *, chunk: int, overlap: int) -> ChunkPlan:
+    """Plan chunks of ``chunk`` samples overlapping by ``overlap`` samples."""
+    if not 0 <= overlap < chunk:
+        raise ValueError(f"need 0 <= overlap < chunk, got overlap={overlap}, chunk={chunk}")
+    if length <= chunk:
+        return ChunkPlan(length=length, chunk=max(length, 1), overlap=0)
+    return ChunkPlan(length=length, chunk=chunk, overlap=overlap)
+
+
+def split_chunks(x: torch.Tensor, plan: ChunkPlan) -> torch.Tensor:
+    """``Tensor[..., T] -> Tensor[..., count, chunk]``, zero-padding the tail."""
+    x = torch.nn.functional.pad(x, (0, plan.padded_length - x.shape[-1]))
+    return x.unfold(-1, plan.chunk, plan.step)
+
+
+def overlap_add(chunks: torch.Tensor, plan: ChunkPlan) -> torch.Tensor:
+    """Reassemble ``Tensor[..., count, chunk]`` with complementary raised-cosine crossfades.
+
+    The fade-out of one chunk and the fade-in of the next sum to exactly one across the
+    overlap, so identical chunks reassemble to the input without a seam.
+    """
+    lead = chunks.shape[:-2]
+    count, size = chunks.shape[-2:]
+    fade = torch.ones(size, dtype=chunks.dtype, device=chunks.device)
+    if plan.overlap:
+        ramp = 0.5 - 0.5 * torch.cos(math.pi * (torch.arange(plan.overlap, dtype=torch.float64) + 0.5) / plan.overlap)
+        ramp = ramp.to(chunks.dtype).to(chunks.device)
+        fade_in = fade.clone()
+        fade_in[: plan.overlap] = ramp
+        fade_out = fade.clone()
+        fade_out[-plan.overlap:] = ramp.flip(0)
+    out = torch.zeros(*lead, plan.padded_length, dtype=chunks.dtype, device=chunks.device)
+    for k in range(count):
+        w = fade
+        if plan.overlap and count > 1:
+            w = fade_in if k == count - 1 else fade_out if k == 0 else fade_in * fade_out
+        out[..., k * plan.step: k * plan.step + size] += chunks[..., k, :] * w
+    return out[..., : plan.length]
+
+
+# --------------------------------------------------------------------------- NaN / Inf
+class NonFiniteError(ValueError):
+    """The signal holds NaN or Inf samples and the caller did not ask for repair."""
+
+
+def find_nonfinite(x: np.ndarray) -> np.ndarray:
+    """Boolean mask of NaN/Inf samples."""
+    return ~np.isfinite(x)
+
+
+def repair_nonfinite(x: np.ndarray, *, repair: bool, name: str = "signal") -> tuple[np.ndarray, np.ndarray]:
+    """Check for NaN/Inf; raise, or fill gaps by linear interpolation along the last axis.
+
+    Returns the (possibly repaired) copy and the mask of repaired samples, shape of ``x``.
+    """
+    x = np.asarray(x)
+    mask = find_nonfinite(x)
+    if not mask.any():
+        return np.array(x, copy=True), mask
+    if not repair:
+        raise NonFiniteError(
+            f"{name}: {int(mask.sum())} of {mask.size} samples are NaN or Inf; pass repair_nan=True to fill "
+            "them by interpolation (a mask of what was filled is returned), or clean the input first")
+    out = np.array(x, dtype=np.float64, copy=True)
+    flat = out.reshape(-1, out.shape[-1])
+    flat_mask = mask.reshape(-1, mask.shape[-1])
+    for row, bad in zip(flat, flat_mask):
+        good = ~bad
+        if not good.any():
+            raise NonFiniteError(f"{name}: a channel has no finite samples at all; nothing to interpolate from")
+        idx = np.arange(row.size)
+        row[bad] = np.interp(idx[bad], idx[good], row[good])
+    return out.astype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64), mask

@@ -1,0 +1,1 @@
+"""Benchmarks that run sigdenoise side by side with other systems."""

@@ -1,0 +1,1 @@
+"""Speech denoising benchmark: sigdenoise against peers on held-out mixtures."""

@@ -1,0 +1,136 @@
+"""Small frozen dataclasses describing a model and its training, with JSON/TOML round trips.
+
+A :class:`ModelConfig` travels inside every checkpoint, so a weights file alone is
+enough to rebuild the network, its STFT and its sampler settings.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .preprocess import StftConfig
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """Backbone hyper-parameters (see :mod:`sigdenoise.nets.crn`)."""
+
+    name: str = "bridge_crn"
+    channels: tuple[int, ...] = (16, 24, 32, 48)  # per frequency-halving level
+    bottleneck: int = 192
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)  # temporal blocks at the bottleneck
+    emb_dim: int = 64
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    """Brownian bridge from clean (t=0) to noisy (t=1): x_t = (1-t) x0 + t y + sigma_max sqrt(t(1-t)) eps."""
+
+    sigma_max: float = 0.5
+    default_steps: int = 2
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a model and run it on new signals."""
+
+    task: str = "speech"  # "speech" or "sensor"
+    sample_rate: int = 16000  # rate the network runs at; inputs are resampled to it
+    representation: str = "stft"  # compressed complex STFT; the only one implemented
+    stft: StftConfig = field(default_factory=StftConfig)
+    net: NetConfig = field(default_factory=NetConfig)
+    bridge: BridgeConfig = field(default_factory=BridgeConfig)
+    target_rms: float = 0.05  # inputs are scaled to this RMS before the network, and back after
+    chunk_seconds: float = 4.0
+    overlap_seconds: float = 0.25
+    uncertainty_scale: float = 1.0  # calibrates the posterior spread (fitted on validation data)
+
+    def __post_init__(self):
+        if self.representation != "stft":
+            raise ValueError(f"unknown representation {self.representation!r}; supported: 'stft'")
+        if self.task not in ("speech", "sensor"):
+            raise ValueError(f"unknown task {self.task!r}; supported: 'speech', 'sensor'")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where training examples come from and how they are corrupted."""
+
+    kind: str = "speech_mix"  # "speech_mix" (clean + noise folders), "paired" (noisy_*/clean_*), "sensor"
+    clean_dir: str = ""  # speech_mix: defaults to the prepared cache
+    noise_dir: str = ""
+    paired_dir: str = ""  # paired: a folder with clean*/ and noisy*/ sub-folders of matching files
+    segment_seconds: float = 2.0
+    snr_db: tuple[float, float] = (-5.0, 20.0)
+    synthetic_noise_prob: float = 0.3  # white/pink/brown/hum/babble instead of a real noise file
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A full training run: model, data and optimiser settings."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    out_dir: str = "runs/speech"
+    steps: int = 20000
+    batch_size: int = 16
+    lr: float = 1e-3
+    lr_final: float = 1e-4
+    weight_decay: float = 0.0
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    t_one_prob: float = 0.5  # share of examples trained at t=1, the first (and most important) step
+    complex_weight: float = 0.3
+    magnitude_weight: float = 0.7
+    sisdr_weight: float = 0.002
+    validate_every: int = 1000
+    validation_clips: int = 32
+    checkpoint_every: int = 200
+    max_hours: float = 3.0
+    threads: int = 2
+    seed: int = 0
+
+
+# --------------------------------------------------------------------------- (de)serialisation
+def to_dict(obj) -> dict:
+    """A dataclass (nested) as plain JSON-able dicts; tuples become lists."""
+    return json.loads(json.dumps(dataclasses.asdict(obj)))
+
+
+def from_dict(cls, data: dict):
+    """Rebuild dataclass ``cls`` from :func:`to_dict` output; unknown keys are an error."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown field(s) {sorted(unknown)}; known: {sorted(names)}")
+    kwargs = {}
+    for key, value in data.items():
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = from_dict(hint, value)
+        elif typing.get_origin(hint) is tuple:
+            kwargs[key] = tuple(value)
+        else:
+            kwargs[key] = value
+    return cls(**kwargs)
+
+
+def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
+    """Read a TOML training config (sections [model], [model.net], [data], ...)."""
+    with open(path, "rb") as fh:
+        data = tomllib.load(fh)
+    for dotted, value in (overrides or {}).items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return from_dict(TrainConfig, data)

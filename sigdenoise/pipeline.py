@@ -1,0 +1,246 @@
+"""The one place that chains prepare -> sample -> restore.
+
+``load_model`` turns a checkpoint name or path into a :class:`DenoiseModel`; its
+``denoise`` takes numpy or torch signals of any rate, shape and length and returns the
+same type, shape and rate. The CLI, the batch runner and the web UI all call this.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Union
+
+import numpy as np
+import torch
+
+from .checkpoint import CheckpointError, load_checkpoint
+from .config import ModelConfig, to_dict
+from .diffusion import BridgeDenoiser
+from .preprocess import overlap_add, plan_chunks, repair_nonfinite, resample, split_chunks
+from .sampling import sample_bridge
+
+Signal = Union[np.ndarray, torch.Tensor]
+def checkpoint_dir() -> Path:
+    """Where bundled models live: ``$SIGDENOISE_CHECKPOINTS`` or ``checkpoints/`` beside the package."""
+    import os
+
+    return Path(os.environ.get("SIGDENOISE_CHECKPOINTS", Path(__file__).resolve().parent.parent / "checkpoints"))
+MAX_SAMPLES = 2 ** 31 - 1
+
+
+def resolve_checkpoint(name_or_path: str | Path) -> Path:
+    """A bundled model name ("speech", "sensor") or a path to a ``.safetensors`` file."""
+    path = Path(name_or_path)
+    if path.suffix == ".safetensors" or path.exists():
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no such checkpoint file")
+        return path
+    candidate = checkpoint_dir() / f"{name_or_path}.safetensors"
+    if candidate.is_file():
+        return candidate
+    known = sorted(p.stem for p in checkpoint_dir().glob("*.safetensors"))
+    raise CheckpointError(f"no model named {name_or_path!r}; bundled models: {known or 'none'}; "
+                          "or pass a path to a .safetensors file")
+
+
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` means CUDA when present, else CPU."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' was asked for but no CUDA GPU is visible; use device='cpu' or 'auto'")
+    return device
+
+
+@dataclass
+class DenoiseResult:
+    """Posterior mean and spread, plus the mask of samples that were NaN/Inf in the input."""
+
+    mean: Signal
+    std: Signal | None
+    repaired: np.ndarray | None
+
+
+class DenoiseModel:
+    """A loaded denoiser. Call :meth:`denoise`; everything about the model is in ``config``."""
+
+    def __init__(self, network: BridgeDenoiser, config: ModelConfig, *, metadata: dict | None = None,
+                 device: str | torch.device = "auto", batch_size: int = 16):
+        self.config = config
+        self.metadata = metadata or {}
+        self.device = pick_device(device)
+        self.network = network.to(self.device).eval()
+        self.batch_size = batch_size
+
+    # ------------------------------------------------------------------ public
+    def denoise(self, x: Signal, *, sample_rate: float, steps: int | None = None, seed: int = 0,
+                num_samples: int = 1, return_std: bool = False, strength: float = 1.0, repair_nan: bool = False,
+                eta: float = 1.0, progress: Callable[[float], None] | None = None):
+        """Denoise ``x`` and return the same type, shape, dtype and rate.
+
+        Args:
+            x: ``(time,)``, ``(channels, time)`` or ``(batch, channels, time)``; numpy or torch (any device).
+            sample_rate: rate of ``x`` in Hz; the signal is resampled to the model's rate and back.
+            steps: sampler network calls (default: the model's ``default_steps``).
+            seed: seeds the sampler; the same seed gives the same output.
+            num_samples: posterior samples to average; with ``return_std`` their spread is returned too.
+            strength: 1 = fully denoised, 0 = the input unchanged (a dry/wet mix in between).
+            repair_nan: fill NaN/Inf gaps by interpolation instead of raising.
+            eta: 1 = ancestral bridge sampling, 0 = deterministic.
+            progress: called with the fraction done.
+
+        Returns ``y`` or, with ``return_std=True``, ``(mean, std)``.
+        """
+        result = self.denoise_detailed(x, sample_rate=sample_rate, steps=steps, seed=seed, num_samples=num_samples,
+                                       strength=strength, repair_nan=repair_nan, eta=eta, progress=progress)
+        return (result.mean, result.std) if return_std else result.mean
+
+    def denoise_detailed(self, x: Signal, *, sample_rate: float, steps: int | None = None, seed: int = 0,
+                         num_samples: int = 1, strength: float = 1.0, repair_nan: bool = False, eta: float = 1.0,
+                         progress: Callable[[float], None] | None = None) -> DenoiseResult:
+        """Like :meth:`denoise`, returning a :class:`DenoiseResult` (mean, std, repaired-sample mask)."""
+        steps = self.config.bridge.default_steps if steps is None else int(steps)
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"strength must be within [0, 1], got {strength}")
+        if not (isinstance(sample_rate, (int, float)) and math.isfinite(sample_rate) and sample_rate > 0):
+            raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}")
+
+        is_torch = isinstance(x, torch.Tensor)
+        if not is_torch and not isinstance(x, np.ndarray):
+            x = np.asarray(x)
+        shape, dtype = tuple(x.shape), x.dtype
+        if len(shape) not in (1, 2, 3):
+            raise ValueError(f"expected (time,), (channels, time) or (batch, channels, time); got shape {shape}")
+        if shape[-1] == 0:
+            raise ValueError("the signal is empty (0 samples); nothing to denoise")
+        if is_torch and not (x.is_floating_point() or x.dtype in (torch.int16, torch.int32)):
+            raise TypeError(f"unsupported tensor dtype {x.dtype}; pass float32/float64 samples")
+
+        # prepare: rows of float64 numpy or float32 torch on the model device
+        rows_np = x.detach().cpu().double().numpy() if is_torch else np.asarray(x, dtype=np.float64)
+        rows_np = rows_np.reshape(-1, shape[-1])
+        rows_np, repaired = repair_nonfinite(rows_np, repair=repair_nan, name="input")
+        dry = rows_np.copy()
+        model_sr = self.config.sample_rate
+        at_model_rate = resample(rows_np, orig_sr=sample_rate, target_sr=model_sr)
+        if at_model_rate.shape[-1] < 1:
+            raise ValueError(f"{shape[-1]} samples at {sample_rate} Hz is shorter than one sample at the model's "
+                             f"{model_sr} Hz; pass a longer signal")
+        mean = at_model_rate.mean(-1, keepdims=True)
+        centred = at_model_rate - mean
+        level = np.sqrt(np.mean(centred ** 2, axis=-1, keepdims=True))
+        silent = level[:, 0] < 1e-9
+        gain = self.config.target_rms / np.maximum(level, 1e-9)
+        scaled = torch.from_numpy((centred * gain).astype(np.float32)).to(self.device)
+
+        # sample: chunks of every row, in mini-batches, once per posterior sample
+        samples = [self._sample_rows(scaled, steps=steps, seed=seed + k, eta=eta,
+                                     progress=None if progress is None else
+                                     (lambda f, k=k: progress((k + f) / num_samples)))
+                   for k in range(num_samples)]
+        stack = torch.stack(samples).cpu().double().numpy()  # [S, rows, T_model]
+
+        # restore: level, DC, rate, dry/wet mix, shape and type
+        stack = stack / gain[None] + mean[None]
+        stack[:, silent] = at_model_rate[None, silent]  # an all-zero (or constant) row passes through
+        est = stack.mean(0)
+        std = stack.std(0) * self.config.uncertainty_scale if num_samples > 1 else None
+        est = resample(est, orig_sr=model_sr, target_sr=sample_rate)
+        est = strength * est + (1 - strength) * dry
+        if std is not None:
+            std = strength * resample(std, orig_sr=model_sr, target_sr=sample_rate).clip(min=0)
+        return DenoiseResult(mean=_like(est, x, shape, dtype, is_torch),
+                             std=None if std is None else _like(std, x, shape, dtype, is_torch),
+                             repaired=repaired.reshape(shape) if repaired.any() else None)
+
+    def info(self) -> dict:
+        """Config, parameter count and the data/training summary stored in the checkpoint."""
+        return {"config": to_dict(self.config),
+                "parameters": sum(p.numel() for p in self.network.parameters()),
+                "device": str(self.device), **{k: v for k, v in self.metadata.items() if k != "config"}}
+
+    # ------------------------------------------------------------------ internals
+    def _sample_rows(self, rows: torch.Tensor, *, steps: int, seed: int, eta: float, progress=None) -> torch.Tensor:
+        sr = self.config.sample_rate
+        plan = plan_chunks(rows.shape[-1], chunk=int(self.config.chunk_seconds * sr),
+                           overlap=int(self.config.overlap_seconds * sr))
+        chunks = split_chunks(rows, plan)  # [rows, count, chunk]
+        flat = chunks.reshape(-1, plan.chunk)
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        out = torch.empty_like(flat)
+        use_amp = self.device.type == "cuda"
+        for start in range(0, flat.shape[0], self.batch_size):
+            batch = flat[start:start + self.batch_size]
+            with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
+                spec = self.network.encode(batch)
+                est = sample_bridge(self.network, spec, steps=steps, sigma_max=self.config.bridge.sigma_max,
+                                    eta=eta, generator=generator)
+                out[start:start + self.batch_size] = self.network.decode(est.to(torch.complex64), plan.chunk)
+            if progress is not None:
+                progress(min(1.0, (start + len(batch)) / flat.shape[0]))
+        return overlap_add(out.reshape(chunks.shape), plan)
+
+
+def _like(y: np.ndarray, x: Signal, shape, dtype, is_torch: bool) -> Signal:
+    y = y.reshape(shape)
+    if is_torch:
+        out_dtype = dtype if dtype.is_floating_point else torch.float32
+        return torch.from_numpy(y).to(device=x.device, dtype=out_dtype)
+    out_dtype = dtype if np.issubdtype(dtype, np.floating) else np.float32
+    return y.astype(out_dtype)
+
+
+def load_model(name_or_path: str | Path = "speech", *, device: str | torch.device = "auto",
+               batch_size: int = 16) -> DenoiseModel:
+    """Load a bundled model by name (``"speech"``, ``"sensor"``) or a ``.safetensors`` path."""
+    path = resolve_checkpoint(name_or_path)
+    state, config, meta = load_checkpoint(path)
+    network = BridgeDenoiser(config)
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: tensors do not fit the network its config describes ({exc})") from exc
+    meta = {**meta, "path": str(path)}
+    return DenoiseModel(network, config, metadata=meta, device=device, batch_size=batch_size)
+
+
+def denoise_file(input_path: str | Path, output_path: str | Path, *, model: str | DenoiseModel = "speech",
+                 steps: int | None = None, seed: int = 0, strength: float = 1.0, num_samples: int = 1,
+                 repair_nan: bool = True, **read_kwargs) -> dict:
+    """Denoise one audio file or sensor log into ``output_path`` (same format; written atomically).
+
+    Returns a small summary (rate, duration, seconds taken). Never writes over the input.
+    """
+    from .io import AudioClip, read_signal, write_audio, write_sensor_log
+
+    input_path, output_path = Path(input_path), Path(output_path)
+    if output_path.exists() and input_path.exists() and output_path.resolve() == input_path.resolve():
+        raise ValueError(f"{output_path}: refusing to overwrite the input file; choose another output path")
+    model = model if isinstance(model, DenoiseModel) else load_model(model)
+    started = time.time()
+    signal = read_signal(input_path, **read_kwargs)
+    if isinstance(signal, AudioClip):
+        y = model.denoise(signal.data, sample_rate=signal.sample_rate, steps=steps, seed=seed, strength=strength,
+                          num_samples=num_samples, repair_nan=repair_nan)
+        write_audio(output_path, y, signal.sample_rate, format=signal.format, subtype=signal.subtype)
+        rate, n = signal.sample_rate, signal.data.shape[-1]
+    else:
+        result = model.denoise_detailed(signal.data, sample_rate=signal.sample_rate, steps=steps, seed=seed,
+                                        strength=strength, num_samples=num_samples, repair_nan=repair_nan)
+        extra = {}
+        if result.std is not None:
+            extra.update({f"{name}_std": row for name, row in zip(signal.channel_names, result.std)})
+        if result.repaired is not None:
+            extra.update({f"{name}_repaired": row.astype(np.float64)
+                          for name, row in zip(signal.channel_names, result.repaired)})
+        out = type(signal)(**{**signal.__dict__, "data": result.mean})
+        write_sensor_log(output_path, out, extra_channels=extra or None)
+        rate, n = signal.sample_rate, signal.data.shape[-1]
+    return {"sample_rate": rate, "seconds_of_signal": n / rate, "seconds_taken": time.time() - started}

@@ -1,0 +1,222 @@
+"""Training loop: on-the-fly examples, EMA weights, periodic validation, kill-safe resume.
+
+State (weights, EMA, optimiser moments, step, RNG) is written as safetensors + JSON
+every ``checkpoint_every`` steps, so ``sigdenoise train`` after a kill picks up where
+it stopped. The EMA weights go to ``OUT/model.safetensors`` at every validation.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig, to_dict
+from .data import build_training_data
+from .diffusion import BridgeDenoiser, bridge_loss, si_sdr
+from .sampling import sample_bridge
+
+
+def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    state = opt.state_dict()
+    tensors, scalars = {}, {}
+    for idx, entry in state["state"].items():
+        for key, value in entry.items():
+            if torch.is_tensor(value):
+                tensors[f"opt/{idx}/{key}"] = value
+            else:
+                scalars[f"{idx}/{key}"] = value
+    return tensors, {"scalars": scalars, "param_groups": state["param_groups"]}
+
+
+def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict, meta: dict) -> None:
+    state: dict = {}
+    for name, value in tensors.items():
+        if name.startswith("opt/"):
+            _, idx, key = name.split("/", 2)
+            state.setdefault(int(idx), {})[key] = value
+    for name, value in meta["scalars"].items():
+        idx, key = name.split("/", 1)
+        state.setdefault(int(idx), {})[key] = value
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def save_state(path: Path, model, ema, opt, step: int, rng: np.random.Generator, elapsed: float) -> None:
+    from safetensors.torch import save_file
+
+    tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
+    tensors.update({f"ema/{k}": v for k, v in ema.state_dict().items()})
+    opt_tensors, opt_meta = _flatten_optimizer(opt)
+    tensors.update(opt_tensors)
+    meta = {"step": str(step), "elapsed": str(elapsed), "optimizer": json.dumps(opt_meta),
+            "rng": json.dumps(rng.bit_generator.state, default=int)}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
+    os.replace(tmp, path)
+
+
+def load_state(path: Path, model, ema, opt, rng: np.random.Generator) -> tuple[int, float]:
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(path))
+    with safe_open(str(path), framework="pt") as fh:
+        meta = fh.metadata()
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
+    ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema/")})
+    _restore_optimizer(opt, tensors, json.loads(meta["optimizer"]))
+    rng.bit_generator.state = json.loads(meta["rng"])
+    return int(meta["step"]), float(meta["elapsed"])
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """Short linear warm-up, then cosine decay from ``lr`` to ``lr_final``."""
+    warmup = min(200, config.steps // 10)
+    if step < warmup:
+        return config.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, config.steps - warmup)
+    return config.lr_final + 0.5 * (config.lr - config.lr_final) * (1 + math.cos(math.pi * progress))
+
+
+@torch.no_grad()
+def validate(model: BridgeDenoiser, clean: np.ndarray, noisy: np.ndarray, *, steps_list=(1, 2),
+             pesq_clips: int = 0) -> dict:
+    """SI-SDR (and wide-band PESQ on the first ``pesq_clips``) of the sampler on fixed validation pairs."""
+    model.eval()
+    c, n = torch.from_numpy(clean), torch.from_numpy(noisy)
+    out = {"noisy_si_sdr": si_sdr(n, c).mean().item()}
+    for steps in steps_list:
+        g = torch.Generator().manual_seed(0)
+        est = model.decode(sample_bridge(model, model.encode(n), steps=steps, sigma_max=model.config.bridge.sigma_max,
+                                         generator=g), n.shape[-1])
+        out[f"si_sdr@{steps}"] = si_sdr(est, c).mean().item()
+        if pesq_clips:
+            try:
+                from pesq import pesq
+            except ImportError:
+                continue
+            scores = []
+            for k in range(min(pesq_clips, len(c))):
+                ref = clean[k] / (np.abs(noisy[k]).max() + 1e-8)
+                deg = est[k].numpy() / (np.abs(noisy[k]).max() + 1e-8)
+                try:
+                    scores.append(pesq(model.config.sample_rate, ref, deg, "wb"))
+                except Exception:  # pesq refuses clips without speech activity
+                    pass
+            if scores:
+                out[f"pesq@{steps}"] = float(np.mean(scores))
+    model.train()
+    return out
+
+
+def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, progress: bool = True) -> Path:
+    """Train (or resume) and return the path of the EMA checkpoint."""
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.json").write_text(json.dumps(to_dict(config), indent=1))
+    rng = np.random.default_rng(config.seed)
+    mcfg = config.model
+    source = build_training_data(config.data, sample_rate=mcfg.sample_rate, target_rms=mcfg.target_rms,
+                                 seed=config.seed)
+    val_source = None
+    if config.data.kind != "paired":
+        try:
+            val_source = build_training_data(config.data, sample_rate=mcfg.sample_rate, target_rms=mcfg.target_rms,
+                                             split="validation", seed=config.seed + 1)
+        except (FileNotFoundError, ValueError):
+            val_source = None
+    val_source = val_source or source
+    val_clean, val_noisy = val_source.batch(config.validation_clips, np.random.default_rng(1234))
+
+    model = BridgeDenoiser(mcfg)
+    if init:
+        from .pipeline import resolve_checkpoint
+
+        state, init_cfg, _ = load_checkpoint(resolve_checkpoint(init))
+        if init_cfg.net != mcfg.net or init_cfg.stft != mcfg.stft:
+            raise ValueError(f"--init {init}: its network/STFT settings differ from this config's; "
+                             "copy its [model] section into the config to fine-tune it")
+        model.load_state_dict(state)
+    ema = BridgeDenoiser(mcfg)
+    ema.load_state_dict(model.state_dict())
+    ema.requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+    state_path = out_dir / "state.safetensors"
+    step, elapsed = 0, 0.0
+    if resume and state_path.exists():
+        step, elapsed = load_state(state_path, model, ema, opt, rng)
+        print(f"[train] resumed from {state_path} at step {step}", flush=True)
+    log = open(out_dir / "log.jsonl", "a")
+    data_summary = {"kind": config.data.kind, "segment_seconds": config.data.segment_seconds,
+                    "snr_db": list(config.data.snr_db)}
+    if hasattr(source, "speech"):
+        data_summary.update(train_speakers=len(source.speech), train_noise_files=len(source.noise),
+                            train_speech_minutes=round(sum(s.size for s in source.speech.values()) / mcfg.sample_rate / 60, 1))
+
+    def write_model(metrics: dict) -> Path:
+        path = out_dir / "model.safetensors"
+        save_checkpoint(path, ema.state_dict(), mcfg, data=data_summary,
+                        training={"step": step, "hours": round(elapsed / 3600, 3), "validation": metrics,
+                                  "config": to_dict(config)})
+        return path
+
+    bar = None
+    if progress:
+        try:
+            from tqdm import tqdm
+
+            bar = tqdm(total=config.steps, initial=step, dynamic_ncols=True, mininterval=5)
+        except ImportError:
+            bar = None
+    started = time.time() - elapsed
+    gen = torch.Generator().manual_seed(config.seed + step)
+    metrics: dict = {}
+    while step < config.steps:
+        if (time.time() - started) / 3600 > config.max_hours:
+            print(f"[train] stopping at the {config.max_hours} h budget, step {step}", flush=True)
+            break
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(step, config)
+        clean, noisy = source.batch(config.batch_size, rng)
+        loss, parts = bridge_loss(model, torch.from_numpy(clean), torch.from_numpy(noisy),
+                                  t_one_prob=config.t_one_prob, complex_weight=config.complex_weight,
+                                  magnitude_weight=config.magnitude_weight, sisdr_weight=config.sisdr_weight,
+                                  generator=gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        opt.step()
+        with torch.no_grad():
+            decay = min(config.ema_decay, (1 + step) / (10 + step))
+            for e, p in zip(ema.parameters(), model.parameters()):
+                e.lerp_(p, 1 - decay)
+        step += 1
+        elapsed = time.time() - started
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{parts['loss']:.4f}", si_sdr=f"{parts['si_sdr']:.1f}")
+        if step % 50 == 0:
+            log.write(json.dumps({"step": step, "elapsed": round(elapsed, 1), "lr": learning_rate(step, config),
+                                  **parts}) + "\n")
+            log.flush()
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            save_state(state_path, model, ema, opt, step, rng, elapsed)
+        if step % config.validate_every == 0 or step == config.steps:
+            metrics = validate(ema, val_clean, val_noisy, steps_list=(1, mcfg.bridge.default_steps), pesq_clips=16)
+            log.write(json.dumps({"step": step, "validation": metrics}) + "\n")
+            log.flush()
+            print(f"[train] step {step} validation {metrics}", flush=True)
+            write_model(metrics)
+    if bar is not None:
+        bar.close()
+    save_state(state_path, model, ema, opt, step, rng, elapsed)
+    metrics = validate(ema, val_clean, val_noisy, steps_list=(1, mcfg.bridge.default_steps), pesq_clips=16)
+    return write_model(metrics)

@@ -1,0 +1,52 @@
+"""Shared fixtures: tiny models built in seconds, so no test needs the shipped weights."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def make_tiny_config(task: str = "speech", sample_rate: int = 16000):
+    from sigdenoise.config import BridgeConfig, ModelConfig, NetConfig
+    from sigdenoise.preprocess import StftConfig
+
+    return ModelConfig(task=task, sample_rate=sample_rate, stft=StftConfig(n_fft=62, hop_length=16),
+                       net=NetConfig(channels=(4, 8), bottleneck=16, dilations=(1, 2), emb_dim=16),
+                       bridge=BridgeConfig(sigma_max=0.5, default_steps=2), chunk_seconds=1.0, overlap_seconds=0.125)
+
+
+def save_tiny_model(path, task: str = "speech", sample_rate: int = 16000, seed: int = 0):
+    import torch
+
+    from sigdenoise.checkpoint import save_checkpoint
+    from sigdenoise.diffusion import BridgeDenoiser
+
+    torch.manual_seed(seed)
+    config = make_tiny_config(task, sample_rate)
+    net = BridgeDenoiser(config)
+    save_checkpoint(path, net.state_dict(), config, data={"kind": "tiny test model"})
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory):
+    """A folder with untrained tiny ``speech`` and ``sensor`` models; also set as SIGDENOISE_CHECKPOINTS."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    save_tiny_model(folder / "speech.safetensors", "speech", 16000)
+    save_tiny_model(folder / "sensor.safetensors", "sensor", 1000)
+    return folder
+
+
+@pytest.fixture
+def tiny_model_env(tiny_checkpoints, monkeypatch):
+    monkeypatch.setenv("SIGDENOISE_CHECKPOINTS", str(tiny_checkpoints))
+    return tiny_checkpoints
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_checkpoints):
+    import sigdenoise
+
+    return sigdenoise.load_model(tiny_checkpoints / "speech.safetensors", device="cpu")

@@ -34,7 +34,21 @@ def mean_ci(values) -> tuple[float, float, int]:
 
 
 def peak_rss_mib() -> float:
-    """Peak resident set size of this process so far, in MiB (``getrusage``: KiB on Linux, bytes on macOS)."""
+    """Peak resident set size of this process so far, in MiB.
+
+    On Linux this is ``VmHWM`` from ``/proc/self/status``: the high-water mark of
+    this program's own address space. ``getrusage(RUSAGE_SELF).ru_maxrss`` is
+    not used there because Linux carries it over ``fork`` + ``exec``: a worker
+    started by a parent that had grown to 500 MB reports at least 500 MB.
+    Elsewhere ``ru_maxrss`` is the fallback (KiB on Linux, bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 

@@ -234,6 +234,9 @@ def write_audio(path: PathLike, data: np.ndarray, sample_rate: int, *, format: s
     arr = _audio_array(path, data)
     if sub == "OPUS" and rate not in _OPUS_RATES:
         raise _error(path, f"Opus cannot store {rate} Hz", f"resample to one of {_OPUS_RATES} or write .flac/.wav")
+    if fmt == "FLAC" and (rate > 655350 or (rate > 65535 and rate % 10)):
+        raise _error(path, f"FLAC cannot store {rate} Hz (above 65535 Hz the rate must be a multiple of 10, "
+                           "at most 655350)", "resample, or write .wav")
     if fmt == "MP3" and (rate not in _MP3_RATES or arr.shape[0] > 2):
         raise _error(path, f"MP3 cannot store {arr.shape[0]} channels at {rate} Hz",
                      f"MP3 takes 1-2 channels at {_MP3_RATES} Hz; resample/downmix or write .flac/.wav")
@@ -455,16 +458,38 @@ def _ns_resolution(ns: np.ndarray) -> float:
 class _Spacing:
     """What the first rows say about the time column; later rows are checked against it."""
 
-    period: float  # median spacing, s
-    tol: float  # allowed deviation of one interval, s
+    period: float  # mean spacing over the first rows, s
+    low: float  # shortest and longest interval allowed, s
+    high: float
     strict: bool  # raise on irregular spacing (no sample_rate= given) or only warn
     column: str
     warned: bool = False
 
 
+def _spacing_for(period: float, resolution: float, *, strict: bool, column: str) -> _Spacing:
+    """Allowed intervals: the period within 1%, widened by the timestamps' rounding.
+
+    Times rounded to ``resolution`` r give intervals of floor(P/r)*r or ceil(P/r)*r (64 Hz
+    logged to the ms: 15 or 16 ms). When P is a whole number of r (10 Hz logged to 0.1 s)
+    rounding adds nothing, so a missing sample still shows.
+    """
+    low = high = period
+    if resolution > 0:
+        q = period / resolution
+        if abs(q - round(q)) < 1e-3 * max(q, 1.0):
+            low = high = round(q) * resolution
+        else:
+            low, high = math.floor(q) * resolution, math.ceil(q) * resolution
+    return _Spacing(period, low - 0.01 * period, high + 0.01 * period, strict, column)
+
+
 def _rate_from_times(path: Path, t: np.ndarray, resolution: float, *, column: str, sample_rate: float | None
                      ) -> tuple[float, _Spacing | None]:
-    """Sample rate from relative timestamps ``t`` (seconds) of the first rows, and the spacing to hold to."""
+    """Sample rate from relative timestamps ``t`` (seconds) of the first rows, and the spacing to hold to.
+
+    The rate is (rows - 1) / span rather than one over the median interval: with rounded
+    timestamps the median is one of the rounded steps (16 ms for 64 Hz logged to the ms).
+    """
     if t.size < 2:
         if sample_rate is None:
             raise _error(path, f"only {t.size} timestamp(s), so the time column {column!r} cannot give a sample rate",
@@ -472,18 +497,16 @@ def _rate_from_times(path: Path, t: np.ndarray, resolution: float, *, column: st
         return float(sample_rate), None
     dt = np.diff(t)
     _check_increasing(path, dt, 0, column)
-    period = float(np.median(dt))
-    spacing = _Spacing(period, 0.01 * period + resolution, strict=sample_rate is None, column=column)
-    _check_spacing(path, dt, spacing, first_row=0)
     span = float(t[-1] - t[0])
+    spacing = _spacing_for(span / (t.size - 1), resolution, strict=sample_rate is None, column=column)
+    _check_spacing(path, dt, spacing, first_row=0)
     estimate = (t.size - 1) / span
     if sample_rate is not None:
         if abs(estimate - sample_rate) > 0.01 * sample_rate:
             warnings.warn(f"{path}: sample_rate={sample_rate} given, but the time column {column!r} says "
                           f"{estimate:.6g} Hz; using {sample_rate}", stacklevel=4)
         return float(sample_rate), spacing
-    # The span over many rows is far more precise than one interval; snap to a whole number of
-    # Hz when it lies within the timestamps' rounding error (e.g. 64 Hz logged to the ms).
+    # Snap to a whole number of Hz when it lies within the timestamps' rounding error.
     uncertainty = (resolution + 1e-9 * max(abs(float(t[-1])), 1.0)) / span
     nearest = round(estimate)
     if nearest > 0 and abs(estimate - nearest) <= estimate * uncertainty:
@@ -501,13 +524,13 @@ def _check_increasing(path: Path, dt: np.ndarray, first_row: int, column: str) -
 
 
 def _check_spacing(path: Path, dt: np.ndarray, spacing: _Spacing, *, first_row: int) -> None:
-    off = np.flatnonzero(np.abs(dt - spacing.period) > spacing.tol)
+    off = np.flatnonzero((dt < spacing.low) | (dt > spacing.high))
     if not off.size:
         return
     i = int(off[0])
     msg = (f"{path}: the time column {spacing.column!r} is irregular: {off.size} of {dt.size} intervals "
-           f"(from data row {first_row + i + 2}) differ from the median spacing {spacing.period:.6g} s by more "
-           f"than 1% (largest {float(dt[off].max()):.6g} s)")
+           f"(the first between data rows {first_row + i + 1} and {first_row + i + 2}: {float(dt[i]):.6g} s) "
+           f"are off the spacing {spacing.period:.6g} s by more than 1%")
     if spacing.strict:
         raise SignalFileError(msg + "; resample it to a uniform rate first, or pass sample_rate= to treat the "
                                     "samples as evenly spaced", path=path)
@@ -550,7 +573,15 @@ def _shift_iso(start: str | None, seconds: float) -> str | None:
         return start
     wall, zone = _iso_parts(start)
     shifted = np.array([wall + np.timedelta64(int(round(seconds * 1e9)), "ns")])
-    return str(_format_iso(shifted, decimals=9, zone=zone)[0]).rstrip("0").rstrip(".")
+    return str(_format_iso(shifted, decimals=9)[0]).rstrip("0").rstrip(".") + zone
+
+
+def _zone_offset_ns(zone: str) -> int:
+    """UTC offset of a zone suffix as written by :func:`_iso_parts` ("", "Z" or "+HH:MM")."""
+    if zone in ("", "Z"):
+        return 0
+    hours, minutes = zone[1:].split(":")
+    return (1 if zone[0] == "+" else -1) * (int(hours) * 3600 + int(minutes) * 60) * 10 ** 9
 
 
 def _default_decimals(rate: float) -> int:
@@ -574,6 +605,8 @@ class _CsvLayout:
     rate: float
     spacing: _Spacing | None
     t0: float  # first numeric time (file units) or first instant (ns since epoch, UTC)
+    start_time: str | None
+    read_kwargs: dict
     metadata: dict
 
 
@@ -656,25 +689,24 @@ def _csv_layout(path: Path, pd: Any, *, sample_rate: float | None, time_column: 
             t_file = numeric.to_numpy(np.float64)
             t0 = float(t_file[0])
             scale = _TIME_UNITS[unit]
-            res_file = _resolution(t_file)
+            decimals = _fraction_digits(raw, r"^\s*[-+]?\d*[.,](\d+)\s*$", exponent_means_none=True)
+            res_file = 0.0 if decimals is None else 10.0 ** -decimals
             t = (t_file - t0) * scale
             rate, spacing = _rate_from_times(path, t, res_file * scale, column=time_col, sample_rate=sample_rate)
-            metadata.update(time_format="seconds", time_unit=unit, time_start=t0,
-                            time_decimals=None if res_file == 0 else int(round(-math.log10(res_file))))
+            metadata.update(time_format="seconds", time_unit=unit, time_start=t0, time_decimals=decimals)
         else:
             kind = "iso"
             ns = _parse_iso(path, pd, raw, time_col, first_row=0)
             t0 = float(ns[0])
             wall, zone = _iso_parts(raw.iloc[0])
-            res = _ns_resolution(ns)
-            rate, spacing = _rate_from_times(path, (ns - ns[0]) / 1e9, res, column=time_col, sample_rate=sample_rate)
-            decimals = int(round(-math.log10(res)))
+            decimals = _fraction_digits(raw, r":\d\d[.,](\d+)") or 0
+            rate, spacing = _rate_from_times(path, (ns - ns[0]) / 1e9, 10.0 ** -decimals, column=time_col,
+                                             sample_rate=sample_rate)
             separator = " " if " " in str(raw.iloc[0]).strip() else "T"
             start_time = str(_format_iso(np.array([wall]), decimals=decimals, zone=zone)[0])
             metadata.update(time_format="iso", time_decimals=decimals, time_separator=separator, time_zone=zone)
-    metadata["start_time"] = start_time
     return _CsvLayout(sep, len(comments), has_header, names, time_col, kind, unit, value_cols, rate, spacing, t0,
-                      {**metadata, **({"read_kwargs": kwargs} if False else {})} | {"_kwargs": kwargs})
+                      start_time, kwargs, metadata)
 
 
 def _is_number(text: str) -> bool:
@@ -683,6 +715,14 @@ def _is_number(text: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def _fraction_digits(raw: Any, pattern: str, *, exponent_means_none: bool = False) -> int | None:
+    """Most digits after the decimal point among time strings: how the file writes its times."""
+    if exponent_means_none and raw.str.contains("[eE]", regex=True).any():
+        return None
+    digits = raw.str.extract(pattern, expand=False).str.len()
+    return 0 if digits.isna().all() else int(digits.max())
 
 
 def _column_kind(pd: Any, col: Any) -> tuple[str, int, Any]:
@@ -718,8 +758,8 @@ def _iter_csv(path: Path, *, chunk_rows: int, sample_rate: float | None, time_co
               columns: list[str] | None) -> Iterator[SensorLog]:
     pd = _require("pandas", "reading CSV", "pandas")
     layout = _csv_layout(path, pd, sample_rate=sample_rate, time_column=time_column, columns=columns)
-    kwargs = layout.metadata.pop("_kwargs")
-    start_time = layout.metadata.pop("start_time")
+    kwargs = layout.read_kwargs
+    start_time = layout.start_time
     usecols = ([layout.time_col] if layout.time_col else []) + layout.value_cols
     dtype = {c: np.float64 for c in layout.value_cols}
     if layout.time_col is not None:
@@ -797,21 +837,27 @@ def _read_whole(path: Path, ext: str, *, sample_rate: float | None, time_column:
     return readers[ext](path, **kw)
 
 
-def _channels_first(path: Path, arr: np.ndarray, *, matlab: bool = False) -> np.ndarray:
-    """A 1-D or 2-D numeric array as [channels, time] (MATLAB: one column per channel)."""
+def _channels_first(path: Path, arr: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
+    """A 1-D or 2-D numeric array as [channels, time].
+
+    ``layout``: "channels_first" (NPY/NPZ/HDF5), "matlab" (scipy.io: one column per channel)
+    or "matlab_hdf5" (v7.3 through h5py, which sees MATLAB arrays transposed). MATLAB vectors
+    are one channel whichever way they stand.
+    """
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise _error(path, f"holds an array of dtype {arr.dtype}, not numbers", "store the samples as numbers")
     if np.iscomplexobj(arr):
         raise _error(path, "holds complex numbers", "store real samples (e.g. magnitude or real/imag as channels)")
-    if matlab and arr.ndim == 2:
-        arr = arr.T if min(arr.shape) != 1 or arr.shape[0] != 1 else arr
-        if arr.shape[1] == 1:
+    if layout != "channels_first" and arr.ndim == 2:
+        if 1 in arr.shape:
+            arr = arr.reshape(1, -1)
+        elif layout == "matlab":
             arr = arr.T
     if arr.ndim == 1:
         return arr[None, :]
     if arr.ndim != 2:
         raise _error(path, f"holds an array of shape {arr.shape}", "store a 1-D signal or a 2-D [channels, time] array")
-    if not matlab and arr.shape[0] > arr.shape[1] and arr.shape[0] > 64:
+    if layout == "channels_first" and arr.shape[0] > arr.shape[1] and arr.shape[0] > 64:
         raise _error(path, f"holds an array of shape {arr.shape}, which would be {arr.shape[0]} channels of "
                            f"{arr.shape[1]} samples", "store it as [channels, time] (transpose it)")
     return arr
@@ -915,7 +961,7 @@ def _table_to_log(path: Path, table: dict[str, np.ndarray], *, sample_rate: floa
                      "a sensor log needs at least one column of numbers")
     if skipped:
         warnings.warn(f"{path}: skipping non-numeric columns {skipped}", stacklevel=4)
-    data = np.stack([np.asarray(table[c], dtype=np.float64) for c in numeric]) if numeric else np.zeros((0, 0))
+    data = np.stack([np.asarray(table[c], dtype=np.float64) for c in numeric])
     meta = {**metadata, "time_column": time_col, "skipped_columns": skipped, "time_format": "none"}
     start = stored_start
     rate = None
@@ -923,7 +969,7 @@ def _table_to_log(path: Path, table: dict[str, np.ndarray], *, sample_rate: floa
         values = table[time_col]
         if np.issubdtype(values.dtype, np.datetime64):
             ns = values.astype("datetime64[ns]").view(np.int64)
-            if np.any(values != values):  # NaT
+            if np.isnat(values).any():
                 raise _error(path, f"the time column {time_col!r} has empty cells", "fill in or drop rows without a time")
             res = _ns_resolution(ns)
             rate, _ = _rate_from_times(path, (ns - ns[0]) / 1e9, res, column=time_col, sample_rate=sample_rate)
@@ -942,12 +988,20 @@ def _table_to_log(path: Path, table: dict[str, np.ndarray], *, sample_rate: floa
                                        sample_rate=sample_rate)
             meta.update(time_format="seconds", time_unit=unit, time_start=float(t_file[0]) if t_file.size else 0.0,
                         time_decimals=None if res == 0 else int(round(-math.log10(res))))
-        if stored_rate is not None and sample_rate is None and abs(stored_rate - rate) <= 0.01 * rate:
-            rate = stored_rate  # the stored value is exact; the estimate only agrees with it
+        if stored_rate is not None and sample_rate is None:
+            if abs(stored_rate - rate) <= 0.01 * rate:
+                rate = stored_rate  # the stored value is exact; the estimate only agrees with it
+            else:
+                warnings.warn(f"{path}: the file says {stored_rate} Hz but the time column {time_col!r} says "
+                              f"{rate:.6g} Hz; using the time column", stacklevel=4)
     meta.pop("zone_offset_ns", None)
-    given = sample_rate if sample_rate is not None else rate
-    return _finish(path, data, numeric, sample_rate=given, stored_rate=stored_rate, columns=None, start_time=start,
-                   metadata=meta)
+    if sample_rate is not None:
+        rate = sample_rate
+        if stored_rate is not None and abs(stored_rate - sample_rate) > 0.01 * sample_rate:
+            warnings.warn(f"{path}: sample_rate={sample_rate} given, the file says {stored_rate}; "
+                          f"using {sample_rate}", stacklevel=4)
+    return _finish(path, data, numeric, sample_rate=rate, stored_rate=stored_rate if rate is None else None,
+                   columns=None, start_time=start, metadata=meta)
 
 
 def _read_parquet(path: Path, *, sample_rate, time_column, columns, dataset) -> SensorLog:
@@ -1021,7 +1075,8 @@ def _read_hdf5(path: Path, *, sample_rate, time_column, columns, dataset, matlab
             else:
                 raise _error(path, f"holds {len(numeric)} numeric datasets ({numeric[:20]})", "pass dataset= to pick one")
             obj = f[key]
-            data = _channels_first(path, obj[()], matlab=False).astype(np.float64)  # v7.3 is stored transposed
+            data = _channels_first(path, obj[()], layout="matlab_hdf5" if matlab else "channels_first")
+            data = data.astype(np.float64)
             rate = _h5_rate(obj)
             if matlab and rate is None:
                 for name in _RATE_NAMES:
@@ -1048,7 +1103,7 @@ def _read_mat(path: Path, *, sample_rate, time_column, columns, dataset) -> Sens
                          matlab=True)
         log.metadata["format"] = "mat"
         return log
-    except (ValueError, TypeError, OSError, EOFError) as exc:
+    except Exception as exc:  # scipy raises many kinds (MatReadError, ValueError, ...) for bad files
         raise _error(path, f"is not a readable MAT file ({exc})", "the file is truncated or corrupt; save it again") from None
     _no_time_column(path, time_column)
     arrays = {k: v for k, v in variables.items() if not k.startswith("__")}
@@ -1064,14 +1119,16 @@ def _read_mat(path: Path, *, sample_rate, time_column, columns, dataset) -> Sens
         key = numeric[0]
     else:
         raise _error(path, f"holds {len(numeric)} numeric variables ({numeric})", "pass dataset= to pick one")
-    data = _channels_first(path, arrays[key], matlab=True).astype(np.float64)
+    data = _channels_first(path, arrays[key], layout="matlab").astype(np.float64)
     stored = next((float(np.asarray(arrays[k]).ravel()[0]) for k in _RATE_NAMES if k in arrays
                    and np.asarray(arrays[k]).size == 1), None)
     names = None
     if "channel_names" in arrays:
         raw = arrays["channel_names"]
-        names = [str(np.asarray(n).ravel()[0]) if raw.dtype == object else str(n).strip() for n in raw.ravel()] \
-            if raw.dtype == object else [str(row).strip() for row in raw]
+        if raw.dtype == object:  # a cell array: each cell is an array holding one string
+            names = [str(np.asarray(c).ravel()[0]).strip() if np.asarray(c).size else "" for c in raw.ravel()]
+        else:  # a char matrix: one row per name
+            names = [str(row).strip() for row in raw.ravel()]
     start = None
     if "start_time" in arrays and np.asarray(arrays["start_time"]).size:
         start = str(np.asarray(arrays["start_time"]).ravel()[0]).strip() or None
@@ -1083,7 +1140,7 @@ def _read_tdms(path: Path, *, sample_rate, time_column, columns, dataset) -> Sen
     nptdms = _require("nptdms", "reading TDMS", "nptdms")
     try:
         tdms = nptdms.TdmsFile.read(path)
-    except (ValueError, OSError, EOFError, KeyError) as exc:
+    except Exception as exc:  # nptdms raises many kinds for bad files
         raise _error(path, f"is not a readable TDMS file ({exc})", "the file is truncated or corrupt; export it again") from None
     groups = [g for g in tdms.groups() if g.channels()]
     group_name, channel_name = (dataset.split("/", 1) + [None])[:2] if dataset else (None, None)
@@ -1115,11 +1172,8 @@ def _read_tdms(path: Path, *, sample_rate, time_column, columns, dataset) -> Sen
         stamp = np.datetime64(props["wf_start_time"], "ns")
         if stamp != np.datetime64(0, "ns"):  # LabVIEW writes 0 when no time is known
             start = str(_format_iso(np.array([stamp]), decimals=6, zone="Z")[0])
-    if columns is not None and time_column is None:
-        table = {k: v for k, v in table.items() if k in columns or _time_unit(k) is not None}
-    log = _table_to_log(path, table, sample_rate=sample_rate, time_column=time_column, columns=columns,
-                        stored_rate=stored, stored_start=start, metadata={"dataset": group.name})
-    return log
+    return _table_to_log(path, table, sample_rate=sample_rate, time_column=time_column, columns=columns,
+                         stored_rate=stored, stored_start=start, metadata={"dataset": group.name})
 
 
 # --------------------------------------------------------------------------- writers
@@ -1162,8 +1216,11 @@ def _stack_channels(path: Path, log: SensorLog, extra: dict[str, np.ndarray] | N
 
 
 def _time_style(log: SensorLog) -> str:
+    """"seconds", "iso" or "none": as read from a CSV, else ISO when the start is known."""
     style = log.metadata.get("time_format")
-    if style in ("seconds", "none") or (style == "iso" and log.start_time):
+    if style == "seconds" or (style == "iso" and log.start_time):
+        return style
+    if style == "none" and log.metadata.get("format") in ("csv", "tsv"):
         return style
     return "iso" if log.start_time else "seconds"
 
@@ -1198,8 +1255,10 @@ def _write_csv(path: Path, log: SensorLog, names: list[str], data: np.ndarray) -
     elif style == "iso":
         wall, zone = _wall_times(log, n)
         decimals = meta.get("time_decimals")
-        frame[time_name] = _format_iso(wall, decimals=_default_decimals(log.sample_rate) if decimals is None else decimals,
-                                       separator=meta.get("time_separator", "T"), zone=zone)
+        if decimals is None:  # enough digits for the step and for the start's own fraction
+            start_digits = re.search(r":\d\d[.,](\d+)", log.start_time)
+            decimals = max(_default_decimals(log.sample_rate), len(start_digits.group(1)) if start_digits else 0)
+        frame[time_name] = _format_iso(wall, decimals=decimals, separator=meta.get("time_separator", "T"), zone=zone)
     for name, row in zip(names, data):
         frame[name] = row
     table = pd.DataFrame(frame)
@@ -1235,13 +1294,8 @@ def _write_parquet(path: Path, log: SensorLog, names: list[str], data: np.ndarra
         fields.append(time_name)
     elif style == "iso":
         wall, zone = _wall_times(log, data.shape[1])
-        if zone:
-            offset = _iso_parts("2000-01-01T00:00:00" + zone)[0] - np.datetime64("2000-01-01T00:00:00", "ns")
-            utc = (wall - offset) if zone != "Z" else wall
-            # a wall time minus its UTC offset; _iso_parts gives the wall time, so undo the offset
-            pd = _require("pandas", "writing Parquet", "pandas")
-            shift = int(pd.Timestamp("2000-01-01T00:00:00" + zone).utcoffset().total_seconds() * 1e9)
-            utc = (wall.astype(np.int64) - shift).astype("datetime64[ns]")
+        if zone:  # arrow stores the instant (UTC) and the zone separately
+            utc = (wall.astype(np.int64) - _zone_offset_ns(zone)).astype("datetime64[ns]")
             arrays.append(pa.array(utc, type=pa.timestamp("ns", tz="UTC" if zone == "Z" else zone)))
         else:
             arrays.append(pa.array(wall, type=pa.timestamp("ns")))
@@ -1283,10 +1337,8 @@ def _write_tdms(path: Path, log: SensorLog, names: list[str], data: np.ndarray) 
     group = group or "data"
     props: dict = {"wf_increment": 1.0 / log.sample_rate, "wf_start_offset": 0.0}
     if log.start_time:
-        wall, zone = _iso_parts(log.start_time)
-        pd = _require("pandas", "writing TDMS", "pandas")
-        shift = int(pd.Timestamp("2000-01-01T00:00:00" + zone).utcoffset().total_seconds() * 1e9) if zone else 0
-        props["wf_start_time"] = (wall.astype(np.int64) - shift).astype("datetime64[ns]").astype("datetime64[us]")
+        wall, zone = _iso_parts(log.start_time)  # TDMS times are UTC
+        props["wf_start_time"] = (wall.astype(np.int64) - _zone_offset_ns(zone)).astype("datetime64[ns]")
     objects = [nptdms.GroupObject(group)] + [nptdms.ChannelObject(group, name, row, properties=props)
                                              for name, row in zip(names, data)]
 

@@ -79,7 +79,7 @@ def _polyphase_sinc(x: torch.Tensor, *, up: int, down: int, zeros: int = 24, bet
     """Rational resampling by up/down with a Kaiser-windowed sinc, computed per output phase."""
     dtype = x.dtype if x.is_floating_point() else torch.float32
     x = x.to(dtype)
-    cutoff = min(1.0, up / down)  # relative to the input Nyquist
+    cutoff = 0.97 * min(1.0, up / down)  # relative to the input Nyquist; a little below it to limit aliasing
     width = int(math.ceil(zeros / cutoff))
     lead = x.shape[:-1]
     flat = x.reshape(-1, 1, x.shape[-1])
@@ -116,8 +116,10 @@ def stft(x: torch.Tensor, *, n_fft: int, hop_length: int) -> torch.Tensor:
     """Complex STFT with a periodic Hann window, centred. ``Tensor[..., T] -> Tensor[..., F, frames]``."""
     window = torch.hann_window(n_fft, periodic=True, device=x.device, dtype=x.dtype)
     lead = x.shape[:-1]
+    # Reflect padding needs more than n_fft/2 samples; very short signals pad with zeros instead.
+    pad_mode = "reflect" if x.shape[-1] > n_fft // 2 else "constant"
     spec = torch.stft(x.reshape(-1, x.shape[-1]), n_fft=n_fft, hop_length=hop_length, window=window,
-                      center=True, return_complex=True)
+                      center=True, pad_mode=pad_mode, return_complex=True)
     return spec.reshape(*lead, *spec.shape[-2:])
 
 
@@ -208,8 +210,9 @@ class ChunkPlan:
 
 def plan_chunks(length: int, *, chunk: int, overlap: int) -> ChunkPlan:
     """Plan chunks of ``chunk`` samples overlapping by ``overlap`` samples."""
-    if not 0 <= overlap < chunk:
-        raise ValueError(f"need 0 <= overlap < chunk, got overlap={overlap}, chunk={chunk}")
+    if not 0 <= 2 * overlap <= chunk or chunk < 1:
+        # Beyond half a chunk, three chunks would overlap and the pairwise crossfades no longer sum to one.
+        raise ValueError(f"need 0 <= overlap <= chunk / 2, got overlap={overlap}, chunk={chunk}")
     if length <= chunk:
         return ChunkPlan(length=length, chunk=max(length, 1), overlap=0)
     return ChunkPlan(length=length, chunk=chunk, overlap=overlap)

@@ -6,6 +6,14 @@ import os
 import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def pytest_configure(config):
+    import torch
+
+    # Tiny models gain nothing from threads, and oversubscribed OpenMP threads crawl on 2 busy cores.
+    torch.set_num_threads(1)
 
 
 def make_tiny_config(task: str = "speech", sample_rate: int = 16000):

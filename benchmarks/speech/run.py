@@ -55,8 +55,8 @@ def _run_worker(row: dict, inputs: Path, work: Path, args, env: dict) -> tuple[d
            "--inputs", str(inputs), "--output", str(out), "--status", str(status_path)]
     if row.get("steps"):
         cmd += ["--steps", row["steps"]]
-    if args.model and row["system"] == "sigdenoise":
-        cmd += ["--model", args.model]
+    if row["system"] == "sigdenoise":
+        cmd += ["--device", args.device] + (["--model", args.model] if args.model else [])
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=args.timeout)
@@ -119,7 +119,8 @@ def _report(args, machine, results, clips, command, mixtures_seconds, threads) -
         f"- machine: {machine['cpu']}, {machine['cores']} cores available, {machine['memory_gib']} GiB RAM, "
         f"{machine['platform']}, Python {machine['python']}; load average at start "
         f"{', '.join(str(x) for x in machine['load_average_at_start'])}",
-        f"- threads per system: {threads} (OMP/MKL/OpenBLAS, torch and ONNX Runtime intra-op)",
+        f"- threads per system: {threads} (OMP/MKL/OpenBLAS, torch and ONNX Runtime intra-op); "
+        f"sigdenoise device: {args.device}; sigdenoise model: {args.model or 'speech (bundled)'}",
         f"- clips: {n} held-out mixtures ({audio_s:.1f} s of audio, 16 kHz), {n // len(SNRS)}+ per SNR "
         f"at {', '.join(f'{s} dB' for s in SNRS)}; seed {args.seed}; built in {mixtures_seconds:.1f} s",
         f"- held-out rule: {clips[0]['split_rule'] if clips else '?'}",
@@ -156,7 +157,8 @@ def _report(args, machine, results, clips, command, mixtures_seconds, threads) -
     rows = []
     for snr in SNRS:
         count = sum(1 for c in clips if c["snr_db"] == snr)
-        for row in _summary_rows(results, clips, lambda c, s=snr: c["snr_db"] == s):
+        ok = [r for r in results if r["status"]["state"] == "ok"]  # the others are listed under the overall table
+        for row in _summary_rows(ok, clips, lambda c, s=snr: c["snr_db"] == s):
             rows.append([f"{snr} dB (n={count})"] + row)
     lines += [markdown_table(header, rows), ""]
     lines += ["Per-clip numbers, the mixtures' sources, timings and package versions are in "
@@ -169,6 +171,8 @@ def main(argv=None) -> int:
     ap.add_argument("--clips", type=int, default=60, help="number of mixtures, spread evenly over 0/5/10/15 dB")
     ap.add_argument("--out", default="benchmarks/speech/results.md", help="Markdown report; the JSON goes next to it")
     ap.add_argument("--model", default=None, help="a sigdenoise checkpoint to benchmark instead of the bundled one")
+    ap.add_argument("--device", default="cpu",
+                    help="device for sigdenoise (default cpu, like every peer; 'auto' or 'cuda' to time a GPU)")
     ap.add_argument("--threads", type=int, default=1, help="threads per system (default 1: a fair, quiet comparison)")
     ap.add_argument("--systems", default=None, help="comma list of systems to run (default: all)")
     ap.add_argument("--no-sigdenoise", action="store_true", help="peers only")

@@ -2,10 +2,11 @@
 
 One process per system, so that:
 
-* peak memory is the worker's own peak resident set size (``getrusage(RUSAGE_SELF).ru_maxrss``,
-  read after the last clip): the whole process, i.e. Python, NumPy, the system's
-  libraries and weights, and its buffers; native allocations (ONNX Runtime, Rust,
-  C, torch) count, unlike with ``tracemalloc``. The "noisy input" row runs the
+* peak memory is the worker's own peak resident set size (Linux ``VmHWM``, see
+  :func:`benchmarks.common.peak_rss_mib`), read after the last clip: the whole
+  process, i.e. Python, NumPy, the system's libraries and weights, and its
+  buffers; native allocations (ONNX Runtime, Rust, C, torch) count, unlike with
+  ``tracemalloc``. The "noisy input" row runs the
   same worker with a pass-through and shows the floor of that number;
 * a peer that crashes or aborts the process (the DFN2 files panic in Rust) costs
   one row, not the run;
@@ -27,7 +28,7 @@ import time
 import traceback
 
 
-def _build(system: str, steps: str | None, model_path: str | None):
+def _build(system: str, steps: str | None, model_path: str | None, device: str = "cpu"):
     import numpy as np
 
     if system == "sigdenoise":
@@ -37,18 +38,20 @@ def _build(system: str, steps: str | None, model_path: str | None):
             torch.set_num_threads(int(os.environ.get("SIGDENOISE_BENCH_THREADS", "1")))
             import sigdenoise
 
-            model = sigdenoise.load_model(model_path or "speech")
+            model = sigdenoise.load_model(model_path or "speech", device=device)
         except Exception as e:  # no checkpoint yet, API not there yet, ...
             raise _Unavailable(f"sigdenoise.load_model failed: {type(e).__name__}: {e}") from e
         default = int(model.config.bridge.default_steps)
         k = default if steps in (None, "default") else int(steps)
-        info = {"steps": k, "default_steps": default, "model": model_path or "speech"}
+        info = {"steps": k, "default_steps": default, "model": str(model.metadata.get("path", model_path or "speech")),
+                "device": str(model.device)}
 
         def fn(noisy, sr):
-            with torch.inference_mode():
-                y = model.denoise(noisy, sample_rate=sr, steps=k)
+            y = model.denoise(noisy, sample_rate=sr, steps=k)
             if hasattr(y, "detach"):
                 y = y.detach().cpu().numpy()
+            if model.device.type == "cuda":
+                torch.cuda.synchronize()
             return np.asarray(y, dtype=np.float32).reshape(-1)
 
         return fn, info
@@ -78,6 +81,7 @@ def main(argv=None) -> int:
     ap.add_argument("--system", required=True)
     ap.add_argument("--steps", default=None)
     ap.add_argument("--model", default=None)
+    ap.add_argument("--device", default="cpu")
     ap.add_argument("--inputs", required=True, help=".npz with x0..x{n-1} and sr")
     ap.add_argument("--output", required=True, help=".npz to write y0..y{n-1} into")
     ap.add_argument("--status", required=True, help=".json to write timings and status into")
@@ -98,7 +102,7 @@ def main(argv=None) -> int:
     clips = [data[f"x{i}"] for i in range(int(data["n"]))]
     t0 = time.perf_counter()
     try:
-        fn, info = _build(args.system, args.steps, args.model)
+        fn, info = _build(args.system, args.steps, args.model, args.device)
     except _NotInstalled as e:
         status.update(state="not installed", reason=str(e))
         write_status()

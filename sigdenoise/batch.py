@@ -1,0 +1,855 @@
+"""Denoise many files in one go: the engine behind ``sigdenoise denoise``.
+
+Finds the inputs, plans one output per input (mirroring the input tree under the output
+folder), then runs every file through read -> ``DenoiseModel.denoise_detailed`` -> write
+on a local process pool or a Dask cluster, appending one JSON line per file to
+``OUTDIR/manifest.jsonl``. A rerun skips what that manifest says is done, so a batch can
+be killed at any moment and resumed. Only the public API of :mod:`sigdenoise.io` and
+:mod:`sigdenoise.pipeline` is used; dask is imported only for ``backend="dask"``.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import glob
+import hashlib
+import itertools
+import json
+import math
+import os
+import re
+import shutil
+import sys
+import time
+import warnings
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+MANIFEST_NAME = "manifest.jsonl"
+LOCK_NAME = ".sigdenoise-batch.lock"
+DEFAULT_MODELS = {"audio": "speech", "sensor": "sensor"}  # which bundled model a file kind gets
+MAX_AUTO_WORKERS = 8  # each worker holds its own copy of torch and the models (~0.3-0.5 GB)
+_TIME_UNIT_SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}  # CSV time-column units (io's convention)
+_STALE_TEMP = re.compile(r"^\..+\.tmp\.[A-Za-z0-9]+$")  # io.atomic_write's and our scratch names
+
+__all__ = ["BatchOptions", "BatchSummary", "BatchUsageError", "FileJob", "MANIFEST_NAME", "plan_batch",
+           "process_file", "read_manifest", "run_batch"]
+
+
+class BatchUsageError(ValueError):
+    """The arguments make the batch impossible before any file is touched (the CLI exits with 2)."""
+
+
+# --------------------------------------------------------------------------- options and jobs
+@dataclass(frozen=True)
+class BatchOptions:
+    """How to denoise a batch; each command-line flag of ``sigdenoise denoise`` maps to one field."""
+
+    model: str | None = None  # a name in checkpoints/ or a .safetensors path; None: speech for audio, sensor for logs
+    steps: int | None = None  # None: the model's default_steps
+    uncertainty: int = 1  # posterior samples per file; >= 2 also writes their std beside the values
+    seed: int = 0
+    strength: float = 1.0  # 1 = fully denoised, 0 = the input unchanged (not on the command line)
+    device: str = "auto"  # "auto", "cpu" or "cuda"
+    sample_rate: float | None = None  # for sensor logs that store no rate (NPY, CSV without a time column)
+    workers: int | None = None  # None: one per CPU core (at most MAX_AUTO_WORKERS), 1 when a GPU is used
+    backend: str = "local"  # "local" (process pool) or "dask"
+    scheduler: str | None = None  # dask scheduler address; None: a LocalCluster on 127.0.0.1
+    progress: bool = True  # tqdm bar on stderr
+    csv_chunk_rows: int = 100_000  # rows read from a CSV at a time
+    segment_values: int = 1 << 22  # CSVs are denoised in segments of at most this many values (at the model rate)
+
+    def __post_init__(self):
+        if self.steps is not None and self.steps < 1:
+            raise BatchUsageError(f"steps must be >= 1, got {self.steps}")
+        if self.uncertainty < 1:
+            raise BatchUsageError(f"uncertainty must be >= 1 posterior sample, got {self.uncertainty}")
+        if not 0.0 <= self.strength <= 1.0:
+            raise BatchUsageError(f"strength must be within [0, 1], got {self.strength}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise BatchUsageError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.sample_rate is not None and not (math.isfinite(self.sample_rate) and self.sample_rate > 0):
+            raise BatchUsageError(f"sample_rate must be a positive number of Hz, got {self.sample_rate}")
+        if self.workers is not None and self.workers < 1:
+            raise BatchUsageError(f"workers must be >= 1, got {self.workers}")
+        if self.backend not in ("local", "dask"):
+            raise BatchUsageError(f"backend must be 'local' or 'dask', got {self.backend!r}")
+        if self.scheduler and self.backend != "dask":
+            raise BatchUsageError("--scheduler is an address of a Dask scheduler; add --backend dask")
+        if self.csv_chunk_rows < 1 or self.segment_values < 1:
+            raise BatchUsageError("csv_chunk_rows and segment_values must be positive")
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """One input file and where its result goes; built by :func:`plan_batch`, pickled to the workers."""
+
+    input: str  # absolute path
+    output: str  # absolute path under the output folder, same extension
+    kind: str | None  # "audio", "sensor", or None for an extension no reader knows
+    model: str | None = None  # as chosen ("speech", "sensor" or the --model value)
+    model_path: str | None = None
+    std_output: str | None = None  # audio with uncertainty: the std goes to a sibling file
+    settings: dict = field(default_factory=dict)  # everything besides the input that decides the output
+    previous: dict | None = None  # this input's last record in the manifest, if any
+
+
+# --------------------------------------------------------------------------- finding inputs
+def _signal_extensions() -> tuple[frozenset, frozenset]:
+    from .io import AUDIO_EXTENSIONS, SENSOR_EXTENSIONS
+
+    return AUDIO_EXTENSIONS, SENSOR_EXTENSIONS
+
+
+def _kind(path: str | Path) -> str | None:
+    audio, sensor = _signal_extensions()
+    ext = Path(path).suffix.lower()
+    return "audio" if ext in audio else "sensor" if ext in sensor else None
+
+
+def _is_inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _walk(folder: Path, notes: list[str]) -> Iterator[Path]:
+    """Signal files under ``folder``, sorted; hidden files and folders are left out."""
+    audio, sensor = _signal_extensions()
+    ignored = 0
+
+    def complain(error: OSError) -> None:
+        notes.append(f"cannot list {error.filename}: {error.strerror}")
+
+    for root, dirs, files in os.walk(folder, onerror=complain):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            if Path(name).suffix.lower() in audio | sensor:
+                yield Path(root) / name
+            else:
+                ignored += 1
+    if ignored:
+        notes.append(f"{folder}: left out {ignored} file(s) that are neither audio nor sensor logs")
+
+
+def find_inputs(patterns: Sequence[str], *, exclude: Path | None = None) -> tuple[list[Path], list[Path], list[str]]:
+    """Expand files, folders (recursively) and globs into absolute file paths.
+
+    Returns ``(files, bases, notes)``: ``bases`` are the folders the output tree mirrors (a
+    folder argument itself, a glob's fixed prefix, a file's parent); ``notes`` are things
+    the user should hear about. Files under ``exclude`` (the output folder) are skipped.
+    Raises BatchUsageError for a path that neither exists nor is a glob.
+    """
+    files: list[Path] = []
+    bases: list[Path] = []
+    notes: list[str] = []
+    for pattern in patterns:
+        path = Path(os.path.abspath(os.path.expanduser(pattern)))
+        if glob.has_magic(pattern):
+            matches = sorted(glob.glob(os.path.expanduser(pattern), recursive=True))
+            fixed = list(itertools.takewhile(lambda part: not glob.has_magic(part), Path(pattern).parts))
+            bases.append(Path(os.path.abspath(os.path.expanduser(os.path.join(*fixed) if fixed else "."))))
+            found = [Path(os.path.abspath(m)) for m in matches]
+            expanded = []
+            for match in found:
+                expanded.extend(_walk(match, notes) if match.is_dir() else [match])
+            if not expanded:
+                notes.append(f"{pattern}: no files match")
+            files.extend(expanded)
+        elif path.is_dir():
+            bases.append(path)
+            files.extend(_walk(path, notes))
+        elif path.exists() or path.is_symlink():
+            bases.append(path.parent)
+            files.append(path)
+        else:
+            raise BatchUsageError(f"{pattern}: no such file or folder (and not a glob pattern)")
+    unique: dict[Path, None] = {}
+    for f in files:
+        if exclude is not None and _is_inside(f.resolve(), exclude):
+            continue
+        unique.setdefault(f, None)
+    return list(unique), bases, notes
+
+
+def _sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def plan_batch(inputs: Sequence[str], out_dir: str | Path, options: BatchOptions) -> tuple[list[FileJob], list[str]]:
+    """Turn the inputs into :class:`FileJob` s, refusing any plan that could write over an input.
+
+    The output tree mirrors the inputs relative to the deepest folder common to all of
+    them (one folder argument: its contents land directly in ``out_dir``).
+    """
+    if not inputs:
+        raise BatchUsageError("no inputs given")
+    out_abs = Path(os.path.abspath(out_dir))
+    out_real = out_abs.resolve()
+    if out_abs.exists() and not out_abs.is_dir():
+        raise BatchUsageError(f"{out_abs}: the output must be a folder, and this is a file")
+    for pattern in inputs:
+        candidate = Path(os.path.abspath(os.path.expanduser(pattern)))
+        if not glob.has_magic(pattern) and candidate.is_dir() and _is_inside(out_real, candidate.resolve()):
+            raise BatchUsageError(f"the output folder {out_abs} is {'the' if out_real == candidate.resolve() else 'inside the'}"
+                                  f" input folder {candidate}; outputs would mix with (or overwrite) the inputs. "
+                                  "Choose an output folder outside it")
+    files, bases, notes = find_inputs(inputs, exclude=out_real)
+    if not files:
+        raise BatchUsageError("no input files found" + (f" ({'; '.join(notes)})" if notes else ""))
+    root = Path(os.path.commonpath([str(b) for b in bases]))
+
+    models = _resolve_models({_kind(f) for f in files}, options)
+    input_real = {f.resolve() for f in files}
+    jobs, outputs = [], {}
+    for f in files:
+        kind = _kind(f)
+        rel = f.relative_to(root) if _is_inside(f, root) else Path(f.name)
+        output = out_abs / rel
+        std_output = None
+        if kind == "audio" and options.uncertainty > 1:
+            std_output = output.with_name(f"{output.stem}_std{output.suffix}")
+        for target in filter(None, (output, std_output)):
+            if target.resolve() in input_real:
+                raise BatchUsageError(f"{target} would overwrite an input file; choose another output folder")
+            if target in outputs:
+                raise BatchUsageError(f"{outputs[target]} and {f} would both write {target}; rename one, "
+                                      "or run them into separate output folders")
+            outputs[target] = f
+        name, path, digest = models.get(kind, (None, None, None))
+        settings = {"model_sha256": digest, "steps": options.steps, "uncertainty": options.uncertainty,
+                    "seed": options.seed, "strength": options.strength, "sample_rate": options.sample_rate}
+        jobs.append(FileJob(input=str(f), output=str(output), kind=kind, model=name, model_path=path,
+                            std_output=None if std_output is None else str(std_output), settings=settings))
+    return jobs, notes
+
+
+def _resolve_models(kinds: set, options: BatchOptions) -> dict:
+    """``{kind: (name, checkpoint path, sha256)}`` for the file kinds present; a missing model is a usage error."""
+    from .checkpoint import CheckpointError
+    from .pipeline import resolve_checkpoint
+
+    models = {}
+    for kind in sorted(k for k in kinds if k is not None):
+        name = options.model or DEFAULT_MODELS[kind]
+        try:
+            path = resolve_checkpoint(name)
+        except CheckpointError as exc:
+            what = "" if options.model else f" (the default for {kind} files; pass --model to choose another)"
+            raise BatchUsageError(f"{exc}{what}") from None
+        models[kind] = (name, str(path.resolve()), _sha256(path))
+    return models
+
+
+# --------------------------------------------------------------------------- manifest
+def read_manifest(path: str | Path) -> dict[str, dict]:
+    """The last record per input in a manifest; lines cut short by a kill are ignored."""
+    records: dict[str, dict] = {}
+    with contextlib.suppress(FileNotFoundError), open(path, encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and "input" in record:
+                records[record["input"]] = record
+    return records
+
+
+class _Manifest:
+    """Appends records to ``manifest.jsonl``, each flushed and fsynced before the next file counts as done."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.handle = open(path, "a+", encoding="utf-8")
+        self.handle.seek(0, os.SEEK_END)
+        if self.handle.tell():  # a kill mid-line leaves no newline; start a fresh line
+            self.handle.seek(self.handle.tell() - 1)
+            last = self.handle.read(1)
+            if last != "\n":
+                self.handle.write("\n")
+
+    def append(self, record: dict) -> None:
+        self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+@contextlib.contextmanager
+def _exclusive(out_dir: Path):
+    """Hold a lock on the output folder so that two runs cannot write the same files."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; document "one run per folder"
+        yield
+        return
+    handle = open(out_dir / LOCK_NAME, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise BatchUsageError(f"another 'sigdenoise denoise' is writing to {out_dir}; wait for it to finish") from None
+    try:
+        yield
+    finally:
+        handle.close()
+
+
+def _remove_stale_temps(folders: Iterable[Path]) -> int:
+    """Delete the temp files a killed run left behind (hidden ``.*.tmp.<ext>`` names)."""
+    removed = 0
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            if _STALE_TEMP.match(entry.name) and entry.is_file():
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+                    removed += 1
+    return removed
+
+
+# --------------------------------------------------------------------------- one file (runs in a worker)
+_MODELS: dict = {}  # (checkpoint path, device) -> DenoiseModel, one per worker process
+_PROCESS_READY = False
+
+
+def _prepare_process() -> None:
+    """One torch thread per worker (N workers then share N cores without oversubscription).
+
+    It also makes outputs identical whatever the worker count or backend: torch's CPU
+    kernels round differently with different thread counts.
+    """
+    global _PROCESS_READY
+    if not _PROCESS_READY:
+        import torch
+
+        torch.set_num_threads(1)
+        _PROCESS_READY = True
+
+
+def _die_with_parent() -> None:
+    """Pool initializer: set up the process, and on Linux get SIGKILLed when the batch process dies."""
+    _prepare_process()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+            import signal
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _model(path: str, device: str):
+    key = (path, device)
+    if key not in _MODELS:
+        from .pipeline import load_model
+
+        _MODELS[key] = load_model(path, device=device)
+    return _MODELS[key]
+
+
+def _record(job: FileJob, status: str, **fields) -> dict:
+    record = {"input": job.input, "output": job.output if status != "failed" else None, "checksum": None,
+              "rate": None, "duration": None, "model": job.model, "steps": None, "status": status, "error": None,
+              "seconds": None}
+    record.update(fields)
+    if job.std_output and status != "failed":
+        record["std_output"] = job.std_output
+    record["settings"] = job.settings
+    return record
+
+
+def _already_done(job: FileJob, checksum: str) -> bool:
+    prev = job.previous
+    return bool(prev and prev.get("status") in ("ok", "skipped") and prev.get("checksum") == checksum
+                and prev.get("output") == job.output and prev.get("settings") == job.settings
+                and Path(job.output).is_file() and (job.std_output is None or Path(job.std_output).is_file()))
+
+
+def process_file(job: FileJob, options: BatchOptions) -> dict:
+    """Denoise one file (or skip it when the manifest says it is done) and return its manifest record.
+
+    Never raises for a bad file: the reason goes into ``record["error"]``.
+    """
+    started = time.perf_counter()
+    _prepare_process()
+    checksum = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            try:
+                checksum = _sha256(job.input)
+            except OSError as exc:
+                raise OSError(f"{job.input}: cannot be read ({exc.strerror or exc}); check that it exists and "
+                              "its permissions") from None
+            if _already_done(job, checksum):
+                prev = job.previous
+                return _record(job, "skipped", checksum=checksum, rate=prev.get("rate"),
+                               duration=prev.get("duration"), steps=prev.get("steps"),
+                               seconds=round(time.perf_counter() - started, 4))
+            if job.kind is None:
+                from .io import read_signal
+
+                read_signal(job.input)  # raises the reader's own "unsupported format" message
+            model = _model(job.model_path, options.device)
+            steps = model.config.bridge.default_steps if options.steps is None else options.steps
+            Path(job.output).parent.mkdir(parents=True, exist_ok=True)
+            if job.kind == "audio":
+                rate, samples, extra = _denoise_audio(job, model, options)
+            else:
+                rate, samples, extra = _with_rate_fallback(
+                    lambda sr: _denoise_sensor(job, model, options, sr), options.sample_rate)
+        except Exception as exc:  # a bad file must not stop the batch; its reason goes to the manifest
+            return _record(job, "failed", checksum=checksum, error=_describe(exc),
+                           seconds=round(time.perf_counter() - started, 4))
+    record = _record(job, "ok", checksum=checksum, rate=rate, duration=round(samples / rate, 6), steps=steps,
+                     seconds=round(time.perf_counter() - started, 4), samples=samples, **extra)
+    notes = sorted({str(w.message) for w in caught})
+    if notes:
+        record["warnings"] = notes
+    return record
+
+
+def _describe(exc: Exception) -> str:
+    """The reason a file failed, in one line; io's errors already name the file and the fix."""
+    from .io import SignalFileError
+
+    if isinstance(exc, SignalFileError) or type(exc) is OSError:
+        return str(exc)
+    return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+
+
+def _with_rate_fallback(run, sample_rate: float | None):
+    """Run with the rate the file states; only when that fails, retry with ``--sample-rate``."""
+    from .io import SignalFileError
+
+    try:
+        return run(None)
+    except SignalFileError:
+        if sample_rate is None:
+            raise
+    return run(sample_rate)
+
+
+def _denoise_audio(job: FileJob, model, options: BatchOptions) -> tuple[float, int, dict]:
+    from .io import read_audio, write_audio
+
+    clip = read_audio(job.input)
+    result = model.denoise_detailed(clip.data, sample_rate=clip.sample_rate, steps=options.steps, seed=options.seed,
+                                    num_samples=options.uncertainty, strength=options.strength, repair_nan=True)
+    if job.std_output is not None:  # first, so that the main output existing means both are there
+        subtype = "FLOAT" if clip.format == "WAV" else clip.subtype
+        write_audio(job.std_output, result.std, clip.sample_rate, format=clip.format, subtype=subtype)
+    write_audio(job.output, result.mean, clip.sample_rate, format=clip.format, subtype=clip.subtype)
+    extra = {"repaired_samples": int(result.repaired.sum())} if result.repaired is not None else {}
+    return float(clip.sample_rate), int(clip.data.shape[-1]), extra
+
+
+def _denoise_block(model, data: np.ndarray, *, rate: float, options: BatchOptions, seed: int):
+    """Denoise ``[channels, time]`` sensor values; missing (NaN) samples stay missing in mean and std.
+
+    The model sees the gaps filled by interpolation (a channel with no values at all: zeros,
+    which it passes through), but a value that was never measured is not reported as one.
+    """
+    missing = ~np.isfinite(data)
+    dead = missing.all(axis=1)
+    x = np.where(dead[:, None], 0.0, data) if dead.any() else data
+    result = model.denoise_detailed(x, sample_rate=rate, steps=options.steps, seed=seed,
+                                    num_samples=options.uncertainty, strength=options.strength, repair_nan=True)
+    mean, std = np.asarray(result.mean, dtype=np.float64), result.std
+    if missing.any():
+        mean[missing] = np.nan
+        if std is not None:
+            std = np.array(std, dtype=np.float64)
+            std[missing] = np.nan
+    return mean, std
+
+
+def _denoise_sensor(job: FileJob, model, options: BatchOptions, sample_rate: float | None) -> tuple[float, int, dict]:
+    from .io import read_sensor_log, write_sensor_log
+
+    if Path(job.input).suffix.lower() in (".csv", ".tsv"):
+        return _denoise_csv_streamed(job, model, options, sample_rate)
+    log = read_sensor_log(job.input, sample_rate=sample_rate)
+    missing = int((~np.isfinite(log.data)).sum())
+    if missing == log.data.size:
+        raise ValueError(f"{job.input}: every sample is missing (NaN); nothing to denoise")
+    mean, std = _denoise_block(model, log.data, rate=log.sample_rate, options=options, seed=options.seed)
+    out = dataclasses.replace(log, data=mean)
+    write_sensor_log(job.output, out, extra_channels=_std_channels(log.channel_names, std))
+    return float(log.sample_rate), int(log.data.shape[1]), {"missing_samples": missing}
+
+
+def _std_channels(names: list[str], std) -> dict | None:
+    return None if std is None else {f"{name}_std": row for name, row in zip(names, std)}
+
+
+class _SegmentStitcher:
+    """Denoise a ``[channels, time]`` stream in overlapping segments and crossfade the seams.
+
+    Segment ``k`` covers samples ``[k*(L-O), k*(L-O)+L)``; over each ``O``-sample overlap the
+    outputs of neighbouring segments are blended with the raised-cosine pair that
+    :func:`sigdenoise.preprocess.overlap_add` uses inside one call, so a stream of any length
+    is denoised with O(L) memory. A stream shorter than ``L`` is one call, exactly like a
+    whole-file denoise.
+    """
+
+    def __init__(self, denoise, *, segment: int, overlap: int):
+        if not (0 < overlap and 2 * overlap < segment):
+            raise ValueError(f"need 0 < 2*overlap < segment, got overlap={overlap}, segment={segment}")
+        self.denoise = denoise  # (data, index) -> (mean, std | None)
+        self.segment, self.overlap = segment, overlap
+        self.pending: np.ndarray | None = None
+        self.tail: tuple | None = None
+        self.ready: deque = deque()  # (mean, std) pieces ready to write, in order
+        self.ready_count = 0
+        self.calls = 0
+        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(overlap) + 0.5) / overlap)
+        self.fade_in = ramp[None, :]
+
+    def push(self, data: np.ndarray) -> None:
+        self.pending = data if self.pending is None else np.concatenate([self.pending, data], axis=1)
+        while self.pending.shape[1] >= self.segment:
+            self._run(self.pending[:, :self.segment], last=False)
+            self.pending = np.ascontiguousarray(self.pending[:, self.segment - self.overlap:])
+
+    def finish(self) -> None:
+        if self.pending is None:
+            return
+        if self.tail is not None and self.pending.shape[1] <= self.overlap:
+            self._emit(*self.tail)  # nothing after the last overlap: the previous segment already covers it
+        else:
+            self._run(self.pending, last=True)
+        self.pending, self.tail = None, None
+
+    def take(self, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The next ``n`` output samples (``n <= ready_count``)."""
+        means, stds, got = [], [], 0
+        while got < n:
+            mean, std = self.ready.popleft()
+            need = n - got
+            if mean.shape[1] > need:
+                self.ready.appendleft((mean[:, need:], None if std is None else std[:, need:]))
+                mean, std = mean[:, :need], None if std is None else std[:, :need]
+            means.append(mean)
+            stds.append(std)
+            got += mean.shape[1]
+        self.ready_count -= n
+        std = None if stds[0] is None else np.concatenate(stds, axis=1)
+        return np.concatenate(means, axis=1), std
+
+    def _emit(self, mean: np.ndarray, std) -> None:
+        if mean.shape[1]:
+            self.ready.append((mean, std))
+            self.ready_count += mean.shape[1]
+
+    def _run(self, data: np.ndarray, *, last: bool) -> None:
+        mean, std = self.denoise(data, self.calls)
+        self.calls += 1
+        o, start = self.overlap, 0
+        if self.tail is not None:
+            tail_mean, tail_std = self.tail
+            w = self.fade_in
+            head_std = None if std is None else tail_std * (1 - w) + std[:, :o] * w
+            self._emit(tail_mean * (1 - w) + mean[:, :o] * w, head_std)
+            start = o
+        end = mean.shape[1] if last else mean.shape[1] - o
+        self._emit(mean[:, start:end], None if std is None else std[:, start:end])
+        self.tail = None if last else (mean[:, end:].copy(), None if std is None else std[:, end:].copy())
+
+
+def _denoise_csv_streamed(job: FileJob, model, options: BatchOptions,
+                          sample_rate: float | None) -> tuple[float, int, dict]:
+    """Denoise a CSV/TSV of any size: read in pieces, denoise in overlapping segments, append to a temp file.
+
+    The output is written piece by piece (one piece per input piece, with its own times),
+    each through ``write_sensor_log`` into a scratch file that is appended to the temp
+    output; ``atomic_write`` renames the temp file only when the whole log is done.
+    """
+    from .io import SensorLog, atomic_write, iter_sensor_log_chunks, write_sensor_log
+
+    output = Path(job.output)
+    pieces = iter_sensor_log_chunks(job.input, chunk_rows=options.csv_chunk_rows, sample_rate=sample_rate)
+    first = next(pieces)  # the file's layout and rate are read (and checked) here
+    rate, names, channels = first.sample_rate, list(first.channel_names), first.data.shape[0]
+    overlap = max(8, int(round(model.config.overlap_seconds * rate)))
+    per_sample = channels * max(1.0, model.config.sample_rate / rate) * options.uncertainty
+    segment = max(4 * overlap, int(options.segment_values / per_sample))
+    stitcher = _SegmentStitcher(
+        lambda data, k: _denoise_block(model, data, rate=rate, options=options,
+                                       seed=options.seed + k * options.uncertainty),
+        segment=segment, overlap=overlap)
+    scratch = output.with_name(f".{output.stem}.part.tmp{output.suffix}")
+    counts = {"samples": 0, "missing": 0, "blocks": 0}
+
+    def write_ready(sink, queue: deque) -> None:
+        while queue and stitcher.ready_count >= queue[0][0]:
+            n, start_time, metadata = queue.popleft()
+            mean, std = stitcher.take(n)
+            meta = dict(metadata)
+            first_sample = meta.pop("first_sample", 0)
+            if counts["blocks"]:  # one header, at the top
+                meta.update(header=False, header_comments=[])
+            if meta.get("time_format") == "seconds":  # the writer counts times from time_start
+                unit = _TIME_UNIT_SECONDS[meta.get("time_unit", "s")]
+                meta["time_start"] = float(meta.get("time_start", 0.0) or 0.0) + first_sample / rate / unit
+            block = SensorLog(mean, rate, names, start_time, meta)
+            write_sensor_log(scratch, block, extra_channels=_std_channels(names, std))
+            with open(scratch, "rb") as source:
+                shutil.copyfileobj(source, sink, 1 << 20)
+            counts["blocks"] += 1
+
+    def write(tmp: Path) -> None:
+        queue: deque = deque()
+        with open(tmp, "wb") as sink:
+            for piece in itertools.chain([first], pieces):
+                counts["samples"] += piece.data.shape[1]
+                counts["missing"] += int((~np.isfinite(piece.data)).sum())
+                queue.append((piece.data.shape[1], piece.start_time, piece.metadata))
+                stitcher.push(piece.data)
+                write_ready(sink, queue)
+            if counts["missing"] == counts["samples"] * channels:
+                raise ValueError(f"{job.input}: every sample is missing (NaN); nothing to denoise")
+            stitcher.finish()
+            write_ready(sink, queue)
+
+    try:
+        atomic_write(output, write)
+    finally:
+        with contextlib.suppress(OSError):
+            scratch.unlink()
+    extra = {"missing_samples": counts["missing"]}
+    if stitcher.calls > 1:
+        extra["segments"] = stitcher.calls
+    return float(rate), counts["samples"], extra
+
+
+# --------------------------------------------------------------------------- running the jobs
+def _default_workers(options: BatchOptions, n_jobs: int) -> int:
+    if options.workers is not None:
+        return options.workers
+    if options.backend == "local" and options.device != "cpu":
+        import torch
+
+        if torch.cuda.is_available():
+            return 1  # one process feeds one GPU best; more would each hold a copy of the model on it
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, n_jobs, MAX_AUTO_WORKERS))
+
+
+def _failed(job: FileJob, reason: str) -> dict:
+    return _record(job, "failed", error=reason)
+
+
+def _run_local(jobs: list[FileJob], options: BatchOptions, workers: int) -> Iterator[dict]:
+    """One process per worker (spawned, so no torch state is forked); no pool at all for one worker."""
+    if workers == 1:
+        import torch
+
+        threads = torch.get_num_threads()
+        global _PROCESS_READY
+        ready = _PROCESS_READY
+        try:
+            for job in jobs:
+                yield process_file(job, options)
+        finally:  # a library caller keeps its own thread count
+            torch.set_num_threads(threads)
+            _PROCESS_READY = ready
+        return
+
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    todo = deque(jobs)
+    context = multiprocessing.get_context("spawn")
+    while todo:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent)
+        running: dict = {}
+        try:
+            broken = False
+            while (todo or running) and not broken:
+                while todo and len(running) < workers:  # no queue beyond the workers: a crash loses little
+                    job = todo.popleft()
+                    running[pool.submit(process_file, job, options)] = job
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = running.pop(future)
+                    try:
+                        yield future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        yield _failed(job, "the worker process died while denoising this file or one running beside "
+                                           "it (killed, or out of memory); rerun to retry")
+            for job in running.values():
+                yield _failed(job, "the worker process died while denoising this file or one running beside it "
+                                   "(killed, or out of memory); rerun to retry")
+        finally:
+            pool.shutdown(wait=not sys.exc_info()[0], cancel_futures=True)
+
+
+def _run_dask(jobs: list[FileJob], options: BatchOptions, workers: int) -> Iterator[dict]:
+    """The same jobs on dask.distributed: a given scheduler, or a LocalCluster of single-thread processes."""
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if options.scheduler:
+        client = Client(options.scheduler)
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futures = {client.submit(process_file, job, options, pure=False): job for job in jobs}
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                yield future.result()
+            except Exception as exc:  # the task itself never raises; this is a lost worker or a broken cluster
+                yield _failed(job, f"the Dask task failed ({exc.__class__.__name__}: {exc}); rerun to retry")
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# --------------------------------------------------------------------------- the batch
+@dataclass
+class BatchSummary:
+    """What a run did: its records (in completion order), wall time and manifest path."""
+
+    records: list[dict]
+    seconds: float
+    manifest: Path
+    workers: int
+    backend: str
+    notes: list[str] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(r["status"] == status for r in self.records)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every file is done (denoised now or before), 1 when any failed."""
+        return 1 if self.count("failed") else 0
+
+    def describe(self) -> str:
+        """A few human lines: counts, throughput, the failures and where the manifest is."""
+        ok, skipped, failed = self.count("ok"), self.count("skipped"), self.count("failed")
+        signal = sum(r.get("duration") or 0 for r in self.records if r["status"] == "ok")
+        rate = ok / self.seconds if self.seconds > 0 else float("nan")
+        lines = [f"{len(self.records)} file(s): {ok} denoised, {skipped} skipped (already done), {failed} failed "
+                 f"in {self.seconds:.1f} s ({rate:.2f} files/s, {_hms(signal)} of signal, "
+                 f"{self.workers} {self.backend} worker(s))"]
+        lines += [f"  failed: {r['input']}: {r['error']}" for r in self.records if r["status"] == "failed"]
+        lines.append(f"manifest: {self.manifest}")
+        if failed:
+            lines.append("fix or remove the failed files and rerun the same command; finished files are skipped")
+        return "\n".join(lines)
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
+        f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class _Progress:
+    """Files done (with ETA) and samples denoised, on stderr; plain lines when tqdm is missing."""
+
+    def __init__(self, total: int, enabled: bool, stream):
+        self.stream, self.samples, self.done, self.total = stream, 0, 0, total
+        self.bar = None
+        if enabled:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                tqdm = None
+            if tqdm is not None:
+                self.bar = tqdm(total=total, unit="file", file=stream, dynamic_ncols=True, smoothing=0.1,
+                                desc="denoise")
+
+    def update(self, record: dict) -> None:
+        self.done += 1
+        self.samples += int(record.get("samples") or 0)
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{self.bar.format_sizeof(self.samples)} samples", refresh=False)
+            self.bar.update(1)
+
+    def say(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line, file=self.stream)
+        else:
+            print(line, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_batch(inputs: Sequence[str], out_dir: str | Path, options: BatchOptions = BatchOptions(), *,
+              stream=None) -> BatchSummary:
+    """Denoise every input file into ``out_dir``, resumably; returns a :class:`BatchSummary`.
+
+    ``inputs`` are files, folders (searched recursively) and glob patterns. Progress,
+    notes and per-file failures go to ``stream`` (default ``sys.stderr``). Raises
+    :class:`BatchUsageError` before touching any file when the request cannot work.
+    """
+    stream = sys.stderr if stream is None else stream
+    if options.backend == "dask":
+        try:
+            import dask.distributed  # noqa: F401  (fail now, not after planning)
+        except ImportError:
+            raise BatchUsageError("--backend dask needs dask.distributed: pip install 'sigdenoise[dask]'") from None
+    if options.device == "cuda" and options.backend == "local":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise BatchUsageError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
+    jobs, notes = plan_batch(inputs, out_dir, options)
+    out_dir = Path(os.path.abspath(out_dir))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    workers = _default_workers(options, len(jobs))
+    started = time.perf_counter()
+    records: list[dict] = []
+    with _exclusive(out_dir):
+        manifest_path = out_dir / MANIFEST_NAME
+        previous = read_manifest(manifest_path)
+        jobs = [dataclasses.replace(job, previous=previous.get(job.input)) for job in jobs]
+        removed = _remove_stale_temps({Path(job.output).parent for job in jobs})
+        if removed:
+            notes.append(f"removed {removed} temp file(s) left by an interrupted run")
+        progress = _Progress(len(jobs), options.progress, stream)
+        for note in notes:
+            progress.say(f"note: {note}")
+        manifest = _Manifest(manifest_path)
+        run_id = time.strftime("%Y-%m-%dT%H:%M:%S")
+        runner = _run_dask if options.backend == "dask" else _run_local
+        try:
+            for record in runner(jobs, options, workers):
+                record["run"] = run_id
+                manifest.append(record)
+                records.append(record)
+                progress.update(record)
+                if record["status"] == "failed":
+                    progress.say(f"failed: {record['input']}: {record['error']}")
+                for warning in record.get("warnings", []):
+                    progress.say(f"warning: {warning}")
+        finally:
+            progress.close()
+            manifest.close()
+    return BatchSummary(records, time.perf_counter() - started, manifest_path, workers, options.backend, notes)

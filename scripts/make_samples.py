@@ -104,7 +104,8 @@ def _entry(name: str, form: str, speech: dict, noise: list[dict], how: str) -> s
     noise_text = "; ".join(_describe(c) for c in noise)
     return (f"### `{name}`\n{form}, {speech['seconds']:.1f} s.\n"
             f"- speech: {_describe(speech)}, speaker group `{speech['group']}` (held out from training)\n"
-            f"- noise: {noise_text}\n- mix: {how} (SNR from the mean power over the whole clip); peak scaled to {PEAK}\n")
+            f"- noise: {noise_text}\n"
+            f"- mix: {how} (SNR from the mean power over the whole clip); peak scaled to {PEAK}\n")
 
 
 def make_ecg(out: Path, rng: np.random.Generator) -> str:

@@ -655,6 +655,11 @@ def _failed(job: FileJob, reason: str) -> dict:
     return _record(job, "failed", error=reason)
 
 
+_WORKER_DIED = ("a worker process died while denoising this file or one beside it (killed, out of memory, or it "
+                "could not start: a script calling run_batch with workers > 1 needs `if __name__ == '__main__':`); "
+                "rerun to retry")
+
+
 def _run_local(jobs: list[FileJob], options: BatchOptions, workers: int) -> Iterator[dict]:
     """One process per worker (spawned, so no torch state is forked); no pool at all for one worker."""
     if workers == 1:
@@ -693,11 +698,9 @@ def _run_local(jobs: list[FileJob], options: BatchOptions, workers: int) -> Iter
                         yield future.result()
                     except BrokenProcessPool:
                         broken = True
-                        yield _failed(job, "the worker process died while denoising this file or one running beside "
-                                           "it (killed, or out of memory); rerun to retry")
+                        yield _failed(job, _WORKER_DIED)
             for job in running.values():
-                yield _failed(job, "the worker process died while denoising this file or one running beside it "
-                                   "(killed, or out of memory); rerun to retry")
+                yield _failed(job, _WORKER_DIED)
         finally:
             pool.shutdown(wait=not sys.exc_info()[0], cancel_futures=True)
 
@@ -755,11 +758,16 @@ class BatchSummary:
         lines = [f"{len(self.records)} file(s): {ok} denoised, {skipped} skipped (already done), {failed} failed "
                  f"in {self.seconds:.1f} s ({rate:.2f} files/s, {_hms(signal)} of signal, "
                  f"{self.workers} {self.backend} worker(s))"]
-        lines += [f"  failed: {r['input']}: {r['error']}" for r in self.records if r["status"] == "failed"]
+        lines += [f"  failed: {_failure_line(r)}" for r in self.records if r["status"] == "failed"]
         lines.append(f"manifest: {self.manifest}")
         if failed:
             lines.append("fix or remove the failed files and rerun the same command; finished files are skipped")
         return "\n".join(lines)
+
+
+def _failure_line(record: dict) -> str:
+    error = record["error"] or "unknown error"
+    return error if error.startswith(record["input"]) else f"{record['input']}: {error}"
 
 
 def _hms(seconds: float) -> str:
@@ -846,7 +854,7 @@ def run_batch(inputs: Sequence[str], out_dir: str | Path, options: BatchOptions 
                 records.append(record)
                 progress.update(record)
                 if record["status"] == "failed":
-                    progress.say(f"failed: {record['input']}: {record['error']}")
+                    progress.say(f"failed: {_failure_line(record)}")
                 for warning in record.get("warnings", []):
                     progress.say(f"warning: {warning}")
         finally:

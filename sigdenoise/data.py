@@ -18,12 +18,15 @@ from .config import DataConfig
 # and noises the model never heard). The benchmark imports this same rule.
 VALIDATION_SPEECH_GROUPS = {"fr", "klettres-de", "klettres-nl"}
 TRAIN_CZECH_GROUPS = {"cs-m", "cs-v"}  # the two main Fillets voices train; the minor voices validate
+NOT_SPEECH_GROUPS = {"cs-x"}  # Fillets character effects (grunts, "huhu"): in neither split
 
 
 def is_validation(clip: dict, role: str) -> bool:
     """True when a manifest entry belongs to the held-out validation split."""
     if role == "speech":
         group = clip["group"]
+        if group in NOT_SPEECH_GROUPS:
+            return False
         return group in VALIDATION_SPEECH_GROUPS or (group.startswith("cs-") and group not in TRAIN_CZECH_GROUPS)
     try:
         return int(clip["md5"], 16) % 5 == 0
@@ -41,6 +44,8 @@ def load_corpus(folder: str | Path, *, role: str, split: str) -> list[dict]:
     want_validation = split == "validation"
     out = []
     for clip in clips:
+        if role == "speech" and clip["group"] in NOT_SPEECH_GROUPS:
+            continue
         if is_validation(clip, role) == want_validation:
             out.append({**clip, "audio": np.load(folder / clip["file"], mmap_mode="r")})
     return out

@@ -19,6 +19,7 @@ import os
 import re
 import tempfile
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Union
@@ -41,6 +42,8 @@ _AUDIO_FORMATS = {
     ".opus": ("OGG", "OPUS"),
     ".mp3": ("MP3", "MPEG_LAYER_III"),
 }
+# libsndfile reports some .wav files as these (WAVE_FORMAT_EXTENSIBLE, > 4 GB RIFF variants)
+_WAV_FAMILY = {"WAV", "WAVEX", "RF64", "W64"}
 AUDIO_EXTENSIONS = frozenset(_AUDIO_FORMATS)
 SENSOR_EXTENSIONS = frozenset({".csv", ".tsv", ".npy", ".npz", ".parquet", ".h5", ".hdf5", ".mat", ".tdms"})
 
@@ -85,7 +88,8 @@ def _suffix(path: Path) -> str:
 def _unknown_extension(path: Path, supported: frozenset[str] | set[str], kind: str) -> SignalFileError:
     what = f"the extension {path.suffix!r}" if path.suffix else "no extension"
     return _error(path, f"{what} is not a supported {kind} format",
-                  f"use one of {', '.join(sorted(supported))} (convert the file, or rename it if the extension is wrong)")
+                  f"use one of {', '.join(sorted(supported))} (convert the file, or rename it if the extension "
+                  "is wrong)")
 
 
 def _check_readable(path: Path) -> None:
@@ -105,7 +109,8 @@ def _check_readable(path: Path) -> None:
     except OSError as exc:
         raise _error(path, f"cannot be opened ({exc.strerror or exc})", "check the disk and the path") from None
     if not first:
-        raise _error(path, "file is empty (0 bytes)", "the recording or export was probably interrupted; export it again")
+        raise _error(path, "file is empty (0 bytes)",
+                           "the recording or export was probably interrupted; export it again")
 
 
 # --------------------------------------------------------------------------- atomic writes
@@ -212,7 +217,7 @@ def write_audio(path: PathLike, data: np.ndarray, sample_rate: int, *, format: s
 
     ``format`` and ``subtype`` default from the extension (WAV/FLAC: PCM_16, .ogg: VORBIS,
     .opus: OPUS, .mp3: MPEG_LAYER_III); pass an AudioClip's to keep them. ``format`` must
-    agree with the extension. Integer subtypes are quantised here (round to nearest, clip to
+    agree with the extension (.wav takes WAV, WAVEX, RF64 and W64). Integer subtypes are quantised here (round to nearest, clip to
     [-1, 1]) so a PCM read -> write round trip is sample-exact; float subtypes are not clipped.
     """
     path = Path(path)
@@ -223,7 +228,7 @@ def write_audio(path: PathLike, data: np.ndarray, sample_rate: int, *, format: s
 
     ext_format, default_subtype = _AUDIO_FORMATS[ext]
     fmt = ext_format if format is None else str(format).upper()
-    if fmt != ext_format:
+    if fmt != ext_format and not (ext == ".wav" and fmt in _WAV_FAMILY):
         raise _error(path, f"format={format!r} does not match the extension {ext} ({ext_format})",
                      "leave format=None to follow the extension, or change the file name")
     sub = default_subtype if subtype is None else str(subtype).upper()
@@ -257,7 +262,8 @@ def write_audio(path: PathLike, data: np.ndarray, sample_rate: int, *, format: s
         try:
             sf.write(str(tmp), frames, rate, format=fmt, subtype=sub)
         except (RuntimeError, ValueError, TypeError) as exc:
-            raise _error(path, f"libsndfile could not write {arr.shape[0]} channel(s) at {rate} Hz as {fmt}/{sub} ({exc})",
+            raise _error(path, f"libsndfile could not write {arr.shape[0]} channel(s) at {rate} Hz as "
+                               f"{fmt}/{sub} ({exc})",
                          "try another format or subtype (WAV/FLOAT accepts almost anything)") from None
 
     atomic_write(path, _write)
@@ -380,18 +386,20 @@ def iter_sensor_log_chunks(path: PathLike, *, chunk_rows: int, sample_rate: floa
     path = Path(path)
     if int(chunk_rows) != chunk_rows or chunk_rows < 1:
         raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
-    ext = _check_sensor_args(path, sample_rate, dataset)
+    ext = _check_sensor_args(path, sample_rate, dataset)  # errors now, not at the first next()
     if ext in (".csv", ".tsv"):
-        yield from _iter_csv(path, chunk_rows=int(chunk_rows), sample_rate=sample_rate, time_column=time_column,
-                             columns=columns)
-        return
+        return _iter_csv(path, chunk_rows=int(chunk_rows), sample_rate=sample_rate, time_column=time_column,
+                         columns=columns)
     log = _read_whole(path, ext, sample_rate=sample_rate, time_column=time_column, columns=columns,
                       dataset=dataset, mmap=True)
-    n = log.data.shape[1]
-    for start in range(0, max(n, 1), int(chunk_rows)):
-        piece = np.array(log.data[:, start:start + int(chunk_rows)], dtype=np.float64)
-        yield SensorLog(piece, log.sample_rate, list(log.channel_names), _shift_iso(log.start_time, start / log.sample_rate),
-                        {**log.metadata, "first_sample": start})
+    return _slices(log, int(chunk_rows))
+
+
+def _slices(log: SensorLog, chunk_rows: int) -> Iterator[SensorLog]:
+    for start in range(0, max(log.data.shape[1], 1), chunk_rows):
+        piece = np.array(log.data[:, start:start + chunk_rows], dtype=np.float64)
+        yield SensorLog(piece, log.sample_rate, list(log.channel_names),
+                        _shift_iso(log.start_time, start / log.sample_rate), {**log.metadata, "first_sample": start})
 
 
 def _check_sensor_args(path: Path, sample_rate: float | None, dataset: str | None) -> str:
@@ -404,7 +412,8 @@ def _check_sensor_args(path: Path, sample_rate: float | None, dataset: str | Non
                                         and math.isfinite(sample_rate) and sample_rate > 0):
         raise _error(path, f"sample_rate={sample_rate!r} is not a positive number", "pass the rate in Hz")
     if dataset is not None and ext not in (".h5", ".hdf5", ".mat", ".npz", ".tdms"):
-        raise _error(path, f"dataset={dataset!r} does not apply to {ext} files", "drop it (it is for HDF5/MAT/NPZ/TDMS)")
+        raise _error(path, f"dataset={dataset!r} does not apply to {ext} files",
+                           "drop it (it is for HDF5/MAT/NPZ/TDMS)")
     _check_readable(path)
     return ext
 
@@ -413,7 +422,7 @@ def _check_sensor_args(path: Path, sample_rate: float | None, dataset: str | Non
 def _time_unit(name: str) -> str | None:
     """The unit a time-like column name implies ("s", "ms", "us", "ns"), or None if not time-like."""
     m = _TIME_NAME.match(name.strip())
-    if not m:
+    if not m or name.strip() == "T":  # a capital T is usually a temperature
         return None
     unit = (m.group(1) or "s").lower().replace("µ", "u")
     return "s" if unit.startswith("s") else unit
@@ -520,7 +529,8 @@ def _check_increasing(path: Path, dt: np.ndarray, first_row: int, column: str) -
         row = first_row + int(bad[0]) + 1
         raise _error(path, f"the time column {column!r} does not increase at data row {row + 1} "
                            f"(step {dt[bad[0]]:.6g} s)",
-                     "sort the rows by time and remove duplicate rows")
+                     f"sort the rows by time and remove duplicate rows (or pass time_column= if {column!r} "
+                     "is not the time)")
 
 
 def _check_spacing(path: Path, dt: np.ndarray, spacing: _Spacing, *, first_row: int) -> None:
@@ -594,17 +604,15 @@ def _default_decimals(rate: float) -> int:
 # --------------------------------------------------------------------------- CSV
 @dataclass
 class _CsvLayout:
-    sep: str
-    skiprows: int
-    has_header: bool
-    names: list[str]  # every column, as pandas names them
+    """How to stream one CSV: what _csv_layout learnt from its first rows."""
+
     time_col: str | None
     time_kind: str  # "seconds", "iso" or "none"
     unit: str
     value_cols: list[str]
     rate: float
     spacing: _Spacing | None
-    t0: float  # first numeric time (file units) or first instant (ns since epoch, UTC)
+    t0: float | int  # first numeric time (file units) or first instant (int ns since the epoch, UTC)
     start_time: str | None
     read_kwargs: dict
     metadata: dict
@@ -670,7 +678,7 @@ def _csv_layout(path: Path, pd: Any, *, sample_rate: float | None, time_column: 
                       "header_comments": comments, "skipped_columns": skipped, "time_column": time_col}
     start_time = None
     spacing = None
-    t0 = 0.0
+    t0: float | int = 0.0
     if time_col is None:
         if sample_rate is None:
             raise _error(path, f"has no time column (looked for time/timestamp/t/datetime in {names})",
@@ -697,7 +705,7 @@ def _csv_layout(path: Path, pd: Any, *, sample_rate: float | None, time_column: 
         else:
             kind = "iso"
             ns = _parse_iso(path, pd, raw, time_col, first_row=0)
-            t0 = float(ns[0])
+            t0 = int(ns[0])  # a float64 would lose ~100 ns at today's epoch offsets
             wall, zone = _iso_parts(raw.iloc[0])
             decimals = _fraction_digits(raw, r":\d\d[.,](\d+)") or 0
             rate, spacing = _rate_from_times(path, (ns - ns[0]) / 1e9, 10.0 ** -decimals, column=time_col,
@@ -705,8 +713,7 @@ def _csv_layout(path: Path, pd: Any, *, sample_rate: float | None, time_column: 
             separator = " " if " " in str(raw.iloc[0]).strip() else "T"
             start_time = str(_format_iso(np.array([wall]), decimals=decimals, zone=zone)[0])
             metadata.update(time_format="iso", time_decimals=decimals, time_separator=separator, time_zone=zone)
-    return _CsvLayout(sep, len(comments), has_header, names, time_col, kind, unit, value_cols, rate, spacing, t0,
-                      start_time, kwargs, metadata)
+    return _CsvLayout(time_col, kind, unit, value_cols, rate, spacing, t0, start_time, kwargs, metadata)
 
 
 def _is_number(text: str) -> bool:
@@ -808,14 +815,16 @@ def _csv_row_error(path: Path, pd: Any, layout: _CsvLayout, kwargs: dict, offset
                    exc: Exception) -> SignalFileError:
     """Find the cell that broke a chunk (re-reading that chunk as text) for a precise message."""
     if isinstance(exc, pd.errors.ParserError):
-        return _error(path, f"malformed CSV ({str(exc).strip()})", "every row needs the same number of fields as the header")
+        return _error(path, f"malformed CSV ({str(exc).strip()})",
+                            "every row needs the same number of fields as the header")
+    numeric_cols = layout.value_cols + ([layout.time_col] if layout.time_kind == "seconds" else [])
     try:
-        reader = pd.read_csv(path, usecols=layout.value_cols, dtype=str, chunksize=chunk_rows, **kwargs)
+        reader = pd.read_csv(path, usecols=numeric_cols, dtype=str, chunksize=chunk_rows, **kwargs)
         with reader:
             for k, chunk in enumerate(reader):
                 if k * chunk_rows < offset:
                     continue
-                for col in layout.value_cols:
+                for col in numeric_cols:
                     kind, row, value = _column_kind(pd, chunk[col].reset_index(drop=True))
                     if kind != "numeric":
                         return _error(path, f"column {col!r} holds {value!r} at data row {offset + row + 1}, "
@@ -909,8 +918,6 @@ def _read_npy(path: Path, *, sample_rate, time_column, columns, dataset, mmap: b
 
 
 def _read_npz(path: Path, *, sample_rate, time_column, columns, dataset) -> SensorLog:
-    import zipfile
-
     _no_time_column(path, time_column)
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -970,7 +977,8 @@ def _table_to_log(path: Path, table: dict[str, np.ndarray], *, sample_rate: floa
         if np.issubdtype(values.dtype, np.datetime64):
             ns = values.astype("datetime64[ns]").view(np.int64)
             if np.isnat(values).any():
-                raise _error(path, f"the time column {time_col!r} has empty cells", "fill in or drop rows without a time")
+                raise _error(path, f"the time column {time_col!r} has empty cells",
+                                   "fill in or drop rows without a time")
             res = _ns_resolution(ns)
             rate, _ = _rate_from_times(path, (ns - ns[0]) / 1e9, res, column=time_col, sample_rate=sample_rate)
             zone = metadata.get("time_zone", "")
@@ -981,7 +989,8 @@ def _table_to_log(path: Path, table: dict[str, np.ndarray], *, sample_rate: floa
         else:
             t_file = np.asarray(values, dtype=np.float64)
             if np.isnan(t_file).any():
-                raise _error(path, f"the time column {time_col!r} has empty cells", "fill in or drop rows without a time")
+                raise _error(path, f"the time column {time_col!r} has empty cells",
+                                   "fill in or drop rows without a time")
             res = _resolution(t_file)
             scale = _TIME_UNITS[unit]
             rate, _ = _rate_from_times(path, (t_file - t_file[0]) * scale, res * scale, column=time_col,
@@ -1073,7 +1082,8 @@ def _read_hdf5(path: Path, *, sample_rate, time_column, columns, dataset, matlab
             elif len(numeric) == 1:
                 key = numeric[0]
             else:
-                raise _error(path, f"holds {len(numeric)} numeric datasets ({numeric[:20]})", "pass dataset= to pick one")
+                raise _error(path, f"holds {len(numeric)} numeric datasets ({numeric[:20]})",
+                                   "pass dataset= to pick one")
             obj = f[key]
             data = _channels_first(path, obj[()], layout="matlab_hdf5" if matlab else "channels_first")
             data = data.astype(np.float64)
@@ -1086,7 +1096,8 @@ def _read_hdf5(path: Path, *, sample_rate, time_column, columns, dataset, matlab
             names = _h5_text(obj.attrs["channel_names"]) if "channel_names" in obj.attrs else None
             start = _h5_text(obj.attrs["start_time"]) if "start_time" in obj.attrs else None
     except OSError as exc:
-        raise _error(path, f"is not a readable HDF5 file ({exc})", "the file is truncated or corrupt; write it again") from None
+        raise _error(path, f"is not a readable HDF5 file ({exc})",
+                           "the file is truncated or corrupt; write it again") from None
     return _finish(path, data, names, sample_rate=sample_rate, stored_rate=rate, columns=columns,
                    start_time=start or None, metadata={"dataset": key})
 
@@ -1104,14 +1115,16 @@ def _read_mat(path: Path, *, sample_rate, time_column, columns, dataset) -> Sens
         log.metadata["format"] = "mat"
         return log
     except Exception as exc:  # scipy raises many kinds (MatReadError, ValueError, ...) for bad files
-        raise _error(path, f"is not a readable MAT file ({exc})", "the file is truncated or corrupt; save it again") from None
+        raise _error(path, f"is not a readable MAT file ({exc})",
+                           "the file is truncated or corrupt; save it again") from None
     _no_time_column(path, time_column)
     arrays = {k: v for k, v in variables.items() if not k.startswith("__")}
     numeric = [k for k, v in arrays.items() if isinstance(v, np.ndarray) and v.dtype.kind in "iufb" and v.size > 1
                and k not in _RATE_NAMES]
     if dataset is not None:
         if dataset not in arrays:
-            raise _error(path, f"dataset={dataset!r} is not a variable in the file", f"the variables are {list(arrays)}")
+            raise _error(path, f"dataset={dataset!r} is not a variable in the file",
+                         f"the variables are {list(arrays)}")
         key = dataset
     elif "data" in arrays:
         key = "data"
@@ -1141,7 +1154,8 @@ def _read_tdms(path: Path, *, sample_rate, time_column, columns, dataset) -> Sen
     try:
         tdms = nptdms.TdmsFile.read(path)
     except Exception as exc:  # nptdms raises many kinds for bad files
-        raise _error(path, f"is not a readable TDMS file ({exc})", "the file is truncated or corrupt; export it again") from None
+        raise _error(path, f"is not a readable TDMS file ({exc})",
+                           "the file is truncated or corrupt; export it again") from None
     groups = [g for g in tdms.groups() if g.channels()]
     group_name, channel_name = (dataset.split("/", 1) + [None])[:2] if dataset else (None, None)
     if group_name is not None:

@@ -190,6 +190,7 @@ def spectrogram_images(before: np.ndarray, after: np.ndarray, sample_rate: int, 
         extent = (0, n / sample_rate, f[0] / 1000, f[-1] / 1000)
         image = ax.imshow(spec, origin="lower", aspect="auto", extent=extent, cmap="magma", vmin=top - 80, vmax=top)
         ax.set(title=title, xlabel="time (s)", ylabel="frequency (kHz)")
+        ax.title.set_fontweight("bold")
         fig.colorbar(image, ax=ax, label="dB", pad=0.01)
         path = folder / name
         fig.savefig(path)
@@ -242,13 +243,13 @@ def make_inspect_sensor_log():
             if "sample_rate=" in str(exc) and not sample_rate:
                 hint = "No time column found: **type the sample rate (Hz)** above and the columns will appear."
             else:
-                hint = f"⚠️ {_readable(str(exc), path)}"
+                hint = f"**Cannot read this file:** {_readable(str(exc), path)}"
             return gr.update(choices=[], value=[]), hint
         names = signal.channel_names
         time_column = signal.metadata.get("time_column")
         info = (f"{len(names)} column(s), {signal.data.shape[1]:,} samples at {signal.sample_rate:g} Hz "
-                f"({_duration(signal.duration_s)})" + (f", time column `{time_column}`" if time_column else "")
-                + (f", starting {signal.start_time}" if signal.start_time else "") + ".")
+                f"({_duration(signal.duration_s)})" + (f"; time column: {time_column}" if time_column else "")
+                + (f"; starts {signal.start_time}" if signal.start_time else ""))
         return gr.update(choices=names, value=names[:PLOT_CHANNELS]), info
 
     return inspect_sensor_log
@@ -287,8 +288,10 @@ def sensor_figure(raw: np.ndarray, mean: np.ndarray, std: np.ndarray, sample_rat
         fig.add_trace(go.Scatter(x=t, y=mean[row][step], mode="lines", line=dict(color="#0f766e", width=1.6),
                                  name="denoised", legendgroup="denoised", showlegend=first), row=row + 1, col=1)
     fig.update_xaxes(title_text=xlabel + note, row=len(shown), col=1)
-    fig.update_layout(template="plotly_white", height=140 + 200 * len(shown), margin=dict(l=50, r=20, t=60, b=50),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.04, x=0), hovermode="x unified")
+    fig.update_layout(template="plotly_white", height=160 + 200 * len(shown), margin=dict(l=60, r=20, t=90, b=50),
+                      title=dict(text="Raw vs denoised", x=0.01, y=0.98, yanchor="top"),
+                      legend=dict(orientation="h", yref="container", y=0.98, yanchor="top", x=1, xanchor="right"),
+                      hovermode="x unified")
     return fig
 
 
@@ -359,16 +362,16 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
         gr.Markdown("# sigdenoise\nRemove background noise from voice recordings and factory sensor logs. "
                     "Everything runs on this machine; files are deleted after an hour.", elem_id="intro")
         if not voice_models:
-            gr.Markdown(f"⚠️ **No models found** in `{checkpoint_folder()}`. Put `speech.safetensors` / "
+            gr.Markdown(f"**No models found** in `{checkpoint_folder()}`. Put `speech.safetensors` / "
                         "`sensor.safetensors` there (or set `SIGDENOISE_CHECKPOINTS`) and restart.")
 
-        with gr.Tab("🎙️ Voice"):
+        with gr.Tab("Voice recording"):
             gr.Markdown("Upload a recording (WAV, FLAC, OGG, MP3) or record one, then press **Denoise**. "
                         "The cleaned file keeps the original format and sample rate.", elem_classes="help")
             with gr.Row(equal_height=False):
                 with gr.Column():
                     audio_in = gr.Audio(sources=["upload", "microphone"], type="filepath",
-                                        label="Noisy recording (before)", elem_id="audio-in")
+                                        label="Noisy recording (before)", elem_id="audio-in", buttons=["download"])
                     with gr.Row():
                         voice_model = gr.Dropdown(voice_models, value=voice_default, label="Model", scale=1)
                         voice_steps = gr.Slider(1, 8, value=_default_steps(voice_default), step=1, scale=2,
@@ -382,18 +385,20 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                                     cache_examples=False)
                 with gr.Column():
                     audio_out = gr.Audio(type="filepath", label="Denoised (after)", interactive=False,
-                                         elem_id="audio-out")
+                                         elem_id="audio-out", buttons=["download"])
                     audio_file = gr.File(label="Download (original format and sample rate)", elem_id="audio-file")
                     voice_summary = gr.Markdown(elem_id="voice-summary")
             with gr.Row():
-                spec_before = gr.Image(label="Spectrogram before", type="filepath", interactive=False)
-                spec_after = gr.Image(label="Spectrogram after", type="filepath", interactive=False)
+                spec_before = gr.Image(label="Spectrogram before", type="filepath", interactive=False,
+                                       show_label=False, buttons=["fullscreen"])
+                spec_after = gr.Image(label="Spectrogram after", type="filepath", interactive=False,
+                                      show_label=False, buttons=["fullscreen"])
             voice_button.click(make_denoise_audio(max_minutes),
                                inputs=[audio_in, voice_model, voice_steps, voice_strength],
                                outputs=[audio_out, spec_before, spec_after, audio_file, voice_summary],
-                               api_name="denoise_audio", concurrency_id="model")
+                               api_name="denoise_audio", concurrency_id="model", show_progress_on=[audio_out])
 
-        with gr.Tab("🏭 Sensor log"):
+        with gr.Tab("Sensor log"):
             gr.Markdown("Upload a log (CSV, TSV, Parquet, NPY/NPZ, HDF5, MAT, TDMS), pick the columns and press "
                         "**Denoise**. The time column sets the sample rate; if the file has none, type it in. "
                         "Drag on the plot to zoom, double-click to reset.", elem_classes="help")
@@ -401,21 +406,21 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                 with gr.Column(scale=2):
                     log_in = gr.File(label="Sensor log", file_types=sorted(SENSOR_EXTENSIONS), elem_id="log-in")
                     log_info = gr.Markdown(elem_id="log-info")
-                    log_rate = gr.Number(None, label="Sample rate (Hz)", minimum=0, precision=None,
-                                         info="Only needed when the file has no time column.")
+                    log_rate = gr.Number(0, label="Sample rate (Hz)", minimum=0, precision=None,
+                                         info="Only needed when the file has no time column; 0 = from the file.")
                     log_columns = gr.Dropdown([], value=[], multiselect=True, label="Columns to denoise",
                                               info="Filled in after the upload; leave empty for all.",
                                               allow_custom_value=True)  # choices differ per file; the reader checks
-                    with gr.Row():
-                        sensor_model = gr.Dropdown(sensor_models, value=sensor_default, label="Model")
-                        sensor_steps = gr.Slider(1, 8, value=_default_steps(sensor_default), step=1,
-                                                 label="Steps (speed ↔ quality)")
+                    sensor_model = gr.Dropdown(sensor_models, value=sensor_default, label="Model")
+                    sensor_steps = gr.Slider(1, 8, value=_default_steps(sensor_default), step=1,
+                                             label="Steps (speed ↔ quality)",
+                                             info="Each step runs the model 8 times (for the uncertainty band).")
                     log_format = gr.Radio(["CSV", "Parquet"], value="CSV", label="Download as")
                     sensor_button = gr.Button("Denoise", variant="primary", elem_id="denoise-sensor")
                 with gr.Column(scale=3):
                     log_file = gr.File(label="Download (denoised values and *_std columns)", elem_id="log-file")
                     sensor_summary = gr.Markdown(elem_id="sensor-summary")
-            sensor_plot = gr.Plot(label="Raw vs denoised", elem_id="sensor-plot")
+            sensor_plot = gr.Plot(label="Raw vs denoised", show_label=False, elem_id="sensor-plot")
 
             inspect = make_inspect_sensor_log()
             for event in (log_in.change, log_rate.submit, log_rate.blur):
@@ -424,7 +429,7 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
             sensor_button.click(make_denoise_sensor(max_minutes),
                                 inputs=[log_in, log_rate, log_columns, sensor_model, sensor_steps, log_format],
                                 outputs=[sensor_plot, log_file, sensor_summary],
-                                api_name="denoise_sensor", concurrency_id="model")
+                                api_name="denoise_sensor", concurrency_id="model", show_progress_on=[log_file])
     return demo
 
 

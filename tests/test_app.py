@@ -12,6 +12,9 @@ gradio_client = pytest.importorskip("gradio_client", reason="pip install gradio_
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the client must never look anything up on the Hub
 
+pytestmark = [pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting'"),  # inside gradio's queue
+              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
+
 MAX_MINUTES = 1.0  # small, so the "too long" check is cheap to trigger
 
 
@@ -137,6 +140,19 @@ def test_models_are_loaded_once(tiny_model_env):
 
     assert get_model("speech") is get_model("speech")
     assert get_model("sensor") is not get_model("speech")
+
+
+def test_sensor_plot_falls_back_to_matplotlib_without_plotly(monkeypatch):
+    import sys
+
+    from sigdenoise.webui import PLOT_POINTS, sensor_figure
+
+    raw = np.random.default_rng(0).standard_normal((2, 3 * PLOT_POINTS))
+    plotly_fig = sensor_figure(raw, raw * 0.5, np.full_like(raw, 0.1), 100.0, ["x", "y"], None)
+    assert len(plotly_fig.data) == 8 and len(plotly_fig.data[0].x) <= PLOT_POINTS  # 4 traces per channel, thinned
+    monkeypatch.setitem(sys.modules, "plotly.graph_objects", None)
+    mpl_fig = sensor_figure(raw, raw * 0.5, np.full_like(raw, 0.1), 100.0, ["x", "y"], "2024-05-01T08:00:00")
+    assert len(mpl_fig.axes) == 2 and "2024-05-01" in mpl_fig.axes[-1].get_xlabel()
 
 
 def test_launcher_reads_flags_and_environment(monkeypatch):

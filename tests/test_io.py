@@ -47,11 +47,13 @@ def test_lossless_audio_round_trip_is_exact(ext_subtype, channels, frames, rate,
         path = Path(folder) / f"x{ext}"
         write_audio(path, x, rate, subtype=subtype)
         clip = read_audio(path)
-        assert (clip.sample_rate, clip.subtype, clip.data.dtype, clip.data.shape) == (rate, subtype, np.float32, x.shape)
+        assert (clip.sample_rate, clip.subtype, clip.data.dtype) == (rate, subtype, np.float32)
         np.testing.assert_array_equal(clip.data, x)
         again = Path(folder) / f"again{ext}"  # keep format and subtype by passing the clip's
         write_audio(again, clip.data, clip.sample_rate, format=clip.format, subtype=clip.subtype)
-        assert path.read_bytes() == again.read_bytes()
+        back = read_audio(again)  # not byte-equal: float WAVs carry a PEAK chunk with a timestamp
+        assert (back.format, back.subtype, back.sample_rate) == (clip.format, clip.subtype, rate)
+        np.testing.assert_array_equal(back.data, x)
 
 
 @pytest.mark.parametrize("ext, rate, channels, subtype", [
@@ -75,6 +77,16 @@ def test_audio_extreme_common_rates_and_default_subtype(tmp_path, rate):
     write_audio(tmp_path / "a.wav", x, rate)
     clip = read_audio(tmp_path / "a.wav")
     assert (clip.sample_rate, clip.data.shape, clip.format, clip.subtype) == (rate, x.shape, "WAV", "PCM_16")
+
+
+def test_wav_variants_keep_their_format(tmp_path):
+    import soundfile
+
+    soundfile.write(tmp_path / "x.wav", np.zeros((10, 3)), 16000, format="WAVEX", subtype="PCM_24")
+    clip = read_audio(tmp_path / "x.wav")
+    assert (clip.format, clip.subtype) == ("WAVEX", "PCM_24")
+    write_audio(tmp_path / "y.wav", clip.data, clip.sample_rate, format=clip.format, subtype=clip.subtype)
+    assert (read_audio(tmp_path / "y.wav").format, read_audio(tmp_path / "y.wav").channels) == ("WAVEX", 3)
 
 
 def test_one_sample_and_mono_vector(tmp_path):
@@ -363,7 +375,8 @@ def test_csv_streams_in_chunks_and_checks_late_rows(tmp_path, monkeypatch):
 
 
 @HYPO
-@given(channels=st.integers(1, 4), frames=st.integers(2, 60), rate=st.sampled_from([0.5, 1.0, 50.0, 64.0, 360.0, 1000.0]),
+@given(channels=st.integers(1, 4), frames=st.integers(2, 60),
+       rate=st.sampled_from([0.5, 1.0, 50.0, 64.0, 360.0, 1000.0]),
        style=st.sampled_from(["seconds", "iso", "none"]), seed=st.integers(0, 2 ** 16))
 def test_csv_round_trip_property(channels, frames, rate, style, seed):
     rng = np.random.default_rng(seed)

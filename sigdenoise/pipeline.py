@@ -18,7 +18,7 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint
 from .config import ModelConfig, to_dict
 from .diffusion import BridgeDenoiser
-from .preprocess import overlap_add, plan_chunks, repair_nonfinite, resample, split_chunks
+from .preprocess import overlap_add, plan_chunks, repair_nonfinite, resample, resampled_length, split_chunks
 from .sampling import sample_bridge
 
 Signal = Union[np.ndarray, torch.Tensor]
@@ -74,6 +74,7 @@ class DenoiseModel:
         self.device = pick_device(device)
         self.network = network.to(self.device).eval()
         self.batch_size = batch_size
+        self.max_group_samples = 4_000_000  # per group of rows at the model rate; bounds peak memory
 
     # ------------------------------------------------------------------ public
     def denoise(self, x: Signal, *, sample_rate: float, steps: int | None = None, seed: int = 0,
@@ -123,42 +124,65 @@ class DenoiseModel:
         if is_torch and not (x.is_floating_point() or x.dtype in (torch.int16, torch.int32)):
             raise TypeError(f"unsupported tensor dtype {x.dtype}; pass float32/float64 samples")
 
-        # prepare: rows of float64 numpy or float32 torch on the model device
-        rows_np = x.detach().cpu().double().numpy() if is_torch else np.asarray(x, dtype=np.float64)
-        rows_np = rows_np.reshape(-1, shape[-1])
-        rows_np, repaired = repair_nonfinite(rows_np, repair=repair_nan, name="input")
-        dry = rows_np.copy()
-        model_sr = self.config.sample_rate
-        at_model_rate = resample(rows_np, orig_sr=sample_rate, target_sr=model_sr)
-        if at_model_rate.shape[-1] < 1:
+        rows = x.detach().cpu().numpy() if is_torch else np.asarray(x)
+        rows = rows.reshape(-1, shape[-1])
+        if not np.issubdtype(rows.dtype, np.floating):
+            rows = rows.astype(np.float32)
+        rows, repaired = repair_nonfinite(rows, repair=repair_nan, name="input")
+        model_sr = self.config.sample_rate or sample_rate  # 0 = rate-agnostic: run at the input's rate
+        n_model = resampled_length(shape[-1], orig_sr=sample_rate, target_sr=model_sr)
+        if n_model < 1:
             raise ValueError(f"{shape[-1]} samples at {sample_rate} Hz is shorter than one sample at the model's "
                              f"{model_sr} Hz; pass a longer signal")
-        mean = at_model_rate.mean(-1, keepdims=True)
-        centred = at_model_rate - mean
-        level = np.sqrt(np.mean(centred ** 2, axis=-1, keepdims=True))
-        silent = level[:, 0] < 1e-9
-        gain = self.config.target_rms / np.maximum(level, 1e-9)
-        scaled = torch.from_numpy((centred * gain).astype(np.float32)).to(self.device)
 
-        # sample: chunks of every row, in mini-batches, once per posterior sample
-        samples = [self._sample_rows(scaled, steps=steps, seed=seed + k, eta=eta,
-                                     progress=None if progress is None else
-                                     (lambda f, k=k: progress((k + f) / num_samples)))
-                   for k in range(num_samples)]
-        stack = torch.stack(samples).cpu().double().numpy()  # [S, rows, T_model]
-
-        # restore: level, DC, rate, dry/wet mix, shape and type
-        stack = stack / gain[None] + mean[None]
-        stack[:, silent] = at_model_rate[None, silent]  # an all-zero (or constant) row passes through
-        est = stack.mean(0)
-        std = stack.std(0) * self.config.uncertainty_scale if num_samples > 1 else None
-        est = resample(est, orig_sr=model_sr, target_sr=sample_rate)
-        est = strength * est + (1 - strength) * dry
-        if std is not None:
-            std = strength * resample(std, orig_sr=model_sr, target_sr=sample_rate).clip(min=0)
+        # Rows go through in groups of bounded size: a 10-minute stereo file never holds more than
+        # one channel's intermediates at once, while many short rows still share network batches.
+        est = np.empty(rows.shape, dtype=rows.dtype)
+        std = np.empty(rows.shape, dtype=rows.dtype) if num_samples > 1 else None
+        per_group = max(1, self.max_group_samples // n_model)
+        n_groups = math.ceil(len(rows) / per_group)
+        for g, start in enumerate(range(0, len(rows), per_group)):
+            report = None if progress is None else (lambda f, g=g: progress((g + f) / n_groups))
+            mean_g, std_g = self._denoise_group(rows[start:start + per_group], sample_rate=sample_rate,
+                                                model_sr=model_sr, steps=steps, seed=seed, num_samples=num_samples,
+                                                eta=eta, progress=report)
+            est[start:start + per_group] = strength * mean_g + (1 - strength) * rows[start:start + per_group]
+            if std is not None:
+                std[start:start + per_group] = strength * std_g
         return DenoiseResult(mean=_like(est, x, shape, dtype, is_torch),
                              std=None if std is None else _like(std, x, shape, dtype, is_torch),
                              repaired=repaired.reshape(shape) if repaired.any() else None)
+
+    def _denoise_group(self, rows: np.ndarray, *, sample_rate: float, model_sr: float, steps: int, seed: int,
+                       num_samples: int, eta: float, progress) -> tuple[np.ndarray, np.ndarray | None]:
+        """prepare -> sample -> restore for a few rows ``[R, T]``; returns mean and spread at the input rate."""
+        at_model_rate = resample(rows.astype(np.float64), orig_sr=sample_rate, target_sr=model_sr)
+        offset = at_model_rate.mean(-1, keepdims=True)
+        centred = at_model_rate - offset
+        level = np.sqrt(np.mean(centred ** 2, axis=-1, keepdims=True))
+        silent = level[:, 0] < 1e-9  # an all-zero (or constant) row passes through untouched
+        gain = self.config.target_rms / np.maximum(level, 1e-9)
+        scaled = torch.from_numpy((centred * gain).astype(np.float32)).to(self.device)
+        del centred
+
+        total = mean = m2 = None
+        for k in range(num_samples):  # running mean and variance (Welford): no stack of all samples
+            report = None if progress is None else (lambda f, k=k: progress((k + f) / num_samples))
+            sample = self._sample_rows(scaled, steps=steps, seed=seed + k, eta=eta, progress=report)
+            sample = sample.cpu().double().numpy() / gain + offset
+            if k == 0:
+                mean, m2 = sample, np.zeros_like(sample) if num_samples > 1 else None
+            else:
+                delta = sample - mean
+                mean = mean + delta / (k + 1)
+                m2 += delta * (sample - mean)
+        mean[silent] = at_model_rate[silent]
+        mean = resample(mean, orig_sr=model_sr, target_sr=sample_rate)
+        if num_samples == 1:
+            return mean, None
+        spread = np.sqrt(m2 / num_samples) * self.config.uncertainty_scale
+        spread[silent] = 0.0
+        return mean, resample(spread, orig_sr=model_sr, target_sr=sample_rate).clip(min=0)
 
     def info(self) -> dict:
         """Config, parameter count and the data/training summary stored in the checkpoint."""
@@ -168,7 +192,7 @@ class DenoiseModel:
 
     # ------------------------------------------------------------------ internals
     def _sample_rows(self, rows: torch.Tensor, *, steps: int, seed: int, eta: float, progress=None) -> torch.Tensor:
-        sr = self.config.sample_rate
+        sr = self.config.sample_rate or 1000  # rate-agnostic models count chunk "seconds" as 1000 samples
         plan = plan_chunks(rows.shape[-1], chunk=int(self.config.chunk_seconds * sr),
                            overlap=int(self.config.overlap_seconds * sr))
         chunks = split_chunks(rows, plan)  # [rows, count, chunk]
@@ -229,7 +253,9 @@ def denoise_file(input_path: str | Path, output_path: str | Path, *, model: str 
     if isinstance(signal, AudioClip):
         y = model.denoise(signal.data, sample_rate=signal.sample_rate, steps=steps, seed=seed, strength=strength,
                           num_samples=num_samples, repair_nan=repair_nan)
-        write_audio(output_path, y, signal.sample_rate, format=signal.format, subtype=signal.subtype)
+        same_kind = input_path.suffix.lower() == output_path.suffix.lower()  # else let the extension decide
+        write_audio(output_path, y, signal.sample_rate, format=signal.format if same_kind else None,
+                    subtype=signal.subtype if same_kind else None)
         rate, n = signal.sample_rate, signal.data.shape[-1]
     else:
         result = model.denoise_detailed(signal.data, sample_rate=signal.sample_rate, steps=steps, seed=seed,

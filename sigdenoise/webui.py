@@ -33,7 +33,6 @@ from sigdenoise.io import (  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-AUDIO_TYPES = [".wav", ".flac", ".ogg", ".mp3"]
 SENSOR_SAMPLES = 8  # posterior samples for the sensor tab's mean and spread
 BAND_Z = 1.645  # +-1.645 sigma: a 90% interval if the spread were Gaussian
 PLOT_POINTS = 4000  # points per trace sent to the browser; the download has every sample
@@ -101,33 +100,34 @@ def _readable(message: str, upload: str | None) -> str:
     """Say the user's file name instead of the server's temp path, and UI words instead of API words."""
     if upload:
         message = message.replace(str(upload), Path(upload).name)
-    return (message.replace("pass sample_rate= (Hz)", "type the sample rate (Hz) in the box")
+    return (message.replace(", or time_column= naming the column that holds the time", "")
+            .replace("pass sample_rate= (Hz)", "type the sample rate (Hz) in the box")
             .replace("sample_rate=", "the sample-rate box"))
 
 
-def _user_errors(upload_arg: int = 0) -> Callable:
-    """Turn exceptions into a readable message in the page (a ``gr.Error``); the server keeps serving."""
+def _user_errors(fn: Callable) -> Callable:
+    """Show exceptions as a readable message in the page (a ``gr.Error``); the server keeps serving.
 
-    def decorate(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            upload = args[upload_arg] if len(args) > upload_arg and isinstance(args[upload_arg], str) else None
-            try:
-                return fn(*args, **kwargs)
-            except gr.Error:
-                raise
-            except (SignalFileError, ValueError, ImportError) as exc:  # CheckpointError is a ValueError
-                raise gr.Error(_readable(str(exc), upload), title="Could not denoise this file",
-                               duration=None, print_exception=False) from None
-            except MemoryError:
-                raise gr.Error("Out of memory: the file is too large for this machine. Cut it into shorter pieces.",
-                               duration=None) from None
-            except Exception as exc:
-                log.exception("unexpected error in %s", fn.__name__)
-                raise gr.Error(f"Unexpected error ({type(exc).__name__}: {_readable(str(exc), upload)}). "
-                               "The server is still running; the details are in its log.", duration=None) from None
-        return wrapper
-    return decorate
+    The wrapped function's first argument is the uploaded file's path.
+    """
+
+    @functools.wraps(fn)  # keeps the signature: gradio finds the ``progress`` parameter through it
+    def wrapper(upload, *args, **kwargs):
+        try:
+            return fn(upload, *args, **kwargs)
+        except gr.Error:
+            raise
+        except (SignalFileError, ValueError, ImportError) as exc:  # CheckpointError is a ValueError
+            raise gr.Error(_readable(str(exc), upload), title="Could not denoise this file",
+                           duration=None, print_exception=False) from None
+        except MemoryError:
+            raise gr.Error("Out of memory: the file is too large for this machine. Cut it into shorter pieces.",
+                           duration=None) from None
+        except Exception as exc:
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(f"Unexpected error ({type(exc).__name__}: {_readable(str(exc), upload)}). "
+                           "The server is still running; the details are in its log.", duration=None) from None
+    return wrapper
 
 
 _work_root: Path | None = None
@@ -199,7 +199,7 @@ def spectrogram_images(before: np.ndarray, after: np.ndarray, sample_rate: int, 
 
 
 def make_denoise_audio(max_minutes: float):
-    @_user_errors(upload_arg=0)
+    @_user_errors
     def denoise_audio(audio_path: str | None, model_name: str, steps: float, strength: float,
                       progress=gr.Progress()):
         """Denoise one recording; returns (cleaned audio, before spectrogram, after spectrogram, download, summary)."""
@@ -273,8 +273,8 @@ def sensor_figure(raw: np.ndarray, mean: np.ndarray, std: np.ndarray, sample_rat
         from plotly.subplots import make_subplots
     except ImportError:
         return _sensor_figure_matplotlib(raw, mean, std, t, step, shown, xlabel, note)
-    fig = make_subplots(rows=len(shown), cols=1, shared_xaxes=True, vertical_spacing=0.1 / max(1, len(shown) - 1) ** 0.5,
-                        subplot_titles=shown)
+    fig = make_subplots(rows=len(shown), cols=1, shared_xaxes=True, subplot_titles=shown,
+                        vertical_spacing=0.1 / max(1, len(shown) - 1) ** 0.5)
     for row, name in enumerate(shown):
         lo, hi = (mean[row] - BAND_Z * std[row])[step], (mean[row] + BAND_Z * std[row])[step]
         first = row == 0
@@ -312,14 +312,15 @@ def _sensor_figure_matplotlib(raw, mean, std, t, step, shown, xlabel, note):
 
 
 def make_denoise_sensor(max_minutes: float):
-    @_user_errors(upload_arg=0)
-    def denoise_sensor(path: str | None, sample_rate: float | None, columns: list[str] | None, model_name: str,
+    @_user_errors
+    def denoise_sensor(log_path: str | None, sample_rate: float | None, columns: list[str] | None, model_name: str,
                        steps: float, output_format: str, progress=gr.Progress()):
         """Denoise a sensor log with 8 posterior samples; returns (plot, download file, summary)."""
-        if not path:
+        if not log_path:
             raise gr.Error("Upload a sensor log first.", title="No file")
         progress(0, desc="Reading the log")
-        signal = read_sensor_log(path, sample_rate=_rate_or_none(sample_rate), columns=list(columns) if columns else None)
+        signal = read_sensor_log(log_path, sample_rate=_rate_or_none(sample_rate),
+                                 columns=list(columns) if columns else None)
         model = get_model(model_name)
         channels = signal.data.shape[0]
         _check_work(signal.duration_s, channels, model.config.sample_rate, SENSOR_SAMPLES, max_minutes, "This log")
@@ -334,7 +335,7 @@ def make_denoise_sensor(max_minutes: float):
             extra.update({f"{name}_repaired": row.astype(np.float64)
                           for name, row in zip(signal.channel_names, result.repaired)})
         suffix = ".parquet" if output_format == "Parquet" else ".csv"
-        out_path = _output_dir() / f"{Path(path).stem}-denoised{suffix}"
+        out_path = _output_dir() / f"{Path(log_path).stem}-denoised{suffix}"
         cleaned = type(signal)(**{**signal.__dict__, "data": result.mean})
         write_sensor_log(out_path, cleaned, extra_channels=extra)
         progress(0.96, desc="Drawing the plot")
@@ -343,9 +344,12 @@ def make_denoise_sensor(max_minutes: float):
         repaired = 0 if result.repaired is None else int(result.repaired.sum())
         summary = (f"**Done** in {taken:.1f} s: {channels} column(s) × {signal.data.shape[1]:,} samples at "
                    f"{signal.sample_rate:g} Hz ({_duration(signal.duration_s)}). The shaded band is the spread of "
-                   f"{SENSOR_SAMPLES} samples (±{BAND_Z}σ); the file has a `*_std` column per channel — `{out_path.name}`."
-                   + (f" {repaired:,} missing value(s) were filled in (see the `*_repaired` columns)." if repaired else "")
-                   + (f" The plot shows the first {PLOT_CHANNELS} columns." if channels > PLOT_CHANNELS else ""))
+                   f"{SENSOR_SAMPLES} samples (±{BAND_Z}σ); the file has a `*_std` column per channel — "
+                   f"`{out_path.name}`.")
+        if repaired:
+            summary += f" {repaired:,} missing value(s) were filled in (see the `*_repaired` columns)."
+        if channels > PLOT_CHANNELS:
+            summary += f" The plot shows the first {PLOT_CHANNELS} columns."
         return figure, str(out_path), summary
 
     return denoise_sensor
@@ -378,7 +382,8 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                                                 label="Steps (speed ↔ quality)",
                                                 info="More steps take longer; the default is usually best.")
                     voice_strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength",
-                                               info="1 = fully denoised, 0 = original. Lower it if the voice sounds thin.")
+                                               info="1 = fully denoised, 0 = original. "
+                                                    "Lower it if the voice sounds thin.")
                     voice_button = gr.Button("Denoise", variant="primary", elem_id="denoise-audio")
                     if examples:
                         gr.Examples([[str(p)] for p in examples], inputs=[audio_in], label="Example clips",
@@ -387,7 +392,7 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                     audio_out = gr.Audio(type="filepath", label="Denoised (after)", interactive=False,
                                          elem_id="audio-out", buttons=["download"])
                     audio_file = gr.File(label="Download (original format and sample rate)", elem_id="audio-file")
-                    voice_summary = gr.Markdown(elem_id="voice-summary")
+                    voice_summary = gr.Markdown(label="Summary", elem_id="voice-summary")
             with gr.Row():
                 spec_before = gr.Image(label="Spectrogram before", type="filepath", interactive=False,
                                        show_label=False, buttons=["fullscreen"])
@@ -419,7 +424,7 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                     sensor_button = gr.Button("Denoise", variant="primary", elem_id="denoise-sensor")
                 with gr.Column(scale=3):
                     log_file = gr.File(label="Download (denoised values and *_std columns)", elem_id="log-file")
-                    sensor_summary = gr.Markdown(elem_id="sensor-summary")
+                    sensor_summary = gr.Markdown(label="Summary", elem_id="sensor-summary")
             sensor_plot = gr.Plot(label="Raw vs denoised", show_label=False, elem_id="sensor-plot")
 
             inspect = make_inspect_sensor_log()

@@ -169,18 +169,29 @@ def _progress_callback(progress: gr.Progress, start: float, end: float, desc: st
 
 
 # --------------------------------------------------------------------------- voice
+def _power_spectrogram(mono: np.ndarray, sample_rate: int, max_columns: int = 1500) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies and power ``[freq, column]`` of ~32 ms windows; long clips are averaged into ``max_columns``."""
+    from scipy.signal import spectrogram, welch
+
+    n = mono.size
+    nperseg = min(n, 1 << max(6, round(math.log2(0.032 * sample_rate))))
+    hop = max(1, nperseg // 4)
+    if n / hop <= max_columns:
+        f, _, power = spectrogram(mono, fs=sample_rate, nperseg=nperseg, noverlap=nperseg - hop)
+        return f, power
+    columns = mono[: n // max_columns * max_columns].reshape(max_columns, -1)
+    blocks = [welch(columns[i:i + 64], fs=sample_rate, nperseg=nperseg) for i in range(0, max_columns, 64)]
+    return blocks[0][0], np.concatenate([b[1] for b in blocks]).T  # in blocks of rows: bounded memory
+
+
 def spectrogram_images(before: np.ndarray, after: np.ndarray, sample_rate: int, folder: Path) -> tuple[str, str]:
     """Draw before/after spectrograms (mono mix, shared dB scale) as two PNG files; returns their paths."""
     from matplotlib.figure import Figure
-    from scipy.signal import spectrogram
 
-    nperseg = 1 << max(6, round(math.log2(0.032 * sample_rate)))  # ~32 ms windows
     n = before.shape[-1]
-    hop = max(nperseg // 4, math.ceil(n / 1500))  # at most ~1500 columns, however long the clip
     specs = []
     for x in (before, after):
-        mono = np.asarray(x, dtype=np.float64).reshape(-1, n).mean(0)
-        f, t, power = spectrogram(mono, fs=sample_rate, nperseg=min(nperseg, n), noverlap=max(0, min(nperseg, n) - hop))
+        f, power = _power_spectrogram(np.asarray(x, dtype=np.float64).reshape(-1, n).mean(0), sample_rate)
         specs.append(10 * np.log10(power + 1e-12))
     top = max(float(s.max()) for s in specs)
     paths = []

@@ -142,6 +142,17 @@ def test_models_are_loaded_once(tiny_model_env):
     assert get_model("sensor") is not get_model("speech")
 
 
+def test_spectrograms_of_short_and_long_clips(tmp_path):
+    from sigdenoise.webui import _power_spectrogram, spectrogram_images
+
+    for seconds in (0.01, 120.0):
+        x = tone(seconds, 16000, channels=2)
+        before, after = spectrogram_images(x, 0.5 * x, 16000, tmp_path)
+        assert os.path.getsize(before) > 1000 and os.path.getsize(after) > 1000
+    freqs, power = _power_spectrogram(x[0].astype(np.float64), 16000)
+    assert power.shape == (freqs.size, 1500)  # a long clip is averaged into a fixed number of columns
+
+
 def test_sensor_plot_falls_back_to_matplotlib_without_plotly(monkeypatch):
     import sys
 

@@ -1,0 +1,155 @@
+"""The speech model's behaviour checks that a quality table does not show.
+
+    python -m benchmarks.speech.floors [--model speech] [--out benchmarks/speech/floors.md]
+
+- noise only in -> how much quieter out (dB), on held-out noise files;
+- clean speech in (nothing added) -> SI-SDR of the output against the input;
+- a 10-minute 44.1 kHz stereo file -> peak resident memory of the whole call, and wall time;
+- chunk seams: the same 12 s mixture denoised in 4 s chunks and in one piece, compared
+  in 50 ms windows centred on the chunk borders versus everywhere else.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..common import machine_description
+from .mixtures import _load, _manifest
+
+SR = 16000
+
+
+def _si_sdr(est, ref):
+    ref = ref - ref.mean()
+    est = est - est.mean()
+    target = (est @ ref) / (ref @ ref + 1e-12) * ref
+    return 10 * np.log10((target @ target) / ((est - target) @ (est - target) + 1e-12))
+
+
+def _validation(role):
+    from sigdenoise.data import is_validation
+
+    root, clips = _manifest(role)
+    return [(root, c) for c in clips if is_validation(c, role)]
+
+
+def check_noise_only(model, n=20):
+    rng = np.random.default_rng(0)
+    out = []
+    for root, clip in _validation("noise")[:n]:
+        x = _load(root, clip)[: 4 * SR].astype(np.float32)
+        if x.size < SR or np.sqrt(np.mean(x ** 2)) < 1e-4:
+            continue
+        x = x / np.sqrt(np.mean(x ** 2)) * 0.05 * rng.uniform(0.5, 2)
+        y = model.denoise(x, sample_rate=SR)
+        out.append(10 * np.log10(np.mean(x ** 2) / (np.mean(y ** 2) + 1e-12)))
+    return float(np.mean(out)), float(np.min(out)), len(out)
+
+
+def check_clean_passthrough(model, n=20):
+    clips = [(r, c) for r, c in _validation("speech") if c["seconds"] >= 1.5]
+    scores = []
+    for root, clip in clips[:: max(1, len(clips) // n)][:n]:  # spread over all held-out speakers
+        x = _load(root, clip).astype(np.float32)
+        scores.append(_si_sdr(model.denoise(x, sample_rate=SR).astype(np.float64), x.astype(np.float64)))
+    return float(np.mean(scores)), float(np.min(scores)), len(scores)
+
+
+LONG_FILE_SCRIPT = r"""
+import sys, time, resource, numpy as np, torch
+torch.set_num_threads(2)
+import sigdenoise
+model = sigdenoise.load_model(sys.argv[1], device="cpu")
+rng = np.random.default_rng(0)
+sr = 44100
+x = (0.05 * rng.standard_normal((2, sr * 600))).astype(np.float32)  # 10 min stereo, float32 like soundfile
+t = time.perf_counter()
+y = model.denoise(x, sample_rate=sr)
+wall = time.perf_counter() - t
+assert y.shape == x.shape and np.isfinite(y).all()
+peak = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
+print(f"{peak:.0f} {wall:.1f}")
+"""
+
+
+def check_long_file(model_name):
+    res = subprocess.run([sys.executable, "-c", LONG_FILE_SCRIPT, model_name], capture_output=True, text=True)
+    if res.returncode:
+        raise RuntimeError(res.stderr[-2000:])
+    peak, wall = res.stdout.split()[-2:]
+    return float(peak), float(wall)
+
+
+def check_seams(model):
+    from dataclasses import replace
+
+    speech = [(_load(r, c)) for r, c in _validation("speech")[:40]]
+    clean = np.concatenate(speech)[: 12 * SR].astype(np.float32)
+    noise = _load(*_validation("noise")[1])
+    noise = np.resize(noise, clean.size).astype(np.float32)
+    noisy = clean + noise / (np.sqrt(np.mean(noise ** 2)) + 1e-9) * np.sqrt(np.mean(clean ** 2)) * 10 ** (-5 / 20)
+    chunked = model.denoise(noisy, sample_rate=SR, eta=0.0)
+    whole_cfg = replace(model.config, chunk_seconds=13.0)
+    saved, model.config = model.config, whole_cfg
+    try:
+        whole = model.denoise(noisy, sample_rate=SR, eta=0.0)
+    finally:
+        model.config = saved
+    step = int((saved.chunk_seconds - saved.overlap_seconds) * SR)
+    borders = np.arange(step, clean.size - step // 2, step) + int(saved.overlap_seconds * SR) // 2
+    half = int(0.025 * SR)
+    near = np.zeros(clean.size, bool)
+    for b in borders:
+        near[b - half: b + half] = True
+    diff = chunked - whole
+    near_db = 10 * np.log10(np.mean(whole[near] ** 2) / (np.mean(diff[near] ** 2) + 1e-12))
+    far_db = 10 * np.log10(np.mean(whole[~near] ** 2) / (np.mean(diff[~near] ** 2) + 1e-12))
+    # the first difference jumps at a seam; compare its size at borders with elsewhere
+    jump = np.abs(np.diff(chunked))
+    return float(near_db), float(far_db), float(jump[near[1:]].mean() / jump[~near[1:]].mean())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="speech")
+    parser.add_argument("--out", default="benchmarks/speech/floors.md")
+    args = parser.parse_args(argv)
+    import torch
+
+    import sigdenoise
+
+    torch.set_num_threads(2)
+    model = sigdenoise.load_model(args.model, device="cpu")
+    results = {}
+    t = time.time()
+    results["noise_only_attenuation_db"] = check_noise_only(model)
+    results["clean_passthrough_si_sdr_db"] = check_clean_passthrough(model)
+    results["long_file_peak_mib_wall_s"] = check_long_file(args.model)
+    results["seams_snr_near_far_db_jump_ratio"] = check_seams(model)
+    lines = [
+        "# Speech model behaviour checks", "",
+        f"`python -m benchmarks.speech.floors --model {args.model}` — {machine_description()}, "
+        f"{time.strftime('%Y-%m-%d')}, {time.time() - t:.0f} s", "",
+        "| check | result | floor |", "|---|---|---|",
+        "| noise-only input, attenuation (mean / worst, dB, {2} files) | {0:.1f} / {1:.1f} | ≥ 20 dB |".format(
+            *results["noise_only_attenuation_db"]),
+        "| clean input, SI-SDR of output vs input (mean / worst, dB, {2} clips) | {0:.1f} / {1:.1f} | ≥ 20 dB |".format(
+            *results["clean_passthrough_si_sdr_db"]),
+        "| 10 min 44.1 kHz stereo: peak RSS (MiB) / wall time (s), 2 threads | {0:.0f} / {1:.0f} | < 2048 MiB |".format(
+            *results["long_file_peak_mib_wall_s"]),
+        "| seams: chunked vs one-piece output, SNR near borders / elsewhere (dB); border jump ratio | "
+        "{0:.1f} / {1:.1f}; {2:.2f} | no audible seam |".format(*results["seams_snr_near_far_db_jump_ratio"]),
+    ]
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    Path(args.out).with_suffix(".json").write_text(json.dumps(results, indent=1))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -18,8 +18,10 @@ import json
 import math
 import os
 import re
+import select
 import shutil
 import sys
+import threading
 import time
 import warnings
 from collections import deque
@@ -339,15 +341,35 @@ def _prepare_process() -> None:
         _PROCESS_READY = True
 
 
-def _die_with_parent() -> None:
-    """Pool initializer: set up the process, and on Linux get SIGKILLed when the batch process dies."""
-    _prepare_process()
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            import ctypes
-            import signal
+def _worker_init(batch_pid: int) -> None:
+    """Pool initializer: one torch thread, and exit as soon as the batch process is gone.
 
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    A worker waits on its task queue forever, and under a fork server its parent is the
+    server, not the batch; so after a ``kill -9`` of the batch it would live on, finish its
+    file and race the rerun. A watchdog thread ends it like a kill instead (the rerun then
+    clears its temp file).
+    """
+    _prepare_process()
+    threading.Thread(target=_exit_with, args=(batch_pid,), daemon=True, name="sigdenoise-watchdog").start()
+
+
+def _exit_with(pid: int) -> None:
+    try:
+        handle = os.pidfd_open(pid)  # Linux >= 5.3: readable once the process has ended
+    except (AttributeError, OSError):
+        handle = None
+    if handle is not None:
+        select.select([handle], [], [])
+    else:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            except PermissionError:
+                pass
+    os._exit(1)
 
 
 def _model(path: str, device: str):
@@ -643,15 +665,44 @@ def _default_workers(options: BatchOptions, n_jobs: int) -> int:
 
         if torch.cuda.is_available():
             return 1  # one process feeds one GPU best; more would each hold a copy of the model on it
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, n_jobs, MAX_AUTO_WORKERS))
+    return max(1, min(_cores(), n_jobs, MAX_AUTO_WORKERS))
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _failed(job: FileJob, reason: str) -> dict:
     return _record(job, "failed", error=reason)
+
+
+_PRELOAD = ["sigdenoise.batch", "sigdenoise.pipeline", "sigdenoise.io", "soundfile", "soxr", "pandas"]
+
+
+def _pool_context():
+    """Linux: a fork server that imports torch once and forks workers from that clean process.
+
+    Forking the batch process itself would be instant but is unsafe once it has run torch
+    (OpenMP and CUDA do not survive fork); spawning imports torch again in every worker
+    (~2 s each). Elsewhere: spawn.
+    """
+    import multiprocessing
+
+    if sys.platform.startswith("linux"):
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _warm_up_pool(options: BatchOptions) -> None:
+    """Start the fork server now, so that its imports overlap with planning in this process."""
+    if options.backend == "local" and (options.workers or min(_cores(), MAX_AUTO_WORKERS)) > 1:
+        context = _pool_context()
+        if context.get_start_method() == "forkserver":
+            from multiprocessing import forkserver
+
+            forkserver.ensure_running()
 
 
 _WORKER_DIED = ("a worker process died while denoising this file or one beside it (killed, out of memory, or it "
@@ -675,14 +726,14 @@ def _run_local(jobs: list[FileJob], options: BatchOptions, workers: int) -> Iter
             _PROCESS_READY = ready
         return
 
-    import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     todo = deque(jobs)
-    context = multiprocessing.get_context("spawn")
+    context = _pool_context()
     while todo:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
+                                   initargs=(os.getpid(),))
         running: dict = {}
         try:
             broken = False
@@ -827,6 +878,7 @@ def run_batch(inputs: Sequence[str], out_dir: str | Path, options: BatchOptions 
 
         if not torch.cuda.is_available():
             raise BatchUsageError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
+    _warm_up_pool(options)
     jobs, notes = plan_batch(inputs, out_dir, options)
     out_dir = Path(os.path.abspath(out_dir))
     out_dir.mkdir(parents=True, exist_ok=True)

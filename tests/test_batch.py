@@ -16,6 +16,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+try:
+    import psutil
+except ImportError:  # a dev dependency; without it the kill test skips its orphan check
+    psutil = None
+
 from sigdenoise.batch import BatchOptions, BatchUsageError, _SegmentStitcher, read_manifest, run_batch
 from sigdenoise.cli import main
 from sigdenoise.io import SensorLog, read_audio, read_sensor_log, write_sensor_log
@@ -266,9 +271,10 @@ def test_kill_9_mid_batch_then_rerun_resumes(tiny_model_env, tmp_path):
     inputs = [_wav(tmp_path / "in" / f"take{i}.wav", seconds=3.0, seed=i) for i in range(8)]
     out = tmp_path / "out"
     env = {**os.environ, "SIGDENOISE_CHECKPOINTS": str(tiny_model_env), "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "sigdenoise.cli", "denoise", str(tmp_path / "in"), "-o", str(out), "--workers", "1"]
+    cmd = [sys.executable, "-m", "sigdenoise.cli", "denoise", str(tmp_path / "in"), "-o", str(out), "--workers", "2"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
+    helpers = []
     try:
         while time.monotonic() < deadline:
             manifest = out / "manifest.jsonl"
@@ -277,11 +283,16 @@ def test_kill_9_mid_batch_then_rerun_resumes(tiny_model_env, tmp_path):
             assert proc.poll() is None, "the batch ended before it could be killed"
             time.sleep(0.01)
         still_running = proc.poll() is None
+        if psutil is not None:
+            helpers = psutil.Process(proc.pid).children(recursive=True)  # fork server and workers
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()
         proc.wait()
     assert still_running
+    if helpers:  # the workers notice and end too, so no orphan finishes a file behind the rerun's back
+        gone, alive = psutil.wait_procs(helpers, timeout=10)
+        assert not alive, alive
     done_before = {k for k, r in read_manifest(out / "manifest.jsonl").items() if r["status"] == "ok"}
     assert 1 <= len(done_before) < len(inputs)
     for path in out.glob("*.wav"):  # whatever exists after the kill is complete, never half-written

@@ -1,0 +1,1 @@
+"""Throughput and memory of ``sigdenoise denoise`` (the batch runner)."""

@@ -1,0 +1,443 @@
+"""Sensor-trace training examples: real clean series, corrupted on the fly by named recipes.
+
+The "prepare" side of the sensor model: :func:`sigdenoise.sources.prepare_sensor` writes
+real series (ECG, seismometers, accelerometers, appliance power/current, ...) at their
+native rate into a cache; :class:`SensorCorruptor` cuts segments from them and applies a
+factory-noise recipe from :data:`RECIPES`. The small readers for the formats those
+series ship in (mini-SEED Steim-2, sktime/aeon ``.ts``, UCR text, Daphnet CSV) live here too.
+"""
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .config import DataConfig
+from .data import coloured_noise
+from .preprocess import repair_nonfinite
+
+# --------------------------------------------------------------------------- hold-out rule
+# Whole series families are held out, never parts of a record, so validation measures
+# traces of a kind the model never saw: a pressure sensor (pig CVP), a different
+# accelerometer set-up (Daphnet) and a second ECG (not MIT-BIH record 208).
+# The two seismometers recorded the same ground motion side by side: they stay together
+# (both train). The benchmark imports this same rule.
+VALIDATION_SENSOR_GROUPS = frozenset({"pigcvp", "daphnet", "ecg-pywt"})
+
+
+def is_sensor_validation(entry: dict) -> bool:
+    """True when a sensor manifest entry belongs to the held-out validation split."""
+    return entry["group"] in VALIDATION_SENSOR_GROUPS
+
+
+# --------------------------------------------------------------------------- corruption recipes
+# Every recipe is a pure function ``recipe(clean, rng, sample_rate, *, snr_db) -> noisy``
+# (float64, same length; ``dropouts`` leaves NaNs). ``snr_db`` is the severity range:
+# additive recipes draw their SNR from it; the others map a drawn SNR to their own knob,
+# documented per recipe. ``sample_rate`` is the series' true rate in Hz.
+SNR_DB = (-5.0, 20.0)
+Recipe = Callable[..., np.ndarray]
+
+
+def _signal_power(clean: np.ndarray) -> float:
+    """Power of the clean trace about its mean: a sensor's DC offset is not signal to protect."""
+    return float(np.var(clean)) + 1e-20
+
+
+def _scaled(clean: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """``noise`` scaled so that var(clean) / mean(noise**2) is ``snr_db``; zero noise stays zero."""
+    p_noise = float(np.mean(noise ** 2))
+    if p_noise < 1e-30:  # e.g. hum aliased exactly onto DC and then centred away
+        return np.zeros_like(noise)
+    return noise * math.sqrt(_signal_power(clean) / (p_noise * 10 ** (snr_db / 10)))
+
+
+def _affected_share(snr: float, cap: float) -> float:
+    """Share of samples a non-additive recipe touches for a drawn SNR: 10^(-SNR/10), capped."""
+    return float(min(cap, 10 ** (-snr / 10)))
+
+
+def white(clean, rng, sample_rate, *, snr_db=SNR_DB):
+    """White Gaussian sensor noise at an SNR drawn from ``snr_db``."""
+    noise = rng.standard_normal(clean.size)
+    return clean + _scaled(clean, noise - noise.mean(), rng.uniform(*snr_db))
+
+
+def coloured(clean, rng, sample_rate, *, snr_db=SNR_DB):
+    """Gaussian noise with a 1/f^beta spectrum, beta ~ U(0.5, 2) (pink to brown), at an SNR from ``snr_db``."""
+    noise = coloured_noise(clean.size, exponent=rng.uniform(0.5, 2.0), rng=rng).astype(np.float64)
+    return clean + _scaled(clean, noise - noise.mean(), rng.uniform(*snr_db))
+
+
+def mains_hum(n: int, *, sample_rate: float, rng: np.random.Generator, harmonics: int = 5) -> np.ndarray:
+    """50 or 60 Hz (+-0.5 %) hum and harmonics as a sampler without anti-alias filter sees it, zero mean.
+
+    Frequencies above Nyquist fold back (taken modulo the sample rate), so on a 64 Hz
+    accelerometer 50 Hz hum shows up at 14 Hz and 60 Hz at 4 Hz.
+    """
+    f0 = rng.choice([50.0, 60.0]) * rng.uniform(0.995, 1.005)
+    idx = np.arange(n)
+    x = np.zeros(n)
+    for k in range(1, harmonics + 1):
+        cycles_per_sample = (k * f0 / sample_rate) % 1.0  # exact aliasing, no precision loss at slow rates
+        amplitude = 1.0 if k == 1 else rng.uniform(0.0, 1.0) / k
+        x += amplitude * np.sin(2 * np.pi * cycles_per_sample * idx + rng.uniform(0, 2 * np.pi))
+    return x - x.mean()
+
+
+def hum(clean, rng, sample_rate, *, snr_db=SNR_DB):
+    """Mains hum at the series' true rate (aliased when the rate is under 2x the harmonic), SNR from ``snr_db``."""
+    return clean + _scaled(clean, mains_hum(clean.size, sample_rate=sample_rate, rng=rng), rng.uniform(*snr_db))
+
+
+def spikes(clean, rng, sample_rate, *, snr_db=SNR_DB):
+    """Sparse impulsive spikes (0.1-1 % of samples, 1-3 samples wide, heavy-tailed heights).
+
+    The spike train's energy sits 10 dB below a draw from ``snr_db`` (so -15 to 10 dB by
+    default): spread over so few samples, each spike is several times the trace's spread.
+    """
+    n = clean.size
+    count = max(1, rng.binomial(n, 10 ** rng.uniform(-3, -2)))
+    noise = np.zeros(n)
+    for start in rng.integers(0, n, count):
+        width = int(min(rng.integers(1, 4), n - start))
+        height = rng.choice([-1.0, 1.0]) * (1.0 + rng.exponential(1.0))
+        noise[start:start + width] += height * np.hanning(width + 2)[1:-1]
+    return clean + _scaled(clean, noise, rng.uniform(*snr_db) - 10.0)
+
+
+def drift(clean, rng, sample_rate, *, snr_db=SNR_DB):
+    """Slow baseline wander: a random ramp plus 0.2-3 cycles per segment of smooth wander, SNR from ``snr_db``."""
+    n = clean.size
+    u = np.linspace(0.0, 1.0, n)
+    wander = rng.uniform(-1, 1) * (u - 0.5)
+    for _ in range(int(rng.integers(1, 4))):
+        wander += rng.uniform(0.2, 1.0) * np.sin(2 * np.pi * rng.uniform(0.2, 3.0) * u + rng.uniform(0, 2 * np.pi))
+    return clean + _scaled(clean, wander - wander.mean(), rng.uniform(*snr_db))
+
+
+def quantisation(clean, rng, sample_rate, *, snr_db=SNR_DB):
+    """A coarse ADC: step d with d^2/12 = var(clean) / 10^(SNR/10), SNR from ``snr_db`` but at least 5 dB."""
+    snr = max(5.0, rng.uniform(*snr_db))
+    step = math.sqrt(12 * _signal_power(clean) / 10 ** (snr / 10))
+    offset = rng.uniform(0, step)
+    return np.round((clean - offset) / step) * step + offset
+
+
+def clipping(clean, rng, sample_rate, *, snr_db=SNR_DB):
+    """Saturation at the sensor's rails: a share 10^(-SNR/10) (at most 30 %) of the segment's range cut off.
+
+    The share is of the *range*, not of the samples: a trace that idles and bursts (an
+    appliance) loses the tops of its bursts, as a saturating sensor would, not the bursts.
+    Often one-sided: a random split of the share between the two rails.
+    """
+    share = _affected_share(rng.uniform(*snr_db), cap=0.3)
+    upper_part = rng.choice([0.0, 1.0, rng.uniform()])  # which rail takes the cut
+    low, high = float(clean.min()), float(clean.max())
+    span = high - low
+    return np.clip(clean, low + share * (1 - upper_part) * span, high - share * upper_part * span)
+
+
+def dropouts(clean, rng, sample_rate, *, snr_db=SNR_DB):
+    """1-6 NaN gaps covering a share 10^(-SNR/10) (at most 25 %) of the samples; the rest untouched."""
+    n = clean.size
+    missing = int(round(n * _affected_share(rng.uniform(*snr_db), cap=0.25)))
+    out = np.array(clean, dtype=np.float64)
+    if missing < 1:
+        missing = 1
+    gaps = int(rng.integers(1, 7))
+    lengths = np.maximum(1, np.round(rng.dirichlet(np.ones(gaps)) * missing)).astype(int)
+    for length in lengths:
+        start = int(rng.integers(0, max(1, n - length)))
+        out[start:start + length] = np.nan
+    return out
+
+
+# Applied in this order when combined: additive noise first, then the front end's
+# saturation and quantisation, and lost samples last (a gap loses whatever was there).
+_ADDITIVE = ("drift", "hum", "coloured", "white", "spikes")
+_FRONT_END = ("clipping", "quantisation", "dropouts")
+
+
+def combined(clean, rng, sample_rate, *, snr_db=SNR_DB):
+    """2-4 distinct recipes at once; each additive one 10 log10(k) dB milder so the sum stays in ``snr_db``."""
+    names = [str(x) for x in rng.choice(_ADDITIVE + _FRONT_END, size=int(rng.integers(2, 5)), replace=False)]
+    additive = [name for name in _ADDITIVE if name in names]
+    shift = 10 * math.log10(max(1, len(additive)))
+    out = np.array(clean, dtype=np.float64)
+    for name in additive:
+        out += RECIPES[name](clean, rng, sample_rate, snr_db=(snr_db[0] + shift, snr_db[1] + shift)) - clean
+    for name in _FRONT_END:
+        if name in names:
+            out = RECIPES[name](out, rng, sample_rate, snr_db=snr_db)
+    return out
+
+
+RECIPES: dict[str, Recipe] = {
+    "white": white, "coloured": coloured, "hum": hum, "spikes": spikes, "drift": drift,
+    "quantisation": quantisation, "clipping": clipping, "dropouts": dropouts, "combined": combined,
+}
+
+
+# --------------------------------------------------------------------------- training examples
+def mirror_window(series: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """A random ``n``-sample window; a shorter series is first extended by mirror-tiling (x, reversed x, x, ...).
+
+    Mirroring keeps the extended series continuous, so the joins add no artificial steps.
+    """
+    series = np.asarray(series, dtype=np.float64)
+    if series.size < n + 1:
+        reps = n // max(series.size, 1) + 2
+        series = np.concatenate([series if k % 2 == 0 else series[::-1] for k in range(reps)])
+    start = int(rng.integers(0, series.size - n + 1))
+    return series[start:start + n].copy()
+
+
+def default_sensor_cache() -> Path:
+    from .sources import CACHE
+
+    return CACHE / "sensor"
+
+
+def load_sensor_corpus(folder: str | Path, *, split: str) -> list[dict]:
+    """Manifest entries of one split ("train" or "validation"), each with its series as ``signal``."""
+    if split not in ("train", "validation"):
+        raise ValueError(f"split must be 'train' or 'validation', got {split!r}")
+    folder = Path(folder)
+    manifest = folder / "manifest.json"
+    if not manifest.exists():
+        raise FileNotFoundError(f"{manifest} not found: run `python -c 'from sigdenoise.sources import "
+                                "prepare_sensor; prepare_sensor()'` first")
+    entries = json.loads(manifest.read_text())["series"]
+    want = split == "validation"
+    return [{**e, "signal": np.load(folder / e["file"])} for e in entries if is_sensor_validation(e) == want]
+
+
+@dataclass
+class SensorCorruptor:
+    """Draws (clean, noisy) segments: a real series corrupted by one of :data:`RECIPES`.
+
+    Segment length: the sensor model is rate-agnostic (``sample_rate = 0``: it sees sample
+    sequences at whatever rate the trace has), so ``segment_seconds`` is read as thousands
+    of samples: n = int(segment_seconds * 1000), e.g. 2.048 -> 2048 samples.
+
+    A family is picked with probability ~ sqrt(min(its total samples, 2**18)), then a series
+    within it ~ its length, so the hour-long seismograms do not drown 100-sample motion traces.
+    Corrupted segments whose level is under a fifth of the clean one's are drawn again.
+    Series shorter than a segment are mirror-tiled (:func:`mirror_window`). Both outputs are
+    centred on the *noisy* segment's mean and scaled by the gain that brings the noisy one
+    to ``target_rms``, as :meth:`sigdenoise.pipeline.DenoiseModel.denoise_detailed` does;
+    dropout gaps are filled by :func:`sigdenoise.preprocess.repair_nonfinite` first, as
+    the pipeline repairs inputs before the network.
+    """
+
+    series: list[dict]  # manifest entries with "signal" (1-D array) and "sample_rate"
+    config: DataConfig
+    target_rms: float
+    recipes: tuple[str, ...] = tuple(RECIPES)
+    clean_prob: float = 0.04  # clean in, clean out: teaches the model to leave a clean trace alone
+    _family_p: np.ndarray = field(init=False, repr=False)
+    _members: list[list[int]] = field(init=False, repr=False)
+    _member_p: list[np.ndarray] = field(init=False, repr=False)
+
+    def __post_init__(self):
+        unknown = set(self.recipes) - set(RECIPES)
+        if unknown:
+            raise ValueError(f"unknown recipe(s) {sorted(unknown)}; known: {sorted(RECIPES)}")
+        self.series = [s for s in self.series if np.asarray(s["signal"]).size >= 2 and np.std(s["signal"]) > 0]
+        if not self.series:
+            raise ValueError("no usable sensor series (all empty or constant) in this split")
+        families: dict[str, list[int]] = {}
+        for i, s in enumerate(self.series):
+            families.setdefault(s["group"], []).append(i)
+        self._members = list(families.values())
+        sizes = [np.array([np.asarray(self.series[i]["signal"]).size for i in m], float) for m in self._members]
+        self._member_p = [s / s.sum() for s in sizes]
+        weights = np.minimum([s.sum() for s in sizes], 2.0 ** 18) ** 0.5
+        self._family_p = weights / weights.sum()
+
+    @classmethod
+    def from_cache(cls, config: DataConfig, *, sample_rate: float, target_rms: float, split: str = "train",
+                   folder: str | Path | None = None) -> "SensorCorruptor":
+        """The series of one split from the prepared cache (``config.clean_dir`` or ~/.cache/sigdenoise/sensor)."""
+        if sample_rate != 0:
+            raise ValueError(f"the sensor corpus mixes native rates from months to 360 Hz; a sensor model must be "
+                             f"rate-agnostic (model sample_rate = 0), got sample_rate={sample_rate}")
+        folder = folder or config.clean_dir or default_sensor_cache()
+        return cls(series=load_sensor_corpus(folder, split=split), config=config, target_rms=target_rms)
+
+    @property
+    def segment_samples(self) -> int:
+        return int(round(self.config.segment_seconds * 1000))
+
+    @property
+    def families(self) -> list[str]:
+        return sorted({s["group"] for s in self.series})
+
+    def _clean_segment(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        for _ in range(20):  # idle stretches (a switched-off appliance) teach nothing: draw again
+            family = rng.choice(len(self._members), p=self._family_p)
+            entry = self.series[self._members[family][rng.choice(len(self._members[family]), p=self._member_p[family])]]
+            signal = np.asarray(entry["signal"], np.float64)
+            segment = mirror_window(signal, n, rng)
+            if segment.std() > 1e-3 * signal.std():
+                break
+        return segment, entry
+
+    def example_detailed(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
+        """One scaled (clean, noisy) pair plus what made it: group, source, rate and recipe."""
+        n = self.segment_samples
+        for _ in range(20):
+            clean, entry = self._clean_segment(n, rng)
+            if rng.uniform() < self.clean_prob:
+                name, noisy = "none", clean.copy()
+            else:
+                name = str(self.recipes[rng.integers(len(self.recipes))])
+                noisy = RECIPES[name](clean, rng, entry["sample_rate"], snr_db=tuple(self.config.snr_db))
+            noisy, _ = repair_nonfinite(noisy, repair=True, name="corrupted segment")
+            mean = noisy.mean()
+            level = float(np.sqrt(np.mean((noisy - mean) ** 2)))
+            # A coarse quantiser can flatten a spiky segment to a constant, and clipping can shave
+            # off nearly all of an ECG's or appliance's energy: targets over 5x the input's level
+            # are guesses, and at 25x the weight in the loss they would swamp everything else.
+            if level > 0.2 * clean.std():
+                break
+        gain = self.target_rms / max(level, 1e-9)
+        info = {"group": entry["group"], "source": entry["source"], "sample_rate": entry["sample_rate"],
+                "recipe": name}
+        return ((clean - mean) * gain).astype(np.float32), ((noisy - mean) * gain).astype(np.float32), info
+
+    def example(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One scaled (clean, noisy) pair, each ``[n]`` float32."""
+        clean, noisy, _ = self.example_detailed(rng)
+        return clean, noisy
+
+    def batch(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``size`` pairs stacked: clean ``[B, n]``, noisy ``[B, n]``, float32."""
+        pairs = [self.example(rng) for _ in range(size)]
+        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+# --------------------------------------------------------------------------- source formats
+def _steim2_differences(words: np.ndarray) -> tuple[list[int], int, int]:
+    """Decode Steim-2 frames ``[frames, 16]`` (uint32) into differences, X0 and Xn (SEED manual, App. B)."""
+    def signed(value: int, bits: int) -> int:
+        value &= (1 << bits) - 1
+        return value - (1 << bits) if value >> (bits - 1) else value
+
+    # (control code, dnib) -> (bits per difference, shifts of each difference)
+    layouts = {(1, None): (8, (24, 16, 8, 0)), (2, 1): (30, (0,)), (2, 2): (15, (15, 0)), (2, 3): (10, (20, 10, 0)),
+               (3, 0): (6, (24, 18, 12, 6, 0)), (3, 1): (5, (25, 20, 15, 10, 5, 0)),
+               (3, 2): (4, (24, 20, 16, 12, 8, 4, 0))}
+    diffs: list[int] = []
+    first = last = 0
+    for f, frame in enumerate(words.tolist()):
+        control = frame[0]
+        for i in range(1, 16):
+            code = (control >> (30 - 2 * i)) & 3
+            word = frame[i]
+            if f == 0 and i == 1:
+                first = signed(word, 32)
+                continue
+            if f == 0 and i == 2:
+                last = signed(word, 32)
+                continue
+            if code == 0:
+                continue
+            key = (1, None) if code == 1 else (code, word >> 30)
+            if key not in layouts:
+                raise ValueError(f"invalid Steim-2 word (control {code}, dnib {word >> 30})")
+            bits, shifts = layouts[key]
+            diffs.extend(signed(word >> s, bits) for s in shifts)
+    return diffs, first, last
+
+
+def _seed_rate(factor: int, multiplier: int) -> float:
+    """Sample rate from a SEED header's factor and multiplier (negative means 'divide by')."""
+    rate = float(factor) if factor > 0 else (-1.0 / factor if factor < 0 else 0.0)
+    return rate * multiplier if multiplier > 0 else (rate / -multiplier if multiplier < 0 else rate)
+
+
+def read_miniseed(blob: bytes) -> dict[str, tuple[np.ndarray, float]]:
+    """Steim-2 mini-SEED records -> ``{"NET.STA.LOC.CHA": (int64 samples, rate in Hz)}``.
+
+    Each record is checked against its own last-sample constant (Xn), so a misread fails
+    loudly. Records of one channel are joined in file order; other encodings raise.
+    """
+    out: dict[str, list] = {}
+    pos = 0
+    while pos + 48 <= len(blob):
+        header = blob[pos:pos + 48]
+        station, location, channel, network = (header[8:13].decode().strip(), header[13:15].decode().strip(),
+                                               header[15:18].decode().strip(), header[18:20].decode().strip())
+        count, factor, multiplier = struct.unpack(">Hhh", header[30:36])
+        data_offset, blockette = struct.unpack(">HH", header[44:48])
+        encoding, big_endian, length = None, True, None
+        while blockette:
+            kind, following = struct.unpack(">HH", blob[pos + blockette:pos + blockette + 4])
+            if kind == 1000:
+                encoding, order, power = blob[pos + blockette + 4:pos + blockette + 7]
+                big_endian, length = order == 1, 1 << power
+            blockette = following
+        if length is None:
+            raise ValueError(f"mini-SEED record at byte {pos} has no blockette 1000")
+        if encoding != 11:
+            raise ValueError(f"mini-SEED encoding {encoding} is not supported (only Steim-2, 11)")
+        rate = _seed_rate(factor, multiplier)
+        words = np.frombuffer(blob[pos + data_offset:pos + length], ">u4" if big_endian else "<u4")
+        words = words[:words.size // 16 * 16].reshape(-1, 16)
+        diffs, first, last = _steim2_differences(words)
+        samples = first + np.cumsum(np.array([0] + diffs[1:count], np.int64))
+        if samples.size != count or samples[-1] != last:
+            raise ValueError(f"mini-SEED record at byte {pos}: Steim-2 decode does not match its own checks")
+        out.setdefault(".".join((network, station, location, channel)), []).append((samples, float(rate)))
+        pos += length
+    return {key: (np.concatenate([s for s, _ in parts]), parts[0][1]) for key, parts in out.items()}
+
+
+def read_ts(text: str) -> list[np.ndarray]:
+    """sktime/aeon ``.ts`` text -> one ``[dimensions, length]`` float array per case (class label dropped)."""
+    cases = []
+    in_data = False
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.lower().startswith("@data"):
+            in_data = True
+            continue
+        if line.startswith("@") or not in_data:
+            continue
+        dims = line.split(":")
+        if len(dims) > 1:
+            dims = dims[:-1]  # the last field is the class label
+        rows = [np.array([float(v) if v not in ("?", "NaN") else np.nan for v in d.split(",")]) for d in dims]
+        length = min(r.size for r in rows)
+        cases.append(np.stack([r[:length] for r in rows]))
+    return cases
+
+
+def read_ucr_txt(text: str) -> np.ndarray:
+    """UCR archive text (one case per line: label, then values) -> ``[cases, length]`` (labels dropped)."""
+    return np.array([[float(v) for v in line.split()[1:]] for line in text.splitlines() if line.strip()])
+
+
+def read_daphnet_csv(text: str) -> tuple[list[str], np.ndarray, float]:
+    """aeon's Daphnet CSV (timestamp, 9 accelerometer axes, is_anomaly) -> (axis names, ``[9, n]``, rate in Hz)."""
+    lines = text.strip().splitlines()
+    names = lines[0].split(",")[1:-1]
+    rows = [line.split(",") for line in lines[1:]]
+    data = np.array([[float(v) for v in r[1:-1]] for r in rows]).T
+
+    def seconds(stamp: str) -> float:
+        clock = stamp.split(" ")[1]
+        h, m, s = clock.split(":")
+        return int(h) * 3600 + int(m) * 60 + float(s)
+
+    span = seconds(rows[-1][0]) - seconds(rows[0][0])
+    return names, data, round((len(rows) - 1) / span, 1)

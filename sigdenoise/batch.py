@@ -604,8 +604,12 @@ def _denoise_csv_streamed(job: FileJob, model, options: BatchOptions,
     pieces = iter_sensor_log_chunks(job.input, chunk_rows=options.csv_chunk_rows, sample_rate=sample_rate)
     first = next(pieces)  # the file's layout and rate are read (and checked) here
     rate, names, channels = first.sample_rate, list(first.channel_names), first.data.shape[0]
-    overlap = max(8, int(round(model.config.overlap_seconds * rate)))
-    per_sample = channels * max(1.0, model.config.sample_rate / rate) * options.uncertainty
+    # Seams overlap as much as the pipeline's own chunks do; it counts a rate-agnostic model's
+    # (sample_rate 0) chunk "seconds" as 1000 samples at the file's rate.
+    model_rate = model.config.sample_rate or rate
+    overlap_at_model_rate = model.config.overlap_seconds * (model.config.sample_rate or 1000)
+    overlap = max(8, int(round(overlap_at_model_rate * rate / model_rate)))
+    per_sample = channels * max(1.0, model_rate / rate) * options.uncertainty
     segment = max(4 * overlap, int(options.segment_values / per_sample))
     stitcher = _SegmentStitcher(
         lambda data, k: _denoise_block(model, data, rate=rate, options=options,

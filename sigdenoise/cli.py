@@ -30,10 +30,10 @@ def cmd_train(args) -> int:
 
 
 def cmd_fetch_data(args) -> int:
-    from .sources import prepare
+    from .sources import prepare, prepare_sensor
 
     for role in args.roles:
-        print(prepare(role))
+        print(prepare_sensor() if role == "sensor" else prepare(role))
     return 0
 
 

@@ -63,7 +63,7 @@ class DataConfig:
     """Where training examples come from and how they are corrupted."""
 
     kind: str = "speech_mix"  # "speech_mix" (clean + noise folders), "paired" (noisy_*/clean_*), "sensor"
-    clean_dir: str = ""  # speech_mix: defaults to the prepared cache
+    clean_dir: str = ""  # speech_mix / sensor: clean signals; defaults to the prepared cache
     noise_dir: str = ""
     paired_dir: str = ""  # paired: a folder with clean*/ and noisy*/ sub-folders of matching files
     segment_seconds: float = 2.0

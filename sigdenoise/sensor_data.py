@@ -403,19 +403,22 @@ def read_miniseed(blob: bytes) -> dict[str, tuple[np.ndarray, float]]:
 def read_ts(text: str) -> list[np.ndarray]:
     """sktime/aeon ``.ts`` text -> one ``[dimensions, length]`` float array per case (class label dropped)."""
     cases = []
-    in_data = False
+    in_data = labelled = False
     for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        if line.lower().startswith("@data"):
+        tag = line.lower().split()
+        if tag[0] in ("@classlabel", "@targetlabel"):
+            labelled = len(tag) > 1 and tag[1] == "true"
+        if tag[0] == "@data":
             in_data = True
             continue
         if line.startswith("@") or not in_data:
             continue
         dims = line.split(":")
-        if len(dims) > 1:
-            dims = dims[:-1]  # the last field is the class label
+        if labelled:
+            dims = dims[:-1]  # the last field is the class label (or regression target)
         rows = [np.array([float(v) if v not in ("?", "NaN") else np.nan for v in d.split(",")]) for d in dims]
         length = min(r.size for r in rows)
         cases.append(np.stack([r[:length] for r in rows]))

@@ -191,9 +191,6 @@ def prepare(role: str, target_sr: int = 16000) -> Path:
     return out_dir
 
 
-if __name__ == "__main__":
-    for role in sys.argv[1:] or ["speech", "noise"]:
-        print(prepare(role))
 
 
 def prepare_sensor() -> Path:
@@ -268,7 +265,8 @@ def prepare_sensor() -> Path:
         for k, case in enumerate(read_ts(blob.decode())):
             for axis, row in zip(axes, case):
                 add("basicmotions", f"{part.lower()}-{k:03d}-{axis}", row, source=src, rate=10.0,
-                    units="smart-watch accelerometer / gyroscope", licence="UEA archive, shipped in aeon (BSD-3-Clause)")
+                    units="smart-watch accelerometer / gyroscope",
+                    licence="UEA archive, shipped in aeon (BSD-3-Clause)")
 
     print("[sources] sensor: sktime PLAID", flush=True)
     for part in ("TRAIN", "TEST"):
@@ -290,7 +288,8 @@ def prepare_sensor() -> Path:
     blob, src = member("PyWavelets", "1.9.0", "pywt/data/ecg.npz")
     with np.load(_io.BytesIO(blob)) as npz:
         add("ecg-pywt", "ecg", npz["data"], source=src, rate=360.0, units="ADC counts",
-            licence="PyWavelets (MIT)", rate_note="assumed: source unstated; beats every 329 samples = 66 bpm at 360 Hz")
+            licence="PyWavelets (MIT)",
+            rate_note="assumed: source unstated; beats every 329 samples = 66 bpm at 360 Hz")
     blob, src = member("PyWavelets", "1.9.0", "pywt/data/sst_nino3.npz")
     with np.load(_io.BytesIO(blob)) as npz:  # ERSSTv4 nino.mth columns: year, month, (SST, anomaly) x 4 regions
         add("sst-nino3", "nino3-monthly", npz["data"][:, 4], source=src, rate=12 / (365.25 * 86400),
@@ -304,3 +303,8 @@ def prepare_sensor() -> Path:
     tmp.write_text(json.dumps(manifest, indent=1))
     os.replace(tmp, manifest_path)
     return out_dir
+
+
+if __name__ == "__main__":
+    for role in sys.argv[1:] or ["speech", "noise"]:
+        print(prepare_sensor() if role == "sensor" else prepare(role))

@@ -95,7 +95,7 @@ def validate(model: BridgeDenoiser, clean: np.ndarray, noisy: np.ndarray, *, ste
         est = model.decode(sample_bridge(model, model.encode(n), steps=steps, sigma_max=model.config.bridge.sigma_max,
                                          generator=g), n.shape[-1])
         out[f"si_sdr@{steps}"] = si_sdr(est, c).mean().item()
-        if pesq_clips:
+        if pesq_clips and model.config.task == "speech":
             try:
                 from pesq import pesq
             except ImportError:

@@ -267,6 +267,18 @@ def make_inspect_sensor_log():
     return inspect_sensor_log
 
 
+def _wall_clock(start_time: str | None) -> np.datetime64 | None:
+    """The log's start as a naive datetime64 in its own wall-clock time, or None when absent or unparsable."""
+    if not start_time:
+        return None
+    try:
+        import pandas as pd
+
+        return np.datetime64(pd.Timestamp(start_time).replace(tzinfo=None).to_datetime64(), "ns")
+    except (ImportError, ValueError, TypeError):
+        return None
+
+
 def _decimate(n: int) -> slice:
     return slice(None, None, max(1, math.ceil(n / PLOT_POINTS)))
 
@@ -277,8 +289,12 @@ def sensor_figure(raw: np.ndarray, mean: np.ndarray, std: np.ndarray, sample_rat
     shown = names[:PLOT_CHANNELS]
     n = raw.shape[-1]
     step = _decimate(n)
-    t = (np.arange(n) / sample_rate)[step]
-    xlabel = f"seconds from {start_time}" if start_time else "time (s)"
+    seconds = (np.arange(n) / sample_rate)[step]
+    start = _wall_clock(start_time)
+    if start is None:
+        t, xlabel = seconds, "time (s)"
+    else:  # clock time on the axis: what a maintenance log is read by
+        t, xlabel = start + np.round(seconds * 1e9).astype("timedelta64[ns]"), f"time (log starts {start_time})"
     note = f" (every {step.step}th sample shown; the download has all)" if step.step > 1 else ""
     try:
         import plotly.graph_objects as go

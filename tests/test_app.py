@@ -161,6 +161,8 @@ def test_sensor_plot_falls_back_to_matplotlib_without_plotly(monkeypatch):
     raw = np.random.default_rng(0).standard_normal((2, 3 * PLOT_POINTS))
     plotly_fig = sensor_figure(raw, raw * 0.5, np.full_like(raw, 0.1), 100.0, ["x", "y"], None)
     assert len(plotly_fig.data) == 8 and len(plotly_fig.data[0].x) <= PLOT_POINTS  # 4 traces per channel, thinned
+    zoned = sensor_figure(raw, raw, raw * 0, 100.0, ["x", "y"], "2024-05-01T08:00:00+02:00")
+    assert str(zoned.data[0].x[0]).startswith("2024-05-01T08:00:00")  # the log's own clock, not UTC
     monkeypatch.setitem(sys.modules, "plotly.graph_objects", None)
     mpl_fig = sensor_figure(raw, raw * 0.5, np.full_like(raw, 0.1), 100.0, ["x", "y"], "2024-05-01T08:00:00")
     assert len(mpl_fig.axes) == 2 and "2024-05-01" in mpl_fig.axes[-1].get_xlabel()

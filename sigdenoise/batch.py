@@ -201,9 +201,9 @@ def plan_batch(inputs: Sequence[str], out_dir: str | Path, options: BatchOptions
     for pattern in inputs:
         candidate = Path(os.path.abspath(os.path.expanduser(pattern)))
         if not glob.has_magic(pattern) and candidate.is_dir() and _is_inside(out_real, candidate.resolve()):
-            raise BatchUsageError(f"the output folder {out_abs} is {'the' if out_real == candidate.resolve() else 'inside the'}"
-                                  f" input folder {candidate}; outputs would mix with (or overwrite) the inputs. "
-                                  "Choose an output folder outside it")
+            where = "the" if out_real == candidate.resolve() else "inside the"
+            raise BatchUsageError(f"the output folder {out_abs} is {where} input folder {candidate}; outputs would "
+                                  "mix with (or overwrite) the inputs. Choose an output folder outside it")
     files, bases, notes = find_inputs(inputs, exclude=out_real)
     if not files:
         raise BatchUsageError("no input files found" + (f" ({'; '.join(notes)})" if notes else ""))
@@ -505,11 +505,18 @@ def _denoise_sensor(job: FileJob, model, options: BatchOptions, sample_rate: flo
     log = read_sensor_log(job.input, sample_rate=sample_rate)
     missing = int((~np.isfinite(log.data)).sum())
     if missing == log.data.size:
-        raise ValueError(f"{job.input}: every sample is missing (NaN); nothing to denoise")
+        raise _all_missing(job.input)
     mean, std = _denoise_block(model, log.data, rate=log.sample_rate, options=options, seed=options.seed)
     out = dataclasses.replace(log, data=mean)
     write_sensor_log(job.output, out, extra_channels=_std_channels(log.channel_names, std))
     return float(log.sample_rate), int(log.data.shape[1]), {"missing_samples": missing}
+
+
+def _all_missing(path: str) -> Exception:
+    from .io import SignalFileError
+
+    return SignalFileError(f"{path}: every sample is missing (NaN or empty cells); there is nothing to denoise; "
+                           "check the export or leave the file out", path=path)
 
 
 def _std_channels(names: list[str], std) -> dict | None:
@@ -645,7 +652,7 @@ def _denoise_csv_streamed(job: FileJob, model, options: BatchOptions,
                 stitcher.push(piece.data)
                 write_ready(sink, queue)
             if counts["missing"] == counts["samples"] * channels:
-                raise ValueError(f"{job.input}: every sample is missing (NaN); nothing to denoise")
+                raise _all_missing(job.input)
             stitcher.finish()
             write_ready(sink, queue)
 
@@ -795,6 +802,7 @@ class BatchSummary:
     workers: int
     backend: str
     notes: list[str] = field(default_factory=list)
+    scheduler: str | None = None
 
     def count(self, status: str) -> int:
         return sum(r["status"] == status for r in self.records)
@@ -811,7 +819,8 @@ class BatchSummary:
         rate = ok / self.seconds if self.seconds > 0 else float("nan")
         lines = [f"{len(self.records)} file(s): {ok} denoised, {skipped} skipped (already done), {failed} failed "
                  f"in {self.seconds:.1f} s ({rate:.2f} files/s, {_hms(signal)} of signal, "
-                 f"{self.workers} {self.backend} worker(s))"]
+                 + (f"Dask cluster at {self.scheduler})" if self.scheduler else
+                    f"{self.workers} {self.backend} worker(s))")]
         lines += [f"  failed: {_failure_line(r)}" for r in self.records if r["status"] == "failed"]
         lines.append(f"manifest: {self.manifest}")
         if failed:
@@ -915,4 +924,5 @@ def run_batch(inputs: Sequence[str], out_dir: str | Path, options: BatchOptions 
         finally:
             progress.close()
             manifest.close()
-    return BatchSummary(records, time.perf_counter() - started, manifest_path, workers, options.backend, notes)
+    return BatchSummary(records, time.perf_counter() - started, manifest_path, workers, options.backend, notes,
+                        options.scheduler)

@@ -32,7 +32,12 @@ def cmd_train(args) -> int:
 def cmd_fetch_data(args) -> int:
     from .sources import prepare, prepare_sensor
 
-    for role in args.roles:
+    roles = args.roles or ["speech", "noise"]
+    unknown = sorted(set(roles) - {"speech", "noise", "sensor"})
+    if unknown:
+        print(f"sigdenoise fetch-data: unknown role(s) {unknown}; choose from speech, noise, sensor", file=sys.stderr)
+        return 2
+    for role in roles:
         print(prepare_sensor() if role == "sensor" else prepare(role))
     return 0
 
@@ -41,7 +46,27 @@ def cmd_info(args) -> int:
     from .pipeline import load_model
 
     model = load_model(args.model, device="cpu")
-    print(json.dumps(model.info(), indent=1))
+    info = model.info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    cfg = info["config"]
+    rate = f"{cfg['sample_rate']} Hz" if cfg["sample_rate"] else "native rate of each input (rate-agnostic)"
+    validation = info.get("training", {}).get("validation", {})
+    lines = [
+        f"model        {info.get('path', args.model)}",
+        f"task         {cfg['task']}",
+        f"runs at      {rate}",
+        f"parameters   {info['parameters'] / 1e6:.2f} M ({cfg['net']['name']}, channels {cfg['net']['channels']})",
+        f"STFT         n_fft {cfg['stft']['n_fft']}, hop {cfg['stft']['hop_length']}, "
+        f"compression |X|^{cfg['stft']['alpha']} x {cfg['stft']['scale']}",
+        f"sampler      Brownian bridge, sigma_max {cfg['bridge']['sigma_max']}, "
+        f"default {cfg['bridge']['default_steps']} steps",
+        f"data         {json.dumps(info.get('data', {}))}",
+        f"training     step {info.get('training', {}).get('step', '?')}, "
+        f"{info.get('training', {}).get('hours', '?')} h; validation {json.dumps(validation)}",
+    ]
+    print("\n".join(lines))
     return 0
 
 
@@ -110,11 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("fetch-data", help="download and prepare the training corpora into ~/.cache/sigdenoise")
-    p.add_argument("roles", nargs="*", default=["speech", "noise"], choices=["speech", "noise", "sensor"])
+    p.add_argument("roles", nargs="*", metavar="ROLE", help="speech, noise and/or sensor (default: speech noise)")
     p.set_defaults(func=cmd_fetch_data)
 
     p = sub.add_parser("info", help="show a model's config, rate, parameters and data summary")
     p.add_argument("model", help="a name in checkpoints/ (speech, sensor) or a .safetensors path")
+    p.add_argument("--json", action="store_true", help="print everything stored in the checkpoint as JSON")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("denoise", help="denoise files, folders and globs into an output folder (resumable)",
@@ -149,7 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return args.func(args)
+    from .checkpoint import CheckpointError
+
+    try:
+        return args.func(args)
+    except (CheckpointError, FileNotFoundError) as exc:  # the message already says what to do
+        print(f"sigdenoise {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -221,12 +221,13 @@ def _report(args, machine, model_note, throughput, big) -> str:
                                   "speed-up (end to end)", "exit"], rows), ""]
     if big:
         peak = big.get("peak_rss_mib", float("nan"))
+        rows_out = f"{big['rows_out']:,}" if big["rows_out"] is not None else "–"
         ok = peak < MEMORY_BOUND_MIB and big["rows_out"] == big["rows"] and big["exit_code"] == 0
         lines += [f"## Streaming a big CSV ({big['bytes'] / 1e6:.0f} MB)", "",
                   markdown_table(["input", "rows (in / out)", "signal", "wall (s)", "MB/s", "peak RSS (MiB)",
                                   f"< {MEMORY_BOUND_MIB} MiB and all rows out"],
                                  [[f"{big['bytes'] / 1e6:.0f} MB, 4 channels at 1 kHz",
-                                   f"{big['rows']:,} / " + (f"{big['rows_out']:,}" if big["rows_out"] is not None else "–"),
+                                   f"{big['rows']:,} / {rows_out}",
                                    f"{big['rows'] / 1000 / 3600:.2f} h", f"{big['wall']:.1f}",
                                    f"{big['bytes'] / 1e6 / big['wall']:.2f}", f"{peak:.0f}", "yes" if ok else "NO"]]),
                   "", "Peak RSS: VmHWM of the batch process (`--workers 1`, so reading, denoising and writing all "

@@ -7,12 +7,12 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["load_model", "denoise_file", "DenoiseModel", "__version__"]
+__all__ = ["load_model", "denoise_file", "available_models", "DenoiseModel", "__version__"]
 
 
 def __getattr__(name):
     # Lazy so that `import sigdenoise` stays light (no torch import until a model is used).
-    if name in ("load_model", "denoise_file", "DenoiseModel"):
+    if name in ("load_model", "denoise_file", "available_models", "DenoiseModel"):
         from . import pipeline
 
         return getattr(pipeline, name)

@@ -30,6 +30,11 @@ def checkpoint_dir() -> Path:
 MAX_SAMPLES = 2 ** 31 - 1
 
 
+def available_models() -> list[str]:
+    """Names of the bundled models (the ``*.safetensors`` files in :func:`checkpoint_dir`)."""
+    return sorted(p.stem for p in checkpoint_dir().glob("*.safetensors"))
+
+
 def resolve_checkpoint(name_or_path: str | Path) -> Path:
     """A bundled model name ("speech", "sensor") or a path to a ``.safetensors`` file."""
     path = Path(name_or_path)
@@ -40,8 +45,7 @@ def resolve_checkpoint(name_or_path: str | Path) -> Path:
     candidate = checkpoint_dir() / f"{name_or_path}.safetensors"
     if candidate.is_file():
         return candidate
-    known = sorted(p.stem for p in checkpoint_dir().glob("*.safetensors"))
-    raise CheckpointError(f"no model named {name_or_path!r}; bundled models: {known or 'none'}; "
+    raise CheckpointError(f"no model named {name_or_path!r}; bundled models: {available_models() or 'none'}; "
                           "or pass a path to a .safetensors file")
 
 

@@ -75,8 +75,9 @@ def checkpoint_folder() -> Path:
 
 
 def available_models() -> list[str]:
-    """Names of the ``*.safetensors`` files in the checkpoint folder."""
-    return sorted(p.stem for p in checkpoint_folder().glob("*.safetensors"))
+    import sigdenoise
+
+    return sigdenoise.available_models()
 
 
 def _models_first(preferred: str) -> tuple[list[str], str | None]:

@@ -44,10 +44,10 @@ SPEECH_SOURCES = [
 
 NOISE_SOURCES = [
     AptSource("lincity-ng-data", "usr/share/games/lincity-ng/sounds/*.wav", "noise", "GPL-2+"),
-    AptSource("megaglest-data", "usr/share/games/megaglest/tilesets/*/sounds/**/*.*", "noise", "CC-BY-SA-3.0"),
-    AptSource("openttd-opensfx", "usr/share/games/openttd/baseset/opensfx/opensfx.cat", "noise", "CC-Sampling-Plus-1.0"),
+    AptSource("megaglest-data", "usr/share/games/megaglest/tilesets/*/sounds/**/*.*", "noise", "GPL-2+ and CC-BY-SA-3.0"),
+    AptSource("openttd-opensfx", "usr/share/games/openttd/baseset/opensfx/opensfx.cat", "noise", "CC-BY-SA-3.0"),
     # Only the hums, hisses and machine loops: drums and tonal instruments are not noise.
-    *[AptSource("sonic-pi-samples", f"usr/share/sonic-pi/samples/{name}.flac", "noise", "CC0/CC-BY")
+    *[AptSource("sonic-pi-samples", f"usr/share/sonic-pi/samples/{name}.flac", "noise", "CC0 or MIT (per file, see the package copyright)")
       for name in ("ambi_drone", "ambi_glass_hum", "ambi_haunted_hum", "ambi_sauna", "ambi_soft_buzz",
                    "ambi_lunar_land", "loop_3d_printer", "loop_industrial", "loop_electric", "vinyl_hiss")],
     AptSource("widelands-data", "usr/share/games/widelands/data/sound/**/*.ogg", "noise", "GPL-2+"),

@@ -103,7 +103,11 @@ def bridge_loss(denoiser: BridgeDenoiser, clean: torch.Tensor, noisy: torch.Tens
     est = denoiser(x_t, t, y)
     complex_term = (est - x0).abs().pow(2).mean()
     magnitude_term = (est.abs() - x0.abs()).pow(2).mean()
-    sisdr = si_sdr(denoiser.decode(est, clean.shape[-1]), clean).mean()
+    # SI-SDR is undefined for a silent reference (noise-only examples): its gradient there grows as the
+    # output shrinks and swamps the batch, so those examples are left to the spectral terms.
+    speech = clean.pow(2).mean(-1) > 1e-10
+    per_example = si_sdr(denoiser.decode(est, clean.shape[-1]), clean)
+    sisdr = (per_example * speech).sum() / speech.sum().clamp(min=1)
     loss = complex_weight * complex_term + magnitude_weight * magnitude_term - sisdr_weight * sisdr
     return loss, {"loss": loss.item(), "complex": complex_term.item(), "magnitude": magnitude_term.item(),
                   "si_sdr": sisdr.item()}

@@ -88,6 +88,8 @@ def validate(model: BridgeDenoiser, clean: np.ndarray, noisy: np.ndarray, *, ste
              pesq_clips: int = 0) -> dict:
     """SI-SDR (and wide-band PESQ on the first ``pesq_clips``) of the sampler on fixed validation pairs."""
     model.eval()
+    keep = np.sqrt(np.mean(clean ** 2, axis=-1)) > 1e-5  # SI-SDR and PESQ need speech in the reference
+    clean, noisy = clean[keep], noisy[keep]
     c, n = torch.from_numpy(clean), torch.from_numpy(noisy)
     out = {"noisy_si_sdr": si_sdr(n, c).mean().item()}
     for steps in steps_list:

@@ -156,6 +156,7 @@ def test_spectrograms_of_short_and_long_clips(tmp_path):
 def test_sensor_plot_falls_back_to_matplotlib_without_plotly(monkeypatch):
     import sys
 
+    pytest.importorskip("plotly")
     from sigdenoise.webui import PLOT_POINTS, sensor_figure
 
     raw = np.random.default_rng(0).standard_normal((2, 3 * PLOT_POINTS))

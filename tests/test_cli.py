@@ -69,6 +69,6 @@ def test_denoise_end_to_end(tiny_model_env, tmp_path, capsys):
 
 
 def test_info_prints_the_model_as_json(tiny_model_env, capsys):
-    assert main(["info", "sensor"]) == 0
+    assert main(["info", "sensor", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["config"]["task"] == "sensor" and info["config"]["sample_rate"] == 1000 and info["parameters"] > 0

@@ -18,7 +18,8 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint
 from .config import ModelConfig, to_dict
 from .diffusion import BridgeDenoiser
-from .preprocess import overlap_add, plan_chunks, repair_nonfinite, resample, resampled_length, split_chunks
+from .preprocess import (find_nonfinite, overlap_add, plan_chunks, repair_nonfinite, resample, resampled_length,
+                         split_chunks)
 from .sampling import sample_bridge
 
 Signal = Union[np.ndarray, torch.Tensor]
@@ -132,7 +133,9 @@ class DenoiseModel:
         rows = rows.reshape(-1, shape[-1])
         if not np.issubdtype(rows.dtype, np.floating):
             rows = rows.astype(np.float32)
-        rows, repaired = repair_nonfinite(rows, repair=repair_nan, name="input")
+        repaired = find_nonfinite(rows)
+        if repaired.any():  # only then copy: a 10-minute stereo file should not be held twice
+            rows, repaired = repair_nonfinite(rows, repair=repair_nan, name="input")
         model_sr = self.config.sample_rate or sample_rate  # 0 = rate-agnostic: run at the input's rate
         n_model = resampled_length(shape[-1], orig_sr=sample_rate, target_sr=model_sr)
         if n_model < 1:
@@ -150,7 +153,10 @@ class DenoiseModel:
             mean_g, std_g = self._denoise_group(rows[start:start + per_group], sample_rate=sample_rate,
                                                 model_sr=model_sr, steps=steps, seed=seed, num_samples=num_samples,
                                                 eta=eta, progress=report)
-            est[start:start + per_group] = strength * mean_g + (1 - strength) * rows[start:start + per_group]
+            if strength == 1.0:
+                est[start:start + per_group] = mean_g
+            else:
+                est[start:start + per_group] = strength * mean_g + (1 - strength) * rows[start:start + per_group]
             if std is not None:
                 std[start:start + per_group] = strength * std_g
         return DenoiseResult(mean=_like(est, x, shape, dtype, is_torch),
@@ -160,8 +166,8 @@ class DenoiseModel:
     def _denoise_group(self, rows: np.ndarray, *, sample_rate: float, model_sr: float, steps: int, seed: int,
                        num_samples: int, eta: float, progress) -> tuple[np.ndarray, np.ndarray | None]:
         """prepare -> sample -> restore for a few rows ``[R, T]``; returns mean and spread at the input rate."""
-        at_model_rate = resample(rows.astype(np.float64), orig_sr=sample_rate, target_sr=model_sr)
-        offset = at_model_rate.mean(-1, keepdims=True)
+        at_model_rate = resample(rows, orig_sr=sample_rate, target_sr=model_sr)
+        offset = at_model_rate.mean(-1, keepdims=True, dtype=np.float64)
         centred = at_model_rate - offset
         level = np.sqrt(np.mean(centred ** 2, axis=-1, keepdims=True))
         silent = level[:, 0] < 1e-9  # an all-zero (or constant) row passes through untouched
@@ -181,7 +187,7 @@ class DenoiseModel:
                 mean = mean + delta / (k + 1)
                 m2 += delta * (sample - mean)
         mean[silent] = at_model_rate[silent]
-        mean = resample(mean, orig_sr=model_sr, target_sr=sample_rate)
+        mean = resample(mean.astype(rows.dtype, copy=False), orig_sr=model_sr, target_sr=sample_rate)
         if num_samples == 1:
             return mean, None
         spread = np.sqrt(m2 / num_samples) * self.config.uncertainty_scale

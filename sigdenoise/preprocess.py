@@ -55,11 +55,11 @@ def _resample_numpy(x: np.ndarray, *, orig_sr: float, target_sr: float, n_out: i
 
     dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float32
     lead = x.shape[:-1]
-    flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
+    flat = x.reshape(-1, x.shape[-1]).astype(dtype, copy=False)  # soxr works in float32 or float64
     # soxr wants [time, channels]; it keeps length close to exact, we trim/pad the last sample.
     y = soxr.resample(flat.T, orig_sr, target_sr, quality="VHQ")
     y = np.asarray(y).T.reshape(*lead, -1) if flat.shape[0] else np.zeros((*lead, n_out))
-    return _fix_length(y, n_out).astype(dtype)
+    return _fix_length(y, n_out).astype(dtype, copy=False)
 
 
 def _resample_torch(x: torch.Tensor, *, orig_sr: float, target_sr: float, n_out: int) -> torch.Tensor:

@@ -611,10 +611,9 @@ def _denoise_csv_streamed(job: FileJob, model, options: BatchOptions,
     pieces = iter_sensor_log_chunks(job.input, chunk_rows=options.csv_chunk_rows, sample_rate=sample_rate)
     first = next(pieces)  # the file's layout and rate are read (and checked) here
     rate, names, channels = first.sample_rate, list(first.channel_names), first.data.shape[0]
-    # Seams overlap as much as the pipeline's own chunks do; it counts a rate-agnostic model's
-    # (sample_rate 0) chunk "seconds" as 1000 samples at the file's rate.
+    # Seams overlap as much as the pipeline's own chunks do.
     model_rate = model.config.sample_rate or rate
-    overlap_at_model_rate = model.config.overlap_seconds * (model.config.sample_rate or 1000)
+    overlap_at_model_rate = model.chunk_samples()[1]
     overlap = max(8, int(round(overlap_at_model_rate * rate / model_rate)))
     per_sample = channels * max(1.0, model_rate / rate) * options.uncertainty
     segment = max(4 * overlap, int(options.segment_values / per_sample))

@@ -201,10 +201,17 @@ class DenoiseModel:
                 "device": str(self.device), **{k: v for k, v in self.metadata.items() if k != "config"}}
 
     # ------------------------------------------------------------------ internals
+    def chunk_samples(self) -> tuple[int, int]:
+        """Chunk length and overlap in samples at the model's rate.
+
+        Rate-agnostic models (``sample_rate = 0``) count their chunk "seconds" as 1000 samples.
+        """
+        sr = self.config.sample_rate or 1000
+        return int(self.config.chunk_seconds * sr), int(self.config.overlap_seconds * sr)
+
     def _sample_rows(self, rows: torch.Tensor, *, steps: int, seed: int, eta: float, progress=None) -> torch.Tensor:
-        sr = self.config.sample_rate or 1000  # rate-agnostic models count chunk "seconds" as 1000 samples
-        plan = plan_chunks(rows.shape[-1], chunk=int(self.config.chunk_seconds * sr),
-                           overlap=int(self.config.overlap_seconds * sr))
+        chunk, overlap = self.chunk_samples()
+        plan = plan_chunks(rows.shape[-1], chunk=chunk, overlap=overlap)
         chunks = split_chunks(rows, plan)  # [rows, count, chunk]
         flat = chunks.reshape(-1, plan.chunk)
         generator = torch.Generator(device=self.device).manual_seed(seed)
@@ -245,6 +252,17 @@ def load_model(name_or_path: str | Path = "speech", *, device: str | torch.devic
     return DenoiseModel(network, config, metadata=meta, device=device, batch_size=batch_size)
 
 
+def sensor_log_outputs(log, result: DenoiseResult):
+    """The denoised log and its extra columns: ``<name>_std`` (spread) and ``<name>_repaired`` (filled gaps)."""
+    extra = {}
+    if result.std is not None:
+        extra.update({f"{name}_std": row for name, row in zip(log.channel_names, result.std)})
+    if result.repaired is not None:
+        extra.update({f"{name}_repaired": row.astype(np.float64)
+                      for name, row in zip(log.channel_names, result.repaired)})
+    return type(log)(**{**log.__dict__, "data": result.mean}), extra
+
+
 def denoise_file(input_path: str | Path, output_path: str | Path, *, model: str | DenoiseModel = "speech",
                  steps: int | None = None, seed: int = 0, strength: float = 1.0, num_samples: int = 1,
                  repair_nan: bool = True, **read_kwargs) -> dict:
@@ -270,13 +288,7 @@ def denoise_file(input_path: str | Path, output_path: str | Path, *, model: str 
     else:
         result = model.denoise_detailed(signal.data, sample_rate=signal.sample_rate, steps=steps, seed=seed,
                                         strength=strength, num_samples=num_samples, repair_nan=repair_nan)
-        extra = {}
-        if result.std is not None:
-            extra.update({f"{name}_std": row for name, row in zip(signal.channel_names, result.std)})
-        if result.repaired is not None:
-            extra.update({f"{name}_repaired": row.astype(np.float64)
-                          for name, row in zip(signal.channel_names, result.repaired)})
-        out = type(signal)(**{**signal.__dict__, "data": result.mean})
+        out, extra = sensor_log_outputs(signal, result)
         write_sensor_log(output_path, out, extra_channels=extra or None)
         rate, n = signal.sample_rate, signal.data.shape[-1]
     return {"sample_rate": rate, "seconds_of_signal": n / rate, "seconds_taken": time.time() - started}

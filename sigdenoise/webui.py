@@ -359,13 +359,11 @@ def make_denoise_sensor(max_minutes: float):
                                         progress=_progress_callback(progress, 0.02, 0.9, "Denoising"))
         taken = time.time() - started
         progress(0.92, desc="Writing the file")
-        extra = {f"{name}_std": row for name, row in zip(signal.channel_names, result.std)}
-        if result.repaired is not None:
-            extra.update({f"{name}_repaired": row.astype(np.float64)
-                          for name, row in zip(signal.channel_names, result.repaired)})
+        from sigdenoise.pipeline import sensor_log_outputs
+
+        cleaned, extra = sensor_log_outputs(signal, result)
         suffix = ".parquet" if output_format == "Parquet" else ".csv"
         out_path = _output_dir() / f"{Path(log_path).stem}-denoised{suffix}"
-        cleaned = type(signal)(**{**signal.__dict__, "data": result.mean})
         write_sensor_log(out_path, cleaned, extra_channels=extra)
         progress(0.96, desc="Drawing the plot")
         figure = sensor_figure(signal.data, result.mean, result.std, signal.sample_rate, signal.channel_names,

@@ -478,23 +478,17 @@ def _denoise_audio(job: FileJob, model, options: BatchOptions) -> tuple[float, i
 
 
 def _denoise_block(model, data: np.ndarray, *, rate: float, options: BatchOptions, seed: int):
-    """Denoise ``[channels, time]`` sensor values; missing (NaN) samples stay missing in mean and std.
+    """Denoise ``[channels, time]`` sensor values -> (mean, std or None).
 
-    The model sees the gaps filled by interpolation (a channel with no values at all: zeros,
-    which it passes through), but a value that was never measured is not reported as one.
+    Missing (NaN) samples come back filled with the model's estimate (from the gap
+    interpolated, then denoised); the caller flags them in ``<name>_repaired`` columns.
+    A channel with no values at all is denoised as zeros.
     """
-    missing = ~np.isfinite(data)
-    dead = missing.all(axis=1)
+    dead = ~np.isfinite(data).any(axis=1)
     x = np.where(dead[:, None], 0.0, data) if dead.any() else data
     result = model.denoise_detailed(x, sample_rate=rate, steps=options.steps, seed=seed,
                                     num_samples=options.uncertainty, strength=options.strength, repair_nan=True)
-    mean, std = np.asarray(result.mean, dtype=np.float64), result.std
-    if missing.any():
-        mean[missing] = np.nan
-        if std is not None:
-            std = np.array(std, dtype=np.float64)
-            std[missing] = np.nan
-    return mean, std
+    return np.asarray(result.mean, dtype=np.float64), result.std
 
 
 def _denoise_sensor(job: FileJob, model, options: BatchOptions, sample_rate: float | None) -> tuple[float, int, dict]:
@@ -503,13 +497,14 @@ def _denoise_sensor(job: FileJob, model, options: BatchOptions, sample_rate: flo
     if Path(job.input).suffix.lower() in (".csv", ".tsv"):
         return _denoise_csv_streamed(job, model, options, sample_rate)
     log = read_sensor_log(job.input, sample_rate=sample_rate)
-    missing = int((~np.isfinite(log.data)).sum())
-    if missing == log.data.size:
+    missing = ~np.isfinite(log.data)
+    if missing.all():
         raise _all_missing(job.input)
     mean, std = _denoise_block(model, log.data, rate=log.sample_rate, options=options, seed=options.seed)
     out = dataclasses.replace(log, data=mean)
-    write_sensor_log(job.output, out, extra_channels=_std_channels(log.channel_names, std))
-    return float(log.sample_rate), int(log.data.shape[1]), {"missing_samples": missing}
+    write_sensor_log(job.output, out, extra_channels=_extra_channels(log.channel_names, std,
+                                                                      missing if missing.any() else None))
+    return float(log.sample_rate), int(log.data.shape[1]), {"missing_samples": int(missing.sum())}
 
 
 def _all_missing(path: str) -> Exception:
@@ -519,8 +514,15 @@ def _all_missing(path: str) -> Exception:
                            "check the export or leave the file out", path=path)
 
 
-def _std_channels(names: list[str], std) -> dict | None:
-    return None if std is None else {f"{name}_std": row for name, row in zip(names, std)}
+def _extra_channels(names: list[str], std, repaired) -> dict | None:
+    """Columns beside the values: ``<name>_std`` (with --uncertainty) and ``<name>_repaired`` (1 where the
+    input had no value), named as :func:`sigdenoise.pipeline.sensor_log_outputs` names them."""
+    extra = {}
+    if std is not None:
+        extra.update({f"{name}_std": row for name, row in zip(names, std)})
+    if repaired is not None:
+        extra.update({f"{name}_repaired": row.astype(np.float64) for name, row in zip(names, repaired)})
+    return extra or None
 
 
 class _SegmentStitcher:
@@ -622,11 +624,19 @@ def _denoise_csv_streamed(job: FileJob, model, options: BatchOptions,
                                        seed=options.seed + k * options.uncertainty),
         segment=segment, overlap=overlap)
     scratch = output.with_name(f".{output.stem}.part.tmp{output.suffix}")
-    counts = {"samples": 0, "missing": 0, "blocks": 0}
+    # One cheap reading pass first: whether the log has gaps decides its columns (the header is written
+    # with the first block), and a log with no values at all is refused before any denoising.
+    samples = missing = 0
+    for piece in iter_sensor_log_chunks(job.input, chunk_rows=options.csv_chunk_rows, sample_rate=sample_rate):
+        samples += piece.data.shape[1]
+        missing += int((~np.isfinite(piece.data)).sum())
+    if missing == samples * channels:
+        raise _all_missing(job.input)
+    counts = {"samples": 0, "blocks": 0}
 
     def write_ready(sink, queue: deque) -> None:
         while queue and stitcher.ready_count >= queue[0][0]:
-            n, start_time, metadata = queue.popleft()
+            n, start_time, metadata, gaps = queue.popleft()
             mean, std = stitcher.take(n)
             meta = dict(metadata)
             first_sample = meta.pop("first_sample", 0)
@@ -636,7 +646,7 @@ def _denoise_csv_streamed(job: FileJob, model, options: BatchOptions,
                 unit = _TIME_UNIT_SECONDS[meta.get("time_unit", "s")]
                 meta["time_start"] = float(meta.get("time_start", 0.0) or 0.0) + first_sample / rate / unit
             block = SensorLog(mean, rate, names, start_time, meta)
-            write_sensor_log(scratch, block, extra_channels=_std_channels(names, std))
+            write_sensor_log(scratch, block, extra_channels=_extra_channels(names, std, gaps))
             with open(scratch, "rb") as source:
                 shutil.copyfileobj(source, sink, 1 << 20)
             counts["blocks"] += 1
@@ -646,12 +656,10 @@ def _denoise_csv_streamed(job: FileJob, model, options: BatchOptions,
         with open(tmp, "wb") as sink:
             for piece in itertools.chain([first], pieces):
                 counts["samples"] += piece.data.shape[1]
-                counts["missing"] += int((~np.isfinite(piece.data)).sum())
-                queue.append((piece.data.shape[1], piece.start_time, piece.metadata))
+                gaps = ~np.isfinite(piece.data) if missing else None
+                queue.append((piece.data.shape[1], piece.start_time, piece.metadata, gaps))
                 stitcher.push(piece.data)
                 write_ready(sink, queue)
-            if counts["missing"] == counts["samples"] * channels:
-                raise _all_missing(job.input)
             stitcher.finish()
             write_ready(sink, queue)
 
@@ -660,7 +668,7 @@ def _denoise_csv_streamed(job: FileJob, model, options: BatchOptions,
     finally:
         with contextlib.suppress(OSError):
             scratch.unlink()
-    extra = {"missing_samples": counts["missing"]}
+    extra = {"missing_samples": missing}
     if stitcher.calls > 1:
         extra["segments"] = stitcher.calls
     return float(rate), counts["samples"], extra

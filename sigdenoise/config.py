@@ -26,6 +26,7 @@ class NetConfig:
     bottleneck: int = 192
     dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)  # temporal blocks at the bottleneck
     emb_dim: int = 64
+    norm: str = "frame"  # "frame" (per-frame layer norm) or "batch"; see nets.layers.make_norm
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,12 @@ class ModelConfig:
     chunk_seconds: float = 4.0
     overlap_seconds: float = 0.25
     uncertainty_scale: float = 1.0  # calibrates the posterior spread (fitted on validation data)
+    # The estimate is (mask_offset + M) * y + R. With 1.0 and a zero-initialised head the untrained
+    # model passes its input through, and training starts from "keep everything" instead of silence.
+    mask_offset: float = 0.0
+    # Also feed the network log|y|: the level of each bin in dB-like units, the cue a mask needs most,
+    # which it would otherwise have to build from real and imaginary parts.
+    log_magnitude_input: bool = False
 
     def __post_init__(self):
         if self.representation != "stft":

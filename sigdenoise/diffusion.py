@@ -41,7 +41,7 @@ class BridgeDenoiser(nn.Module):
     """``denoiser(x_t, t, cond) -> x0 estimate`` on complex spectrograms ``[B, F, T]``.
 
     The backbone sees (x_t, y) as four real channels and returns a complex mask M and a
-    complex residual R; the estimate is ``M * y + R``. Masking the condition keeps the
+    complex residual R; the estimate is ``(mask_offset + M) * y + R``. Masking the condition keeps the
     easy part (keeping speech where the SNR is high) easy for a small network.
     """
 
@@ -51,16 +51,19 @@ class BridgeDenoiser(nn.Module):
         freq_bins = config.stft.n_fft // 2 + 1
         self.crop = freq_bins % (2 ** len(config.net.channels))  # drop the top bin(s) so F halves cleanly
         self.net = build_backbone(
-            config.net.name, in_channels=4, out_channels=4, freq_bins=freq_bins - self.crop,
+            config.net.name, in_channels=5 if config.log_magnitude_input else 4, out_channels=4, freq_bins=freq_bins - self.crop,
             channels=config.net.channels, bottleneck=config.net.bottleneck, dilations=config.net.dilations,
-            emb_dim=config.net.emb_dim)
+            emb_dim=config.net.emb_dim, norm=config.net.norm, zero_head=config.mask_offset != 0)
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         keep = x_t.shape[-2] - self.crop
         x_in, y_in = x_t[..., :keep, :], cond[..., :keep, :]
-        feats = torch.stack([x_in.real, x_in.imag, y_in.real, y_in.imag], dim=1)
+        planes = [x_in.real, x_in.imag, y_in.real, y_in.imag]
+        if self.config.log_magnitude_input:
+            planes.append(torch.log(y_in.abs() + 1e-4))
+        feats = torch.stack(planes, dim=1)
         out = self.net(feats, t).float()
-        mask = torch.complex(out[:, 0], out[:, 1])
+        mask = torch.complex(out[:, 0] + self.config.mask_offset, out[:, 1])
         residual = torch.complex(out[:, 2], out[:, 3])
         est = mask * y_in + residual
         if self.crop:  # the dropped top bins carry almost nothing: pass them through attenuated
@@ -77,13 +80,27 @@ class BridgeDenoiser(nn.Module):
         return from_spec(spec, self.config.stft, length=length)
 
 
-def si_sdr(estimate: torch.Tensor, reference: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Scale-invariant SDR in dB along the last axis (Le Roux et al. 2019)."""
+def si_sdr(estimate: torch.Tensor, reference: torch.Tensor, eps: float = 1e-8,
+           max_db: float | None = None) -> torch.Tensor:
+    """Scale-invariant SDR in dB along the last axis (Le Roux et al. 2019).
+
+    ``max_db`` makes it a training loss: the error is floored at ``10**(-max_db/10)`` of the target
+    energy, so SI-SDR saturates softly at ``max_db``. Unbounded, an example whose output is already
+    almost exact (clean in, clean out) has a gradient that grows without limit as its error shrinks;
+    it swamps the batch and pins the network to passing its input through.
+    """
     reference = reference - reference.mean(-1, keepdim=True)
     estimate = estimate - estimate.mean(-1, keepdim=True)
     scale = (estimate * reference).sum(-1, keepdim=True) / (reference.pow(2).sum(-1, keepdim=True) + eps)
     target = scale * reference
-    return 10 * torch.log10(target.pow(2).sum(-1) / ((estimate - target).pow(2).sum(-1) + eps) + eps)
+    target_energy = target.pow(2).sum(-1)
+    error_energy = (estimate - target).pow(2).sum(-1)
+    if max_db is not None:
+        error_energy = error_energy + 10 ** (-max_db / 10) * target_energy
+    return 10 * torch.log10(target_energy / (error_energy + eps) + eps)
+
+
+SISDR_LOSS_MAX_DB = 30.0  # beyond this an example counts as solved (see si_sdr)
 
 
 def bridge_loss(denoiser: BridgeDenoiser, clean: torch.Tensor, noisy: torch.Tensor, *, t_one_prob: float,
@@ -106,7 +123,7 @@ def bridge_loss(denoiser: BridgeDenoiser, clean: torch.Tensor, noisy: torch.Tens
     # SI-SDR is undefined for a silent reference (noise-only examples): its gradient there grows as the
     # output shrinks and swamps the batch, so those examples are left to the spectral terms.
     speech = clean.pow(2).mean(-1) > 1e-10
-    per_example = si_sdr(denoiser.decode(est, clean.shape[-1]), clean)
+    per_example = si_sdr(denoiser.decode(est, clean.shape[-1]), clean, max_db=SISDR_LOSS_MAX_DB)
     sisdr = (per_example * speech).sum() / speech.sum().clamp(min=1)
     loss = complex_weight * complex_term + magnitude_weight * magnitude_term - sisdr_weight * sisdr
     return loss, {"loss": loss.item(), "complex": complex_term.item(), "magnitude": magnitude_term.item(),

@@ -200,6 +200,8 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
             decay = min(config.ema_decay, (1 + step) / (10 + step))
             for e, p in zip(ema.parameters(), model.parameters()):
                 e.lerp_(p, 1 - decay)
+            for e, b in zip(ema.buffers(), model.buffers()):  # batch-norm statistics: already running means
+                e.copy_(b)
         step += 1
         elapsed = time.time() - started
         if bar is not None:

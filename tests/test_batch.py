@@ -110,8 +110,16 @@ def test_every_format_round_trips_through_the_batch(tiny_model_env, tmp_path):
                 np.testing.assert_array_equal(a.data, b.data)
             else:  # lossy codecs: same rate and layout, length within a frame of padding
                 assert abs(a.data.shape[1] - b.data.shape[1]) <= 2304, ext
-        elif ext in ("csv", "tsv"):
-            assert dst.read_text() == src.read_text(), ext  # comments, time column, empty cells, numbers
+        elif ext in ("csv", "tsv") and "nan" not in src.read_text().lower() and ",," not in src.read_text():
+            assert dst.read_text() == src.read_text(), ext  # comments, time column, numbers
+        elif ext == "csv":  # empty cells: filled, flagged in <name>_repaired, every other cell as it came
+            a, b = read_sensor_log(src), read_sensor_log(dst)
+            gaps = ~np.isfinite(a.data)
+            assert b.channel_names == a.channel_names + [f"{n}_repaired" for n in a.channel_names]
+            np.testing.assert_array_equal(b.data[:2][~gaps], a.data[~gaps])
+            assert np.array_equal(b.data[2:] == 1, gaps) and np.isfinite(b.data).all()
+            comments = [line for line in src.read_text().splitlines() if line.startswith("#")]
+            assert comments and comments == [line for line in dst.read_text().splitlines() if line.startswith("#")]
         else:
             a, b = read_sensor_log(src, sample_rate=250.0 if ext == "npy" else None), read_sensor_log(
                 dst, sample_rate=250.0 if ext == "npy" else None)
@@ -134,8 +142,10 @@ def test_uncertainty_writes_std_beside_the_values(tiny_model_env, tmp_path):
     std = read_audio(tmp_path / "out" / "a_std.wav")
     assert std.sample_rate == 16000 and std.data.shape == read_audio(wav).data.shape and std.data.min() >= 0
     log = read_sensor_log(tmp_path / "out" / "b.csv")
-    assert log.channel_names == ["temp", "vibration", "temp_std", "vibration_std"]
-    assert np.isnan(log.data[[0, 2], 3]).all() and np.isfinite(log.data[:, 4]).all()  # missing stays missing
+    assert log.channel_names == ["temp", "vibration", "temp_std", "vibration_std", "temp_repaired",
+                                 "vibration_repaired"]
+    assert np.isfinite(log.data).all()  # the gap is filled with the model's estimate ...
+    assert log.data[4, 3] == 1 and log.data[4].sum() == 1 and log.data[5].sum() == 0  # ... and flagged
     assert read_sensor_log(tmp_path / "out" / "c.npz").channel_names == ["u", "v", "u_std", "v_std"]
     record = read_manifest(tmp_path / "out" / "manifest.jsonl")[str(wav)]
     assert record["std_output"] == str(tmp_path / "out" / "a_std.wav")
@@ -177,14 +187,17 @@ def test_a_big_csv_streams_in_pieces_and_segments(tiny_model_env, tmp_path):
     assert record["status"] == "ok" and record["segments"] > 3, record
     out = (tmp_path / "out" / "long.tsv").read_text().splitlines()
     inp = src.read_text().splitlines()
-    assert len(out) == len(inp) and out[:2] == inp[:2]
+    assert len(out) == len(inp) and out[0] == inp[0]  # comment, then one header
+    assert out[1] == inp[1] + "\ttemp_repaired\tvibration_repaired"
     assert [line.split("\t")[0] for line in out] == [line.split("\t")[0] for line in inp]
     a, b = read_sensor_log(src), read_sensor_log(tmp_path / "out" / "long.tsv")
-    np.testing.assert_allclose(b.data, a.data, rtol=1e-12, atol=1e-12)  # crossfading a value with itself
+    gaps = ~np.isfinite(a.data)
+    np.testing.assert_allclose(b.data[:2][~gaps], a.data[~gaps], rtol=1e-12, atol=1e-12)  # a value crossfaded with itself
+    assert np.isfinite(b.data).all() and np.array_equal(b.data[2:] == 1, gaps)  # gaps filled and flagged
     summary = _run([src], tmp_path / "out1", uncertainty=2, csv_chunk_rows=700, segment_values=2000)
     log = read_sensor_log(tmp_path / "out1" / "long.tsv")
-    assert log.data.shape == (4, 6000) and np.isnan(log.data[0, [10, 2500]]).all()
-    assert np.isfinite(np.delete(log.data, [10, 2500], axis=1)).all()
+    assert log.channel_names[2:] == ["temp_std", "vibration_std", "temp_repaired", "vibration_repaired"]
+    assert log.data.shape == (6, 6000) and np.isfinite(log.data).all()
 
 
 # --------------------------------------------------------------------------- failures

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 import sigdenoise
 from sigdenoise.cli import main as cli_main
@@ -89,3 +90,15 @@ def test_train_on_dns_style_folders_and_fine_tune(tmp_path, dns_like):
     tuned = tmp_path / "tuned"
     assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(tuned), "--set", "steps=1"]) == 0
     assert (tuned / "model.safetensors").exists()
+
+
+def test_ema_model_carries_batch_norm_statistics(tmp_path, voicebank_like):
+    config = _write_config(tmp_path, f'kind = "paired"\npaired_dir = "{voicebank_like}"')
+    assert cli_main(["train", "--config", config, "--set", "steps=3", "--set", 'model.net.norm="batch"',
+                     "--set", "model.mask_offset=1.0", "--set", "model.log_magnitude_input=true"]) == 0
+    from sigdenoise.checkpoint import load_checkpoint
+
+    state, model_config, _ = load_checkpoint(tmp_path / "run" / "model.safetensors")
+    assert model_config.net.norm == "batch" and model_config.mask_offset == 1.0
+    running = [v for k, v in state.items() if k.endswith("running_var")]
+    assert running and not all(torch.allclose(v, torch.ones_like(v)) for v in running)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers import FiLM, FourierEmbedding, FrameNorm
+from .layers import FiLM, FourierEmbedding, make_norm
 
 
 class EncoderBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int, emb_dim: int, stride_f: int):
+    def __init__(self, c_in: int, c_out: int, emb_dim: int, stride_f: int, norm: str):
         super().__init__()
         self.conv = nn.Conv2d(c_in, c_out, (3, 3), stride=(stride_f, 1), padding=(1, 1))
-        self.norm = FrameNorm(c_out)
+        self.norm = make_norm(norm, c_out)
         self.film = FiLM(emb_dim, c_out)
         self.act = nn.SiLU()
 
@@ -27,10 +27,10 @@ class EncoderBlock(nn.Module):
 
 
 class DecoderBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int, emb_dim: int):
+    def __init__(self, c_in: int, c_out: int, emb_dim: int, norm: str):
         super().__init__()
         self.conv = nn.Conv2d(c_in, c_out, (3, 3), padding=(1, 1))
-        self.norm = FrameNorm(c_out)
+        self.norm = make_norm(norm, c_out)
         self.film = FiLM(emb_dim, c_out)
         self.act = nn.SiLU()
 
@@ -42,10 +42,10 @@ class DecoderBlock(nn.Module):
 class TemporalBlock(nn.Module):
     """Residual block: dilated depthwise conv over time, then a pointwise MLP."""
 
-    def __init__(self, dim: int, dilation: int, emb_dim: int):
+    def __init__(self, dim: int, dilation: int, emb_dim: int, norm: str):
         super().__init__()
         self.depthwise = nn.Conv1d(dim, dim, 3, padding=dilation, dilation=dilation, groups=dim)
-        self.norm = FrameNorm(dim, ndim=3)
+        self.norm = make_norm(norm, dim, ndim=3)
         self.film = FiLM(emb_dim, dim)
         self.mlp = nn.Sequential(nn.Conv1d(dim, 2 * dim, 1), nn.SiLU(), nn.Conv1d(2 * dim, dim, 1))
 
@@ -57,21 +57,25 @@ class BridgeCRN(nn.Module):
     """The backbone: ``net(x, t) -> y`` with x ``[B, C_in, F, T]`` and t ``[B]`` in [0, 1]."""
 
     def __init__(self, *, in_channels: int, out_channels: int, freq_bins: int, channels=(16, 24, 32, 48),
-                 bottleneck: int = 192, dilations=(1, 2, 4, 8), emb_dim: int = 64):
+                 bottleneck: int = 192, dilations=(1, 2, 4, 8), emb_dim: int = 64, norm: str = "frame",
+                 zero_head: bool = False):
         super().__init__()
         levels = len(channels)
         if freq_bins % (2 ** levels):
             raise ValueError(f"freq_bins={freq_bins} must be divisible by 2**{levels}")
         self.embed = FourierEmbedding(emb_dim)
-        self.stem = EncoderBlock(in_channels, channels[0], emb_dim, stride_f=1)
+        self.stem = EncoderBlock(in_channels, channels[0], emb_dim, stride_f=1, norm=norm)
         widths = [channels[0], *channels]
-        self.down = nn.ModuleList(EncoderBlock(widths[i], widths[i + 1], emb_dim, 2) for i in range(levels))
+        self.down = nn.ModuleList(EncoderBlock(widths[i], widths[i + 1], emb_dim, 2, norm) for i in range(levels))
         flat = channels[-1] * freq_bins // (2 ** levels)
         self.into_time = nn.Conv1d(flat, bottleneck, 1)
-        self.temporal = nn.ModuleList(TemporalBlock(bottleneck, d, emb_dim) for d in dilations)
+        self.temporal = nn.ModuleList(TemporalBlock(bottleneck, d, emb_dim, norm) for d in dilations)
         self.out_of_time = nn.Conv1d(bottleneck, flat, 1)
-        self.up = nn.ModuleList(DecoderBlock(widths[i + 1], widths[i], emb_dim) for i in reversed(range(levels)))
+        self.up = nn.ModuleList(DecoderBlock(widths[i + 1], widths[i], emb_dim, norm) for i in reversed(range(levels)))
         self.head = nn.Conv2d(channels[0], out_channels, 1)
+        if zero_head:  # the output starts at exactly zero, so a wrapper's offset decides the initial map
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         emb = self.embed(t)

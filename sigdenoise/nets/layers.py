@@ -1,4 +1,4 @@
-"""Layers shared by the backbones: noise-level embedding, FiLM conditioning, per-frame norm."""
+"""Layers shared by the backbones: noise-level embedding, FiLM conditioning, normalisation."""
 from __future__ import annotations
 
 import math
@@ -51,3 +51,18 @@ class FrameNorm(nn.Module):
         mean = x.mean(dim=self.dims, keepdim=True)
         var = x.var(dim=self.dims, keepdim=True, unbiased=False)
         return (x - mean) * torch.rsqrt(var + 1e-5) * self.weight + self.bias
+
+
+def make_norm(kind: str, channels: int, ndim: int = 4) -> nn.Module:
+    """The normalisation a backbone uses between convolutions.
+
+    ``"frame"``: :class:`FrameNorm`, statistics per time frame. It also erases each frame's
+    loudness, the cue that tells a speech frame from a noise-only one, and models with it
+    learn slowly. ``"batch"``: batch norm; at inference it is a fixed affine map, so it keeps
+    loudness and, like FrameNorm, gives a chunk the same output wherever the chunk ends.
+    """
+    if kind == "frame":
+        return FrameNorm(channels, ndim=ndim)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels) if ndim == 4 else nn.BatchNorm1d(channels)
+    raise ValueError(f"unknown norm {kind!r}; known: 'frame', 'batch'")

@@ -1,4 +1,4 @@
-"""The ``sigdenoise`` command: train, fetch-data, info, denoise."""
+"""The ``sigdenoise`` command: train, calibrate, fetch-data, info, denoise."""
 from __future__ import annotations
 
 import argparse
@@ -26,6 +26,16 @@ def cmd_train(args) -> int:
     config = load_train_config(args.config, overrides)
     path = train(config, init=args.init, resume=not args.restart)
     print(f"[train] model written to {path}")
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from .calibrate import calibrate
+
+    summary = calibrate(args.model, args.out, count=args.examples, num_samples=args.num_samples,
+                        target=args.target)
+    print(json.dumps(summary, indent=1))
+    print(f"[calibrate] calibrated model written to {args.out}")
     return 0
 
 
@@ -133,6 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field, e.g. steps=100")
     p.add_argument("--restart", action="store_true", help="ignore a saved state in the output folder")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("calibrate", help="fit the uncertainty band's scale on held-out data (writes a copy)")
+    p.add_argument("model", help="a .safetensors checkpoint (e.g. runs/sensor/model.safetensors)")
+    p.add_argument("-o", "--out", required=True, help="where to write the calibrated checkpoint")
+    p.add_argument("--examples", type=int, default=256, help="held-out examples to fit on (default 256)")
+    p.add_argument("--num-samples", type=int, default=8, help="posterior samples per example (default 8)")
+    p.add_argument("--target", type=float, default=0.90, help="coverage of mean ± 1.645 std to aim for (0.90)")
+    p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("fetch-data", help="download and prepare the training corpora into ~/.cache/sigdenoise")
     p.add_argument("roles", nargs="*", metavar="ROLE", help="speech, noise and/or sensor (default: speech noise)")

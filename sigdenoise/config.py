@@ -76,6 +76,7 @@ class DataConfig:
     segment_seconds: float = 2.0
     snr_db: tuple[float, float] = (-5.0, 20.0)
     synthetic_noise_prob: float = 0.3  # white/pink/brown/hum/babble instead of a real noise file
+    augment: bool = False  # sensor: time stretch, sign/direction flips, two-family sums (training split only)
     seed: int = 0
 
 

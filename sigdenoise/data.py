@@ -241,5 +241,6 @@ def build_training_data(config: DataConfig, *, sample_rate: int, target_rms: flo
     if config.kind == "sensor":
         from .sensor_data import SensorCorruptor
 
-        return SensorCorruptor.from_cache(config, sample_rate=sample_rate, target_rms=target_rms, split=split)
+        return SensorCorruptor.from_cache(config, sample_rate=sample_rate, target_rms=target_rms, split=split,
+                                          augment=config.augment and split == "train")
     raise ValueError(f"unknown data kind {config.kind!r}; known: speech_mix, paired, sensor")

@@ -241,6 +241,9 @@ class SensorCorruptor:
     target_rms: float
     recipes: tuple[str, ...] = tuple(RECIPES)
     clean_prob: float = 0.04  # clean in, clean out: teaches the model to leave a clean trace alone
+    # Training only: stretch the time axis (x0.5-2), flip sign and direction, and sum two families'
+    # traces, so that a dozen training families stand for the shapes of unseen ones.
+    augment: bool = False
     _family_p: np.ndarray = field(init=False, repr=False)
     _members: list[list[int]] = field(init=False, repr=False)
     _member_p: list[np.ndarray] = field(init=False, repr=False)
@@ -263,13 +266,14 @@ class SensorCorruptor:
 
     @classmethod
     def from_cache(cls, config: DataConfig, *, sample_rate: float, target_rms: float, split: str = "train",
-                   folder: str | Path | None = None) -> "SensorCorruptor":
+                   folder: str | Path | None = None, augment: bool = False) -> "SensorCorruptor":
         """The series of one split from the prepared cache (``config.clean_dir`` or ~/.cache/sigdenoise/sensor)."""
         if sample_rate != 0:
             raise ValueError(f"the sensor corpus mixes native rates from months to 360 Hz; a sensor model must be "
                              f"rate-agnostic (model sample_rate = 0), got sample_rate={sample_rate}")
         folder = folder or config.clean_dir or default_sensor_cache()
-        return cls(series=load_sensor_corpus(folder, split=split), config=config, target_rms=target_rms)
+        return cls(series=load_sensor_corpus(folder, split=split), config=config, target_rms=target_rms,
+                   augment=augment)
 
     @property
     def segment_samples(self) -> int:
@@ -280,13 +284,32 @@ class SensorCorruptor:
         return sorted({s["group"] for s in self.series})
 
     def _clean_segment(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        segment, entry = self._draw_segment(n, rng)
+        if self.augment and rng.uniform() < 0.2:
+            other, _ = self._draw_segment(n, rng)
+            other = (other - other.mean()) / (other.std() + 1e-12) * segment.std() * rng.uniform(0.2, 1.0)
+            segment = segment + other
+        return segment, entry
+
+    def _draw_segment(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        stretch = float(np.exp(rng.uniform(np.log(0.5), np.log(2.0)))) if self.augment else 1.0
+        span = max(2, int(round(n * stretch)))
         for _ in range(20):  # idle stretches (a switched-off appliance) teach nothing: draw again
             family = rng.choice(len(self._members), p=self._family_p)
             entry = self.series[self._members[family][rng.choice(len(self._members[family]), p=self._member_p[family])]]
             signal = np.asarray(entry["signal"], np.float64)
-            segment = mirror_window(signal, n, rng)
+            segment = mirror_window(signal, span, rng)
             if segment.std() > 1e-3 * signal.std():
                 break
+        if self.augment:
+            if span != n:
+                import soxr
+
+                segment = soxr.resample(segment, span, n)[:n]
+                segment = np.pad(segment, (0, n - segment.size), mode="edge")
+            segment = segment * rng.choice([-1.0, 1.0])
+            if rng.uniform() < 0.5:
+                segment = segment[::-1].copy()
         return segment, entry
 
     def example_detailed(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:

@@ -259,3 +259,36 @@ def test_read_miniseed_decodes_steim2_and_checks_itself():
     corrupt[64 + 8:64 + 12] = struct.pack(">l", 999)  # wrong last-sample check word
     with pytest.raises(ValueError, match="checks"):
         read_miniseed(bytes(corrupt))
+
+
+def test_calibration_fits_the_band_to_its_target_coverage(tmp_path):
+    import sigdenoise
+    from sigdenoise.calibrate import calibrate
+
+    from .conftest import save_tiny_model
+
+    write_cache(tmp_path / "cache")
+    raw = save_tiny_model(tmp_path / "raw.safetensors", "sensor", 0)
+    out = tmp_path / "calibrated.safetensors"
+    summary = calibrate(raw, out, count=12, num_samples=4, target=0.9, data_dir=tmp_path / "cache")
+    assert summary["examples"] > 6 * 256 and abs(summary["coverage_after"] - 0.9) < 0.01
+    model = sigdenoise.load_model(out, device="cpu")
+    assert model.config.uncertainty_scale == pytest.approx(summary["uncertainty_scale"])
+    assert model.metadata["training"]["calibration"]["coverage_after"] == summary["coverage_after"]
+    assert raw.exists() and sigdenoise.load_model(raw, device="cpu").config.uncertainty_scale == 1.0
+
+
+def test_augmented_examples_stay_finite_scaled_and_only_in_training(tmp_path):
+    from sigdenoise.data import build_training_data
+
+    write_cache(tmp_path)
+    config = DataConfig(kind="sensor", segment_seconds=0.256, clean_dir=str(tmp_path), augment=True)
+    train = build_training_data(config, sample_rate=0, target_rms=0.01, split="train")
+    validation = build_training_data(config, sample_rate=0, target_rms=0.01, split="validation")
+    assert train.augment and not validation.augment
+    clean, noisy = train.batch(32, np.random.default_rng(0))
+    assert clean.shape == (32, 256) and np.isfinite(clean).all() and np.isfinite(noisy).all()
+    np.testing.assert_allclose(np.sqrt((noisy.astype(np.float64) ** 2).mean(1)), 0.01, rtol=1e-3)
+    plain = build_training_data(DataConfig(kind="sensor", segment_seconds=0.256, clean_dir=str(tmp_path)),
+                                sample_rate=0, target_rms=0.01, split="train")
+    assert not np.allclose(plain.batch(32, np.random.default_rng(0))[0], clean)

@@ -57,6 +57,9 @@ class ModelConfig:
     # Also feed the network log|y|: the level of each bin in dB-like units, the cue a mask needs most,
     # which it would otherwise have to build from real and imaginary parts.
     log_magnitude_input: bool = False
+    # Also feed where mains hum (50/60 Hz and harmonics, folded below Nyquist) falls among the STFT bins
+    # at the input's rate: a rate-agnostic model cannot otherwise tell hum from a trace's own rhythm.
+    mains_map_input: bool = False
 
     def __post_init__(self):
         if self.representation != "stft":
@@ -76,7 +79,9 @@ class DataConfig:
     segment_seconds: float = 2.0
     snr_db: tuple[float, float] = (-5.0, 20.0)
     synthetic_noise_prob: float = 0.3  # white/pink/brown/hum/babble instead of a real noise file
-    augment: bool = False  # sensor: time stretch, sign/direction flips, two-family sums (training split only)
+    # Training split only. speech_mix: speed perturbation and spectral tilt (new voices); sensor: time
+    # stretch, sign and direction flips, two-family sums.
+    augment: bool = False
     seed: int = 0
 
 

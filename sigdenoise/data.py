@@ -125,6 +125,10 @@ class SpeechMixer:
     config: DataConfig
     sample_rate: int
     target_rms: float
+    # Training only: new voices from the ones we have. Speed perturbation (x0.85-1.15 moves pitch and
+    # formants together) and a random spectral tilt change the timbre; without them a model trained on
+    # ~20 voices gained 5.3 dB SI-SDR on its training speakers but only 2.6 dB on held-out ones.
+    augment: bool = False
 
     def _window(self, stream: np.ndarray, n: int, rng) -> np.ndarray:
         if stream.size <= n:
@@ -135,9 +139,21 @@ class SpeechMixer:
 
     def _speech(self, n, rng) -> np.ndarray:
         groups = list(self.speech)
-        weights = np.array([self.speech[g].size for g in groups], float) ** 0.5  # flatten speaker imbalance
+        # flatten speaker imbalance (2 voices hold a third of the audio); more so when augmenting
+        power = 0.25 if self.augment else 0.5
+        weights = np.array([self.speech[g].size for g in groups], float) ** power
         g = groups[rng.choice(len(groups), p=weights / weights.sum())]
-        return self._window(self.speech[g], n, rng)
+        if not self.augment:
+            return self._window(self.speech[g], n, rng)
+        import soxr
+        from scipy.signal import lfilter
+
+        speed = float(np.exp(rng.uniform(np.log(0.85), np.log(1.15))))
+        span = int(round(n * speed))
+        x = soxr.resample(self._window(self.speech[g], span, rng), span, n)[:n]
+        x = np.pad(x, (0, n - x.size))
+        tilt = rng.uniform(-0.6, 0.6)  # y[k] = x[k] - tilt x[k-1]: brighter (> 0) or darker (< 0) voice
+        return lfilter([1.0, -tilt], [1.0], x).astype(np.float32)
 
     def _noise(self, n, rng) -> np.ndarray:
         if rng.uniform() >= self.config.synthetic_noise_prob and self.noise:
@@ -168,9 +184,11 @@ class SpeechMixer:
         gain = self.target_rms / (np.sqrt(np.mean(noisy ** 2)) + 1e-8)
         return (clean * gain).astype(np.float32), (noisy * gain).astype(np.float32)
 
-    def batch(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def batch(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``size`` examples: clean ``[B, n]``, noisy ``[B, n]`` and their sample rates ``[B]``."""
         pairs = [self.example(rng) for _ in range(size)]
-        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+        return (np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]),
+                np.full(size, float(self.sample_rate)))
 
 
 @dataclass
@@ -237,7 +255,8 @@ def build_training_data(config: DataConfig, *, sample_rate: int, target_rms: flo
                                  sample_rate=sample_rate, rng=rng)
         noise = [np.asarray(c["audio"], np.float32)
                  for c in load_corpus(noise_dir, role="noise", split=split, sample_rate=sample_rate)]
-        return SpeechMixer(speech=speech, noise=noise, config=config, sample_rate=sample_rate, target_rms=target_rms)
+        return SpeechMixer(speech=speech, noise=noise, config=config, sample_rate=sample_rate, target_rms=target_rms,
+                           augment=config.augment and split == "train")
     if config.kind == "sensor":
         from .sensor_data import SensorCorruptor
 

@@ -37,8 +37,28 @@ def bridge_marginal(x0: torch.Tensor, y: torch.Tensor, t: torch.Tensor, eps: tor
     return (1 - tt) * x0 + tt * y + bridge_sigma(tt, sigma_max) * eps
 
 
+MAINS_HZ = (50.0, 60.0)
+MAINS_HARMONICS = 7
+
+
+def mains_map(sample_rate: torch.Tensor, *, n_fft: int, freq_bins: int) -> torch.Tensor:
+    """``[B]`` sample rates -> ``[B, F]``: ~1 at the bins where 50/60 Hz hum and its harmonics land
+    (aliases folded into 0..Nyquist), falling off over about one bin; 0 for a rate of 0 (unknown)."""
+    rate = sample_rate.float().reshape(-1, 1, 1)
+    k = torch.arange(1, MAINS_HARMONICS + 1, device=rate.device, dtype=torch.float32)
+    lines = (torch.tensor(MAINS_HZ, device=rate.device)[:, None] * k).reshape(1, -1, 1)  # [1, L, 1]
+    folded = torch.remainder(lines, rate.clamp(min=1e-6))
+    folded = torch.minimum(folded, rate - folded)  # alias into [0, rate/2]
+    position = folded / rate.clamp(min=1e-6) * n_fft  # in bins
+    bins = torch.arange(freq_bins, device=rate.device, dtype=torch.float32).reshape(1, 1, -1)
+    bumps = torch.exp(-0.5 * (bins - position) ** 2).amax(dim=1)  # [B, F]
+    return bumps * (sample_rate.reshape(-1, 1) > 0)
+
+
 class BridgeDenoiser(nn.Module):
-    """``denoiser(x_t, t, cond) -> x0 estimate`` on complex spectrograms ``[B, F, T]``.
+    """``denoiser(x_t, t, cond, rate) -> x0 estimate`` on complex spectrograms ``[B, F, T]``.
+
+    ``rate`` (``[B]`` sample rates of the signals) is only read by models with ``mains_map_input``.
 
     The backbone sees (x_t, y) as four real channels and returns a complex mask M and a
     complex residual R; the estimate is ``(mask_offset + M) * y + R``. Masking the condition keeps the
@@ -51,16 +71,22 @@ class BridgeDenoiser(nn.Module):
         freq_bins = config.stft.n_fft // 2 + 1
         self.crop = freq_bins % (2 ** len(config.net.channels))  # drop the top bin(s) so F halves cleanly
         self.net = build_backbone(
-            config.net.name, in_channels=5 if config.log_magnitude_input else 4, out_channels=4, freq_bins=freq_bins - self.crop,
+            config.net.name, in_channels=4 + config.log_magnitude_input + config.mains_map_input, out_channels=4, freq_bins=freq_bins - self.crop,
             channels=config.net.channels, bottleneck=config.net.bottleneck, dilations=config.net.dilations,
             emb_dim=config.net.emb_dim, norm=config.net.norm, zero_head=config.mask_offset != 0)
 
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor,
+                rate: torch.Tensor | None = None) -> torch.Tensor:
         keep = x_t.shape[-2] - self.crop
         x_in, y_in = x_t[..., :keep, :], cond[..., :keep, :]
         planes = [x_in.real, x_in.imag, y_in.real, y_in.imag]
         if self.config.log_magnitude_input:
             planes.append(torch.log(y_in.abs() + 1e-4))
+        if self.config.mains_map_input:
+            if rate is None:
+                raise ValueError("this model needs the signals' sample rates (rate=...) for its mains-hum map")
+            lines = mains_map(rate, n_fft=self.config.stft.n_fft, freq_bins=keep)
+            planes.append(lines[:, :, None].expand_as(y_in.real).to(y_in.real.dtype))
         feats = torch.stack(planes, dim=1)
         out = self.net(feats, t).float()
         mask = torch.complex(out[:, 0] + self.config.mask_offset, out[:, 1])
@@ -105,7 +131,8 @@ SISDR_LOSS_MAX_DB = 30.0  # beyond this an example counts as solved (see si_sdr)
 
 def bridge_loss(denoiser: BridgeDenoiser, clean: torch.Tensor, noisy: torch.Tensor, *, t_one_prob: float,
                 complex_weight: float, magnitude_weight: float, sisdr_weight: float,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
+                generator: torch.Generator | None = None, rate: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, dict]:
     """Training loss on waveforms ``[B, T]``: draw t, form x_t, predict x0, compare.
 
     A share ``t_one_prob`` of examples sits at t=1 (x_t = y), the first sampler step,
@@ -117,7 +144,7 @@ def bridge_loss(denoiser: BridgeDenoiser, clean: torch.Tensor, noisy: torch.Tens
     t = torch.where(torch.rand(b, generator=generator, device=clean.device) < t_one_prob, torch.ones_like(t), t)
     eps = complex_noise(x0.shape, generator=generator, device=clean.device)
     x_t = bridge_marginal(x0, y, t, eps, denoiser.config.bridge.sigma_max)
-    est = denoiser(x_t, t, y)
+    est = denoiser(x_t, t, y, rate)
     complex_term = (est - x0).abs().pow(2).mean()
     magnitude_term = (est.abs() - x0.abs()).pow(2).mean()
     # SI-SDR is undefined for a silent reference (noise-only examples): its gradient there grows as the

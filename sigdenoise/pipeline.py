@@ -178,7 +178,7 @@ class DenoiseModel:
         total = mean = m2 = None
         for k in range(num_samples):  # running mean and variance (Welford): no stack of all samples
             report = None if progress is None else (lambda f, k=k: progress((k + f) / num_samples))
-            sample = self._sample_rows(scaled, steps=steps, seed=seed + k, eta=eta, progress=report)
+            sample = self._sample_rows(scaled, rate=model_sr, steps=steps, seed=seed + k, eta=eta, progress=report)
             sample = sample.cpu().double().numpy() / gain + offset
             if k == 0:
                 mean, m2 = sample, np.zeros_like(sample) if num_samples > 1 else None
@@ -209,7 +209,8 @@ class DenoiseModel:
         sr = self.config.sample_rate or 1000
         return int(self.config.chunk_seconds * sr), int(self.config.overlap_seconds * sr)
 
-    def _sample_rows(self, rows: torch.Tensor, *, steps: int, seed: int, eta: float, progress=None) -> torch.Tensor:
+    def _sample_rows(self, rows: torch.Tensor, *, rate: float, steps: int, seed: int, eta: float,
+                     progress=None) -> torch.Tensor:
         chunk, overlap = self.chunk_samples()
         plan = plan_chunks(rows.shape[-1], chunk=chunk, overlap=overlap)
         chunks = split_chunks(rows, plan)  # [rows, count, chunk]
@@ -222,7 +223,8 @@ class DenoiseModel:
             with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
                 spec = self.network.encode(batch)
                 est = sample_bridge(self.network, spec, steps=steps, sigma_max=self.config.bridge.sigma_max,
-                                    eta=eta, generator=generator)
+                                    eta=eta, generator=generator,
+                                    rate=torch.full((len(batch),), float(rate), device=self.device))
                 out[start:start + self.batch_size] = self.network.decode(est.to(torch.complex64), plan.chunk)
             if progress is not None:
                 progress(min(1.0, (start + len(batch)) / flat.shape[0]))

@@ -21,13 +21,15 @@ def bridge_times(steps: int, *, device=None) -> torch.Tensor:
 
 @torch.no_grad()
 def sample_bridge(denoiser, y: torch.Tensor, *, steps: int, sigma_max: float, eta: float = 1.0,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
-    """Run the bridge from the noisy spectrogram ``y`` ``[B, F, T]`` to a clean estimate in ``steps`` calls."""
+                  generator: torch.Generator | None = None, rate: torch.Tensor | None = None) -> torch.Tensor:
+    """Run the bridge from the noisy spectrogram ``y`` ``[B, F, T]`` to a clean estimate in ``steps`` calls.
+
+    ``rate`` (``[B]``, the signals' sample rates) is passed on to denoisers that condition on it."""
     times = bridge_times(steps, device=y.device)
     x = y
     for t, s in zip(times[:-1], times[1:]):
         t_batch = t.expand(y.shape[0])
-        x0 = denoiser(x, t_batch, y)
+        x0 = denoiser(x, t_batch, y, rate)
         if s == 0:
             return x0
         ratio = s / t

@@ -340,10 +340,11 @@ class SensorCorruptor:
         clean, noisy, _ = self.example_detailed(rng)
         return clean, noisy
 
-    def batch(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """``size`` pairs stacked: clean ``[B, n]``, noisy ``[B, n]``, float32."""
-        pairs = [self.example(rng) for _ in range(size)]
-        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+    def batch(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``size`` pairs stacked: clean ``[B, n]``, noisy ``[B, n]`` (float32) and each trace's rate ``[B]``."""
+        examples = [self.example_detailed(rng) for _ in range(size)]
+        return (np.stack([e[0] for e in examples]), np.stack([e[1] for e in examples]),
+                np.array([float(e[2]["sample_rate"]) for e in examples]))
 
 
 # --------------------------------------------------------------------------- source formats

@@ -84,18 +84,18 @@ def learning_rate(step: int, config: TrainConfig) -> float:
 
 
 @torch.no_grad()
-def validate(model: BridgeDenoiser, clean: np.ndarray, noisy: np.ndarray, *, steps_list=(1, 2),
-             pesq_clips: int = 0) -> dict:
+def validate(model: BridgeDenoiser, clean: np.ndarray, noisy: np.ndarray, rates: np.ndarray, *,
+             steps_list=(1, 2), pesq_clips: int = 0) -> dict:
     """SI-SDR (and wide-band PESQ on the first ``pesq_clips``) of the sampler on fixed validation pairs."""
     model.eval()
     keep = np.sqrt(np.mean(clean ** 2, axis=-1)) > 1e-5  # SI-SDR and PESQ need speech in the reference
-    clean, noisy = clean[keep], noisy[keep]
+    clean, noisy, rate = clean[keep], noisy[keep], torch.from_numpy(rates[keep])
     c, n = torch.from_numpy(clean), torch.from_numpy(noisy)
     out = {"noisy_si_sdr": si_sdr(n, c).mean().item()}
     for steps in steps_list:
         g = torch.Generator().manual_seed(0)
         est = model.decode(sample_bridge(model, model.encode(n), steps=steps, sigma_max=model.config.bridge.sigma_max,
-                                         generator=g), n.shape[-1])
+                                         generator=g, rate=rate), n.shape[-1])
         out[f"si_sdr@{steps}"] = si_sdr(est, c).mean().item()
         if pesq_clips and model.config.task == "speech":
             try:
@@ -135,7 +135,7 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
         except (FileNotFoundError, ValueError):
             val_source = None
     val_source = val_source or source
-    val_clean, val_noisy = val_source.batch(config.validation_clips, np.random.default_rng(1234))
+    val_clean, val_noisy, val_rates = val_source.batch(config.validation_clips, np.random.default_rng(1234))
 
     model = BridgeDenoiser(mcfg)
     if init:
@@ -187,8 +187,9 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
             break
         for group in opt.param_groups:
             group["lr"] = learning_rate(step, config)
-        clean, noisy = source.batch(config.batch_size, rng)
+        clean, noisy, rates = source.batch(config.batch_size, rng)
         loss, parts = bridge_loss(model, torch.from_numpy(clean), torch.from_numpy(noisy),
+                                  rate=torch.from_numpy(rates),
                                   t_one_prob=config.t_one_prob, complex_weight=config.complex_weight,
                                   magnitude_weight=config.magnitude_weight, sisdr_weight=config.sisdr_weight,
                                   generator=gen)
@@ -214,7 +215,8 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
         if step % config.checkpoint_every == 0 or step == config.steps:
             save_state(state_path, model, ema, opt, step, rng, elapsed)
         if step % config.validate_every == 0 or step == config.steps:
-            metrics = validate(ema, val_clean, val_noisy, steps_list=(1, mcfg.bridge.default_steps), pesq_clips=16)
+            metrics = validate(ema, val_clean, val_noisy, val_rates, steps_list=(1, mcfg.bridge.default_steps),
+                               pesq_clips=16)
             log.write(json.dumps({"step": step, "validation": metrics}) + "\n")
             log.flush()
             print(f"[train] step {step} validation {metrics}", flush=True)
@@ -222,5 +224,6 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
     if bar is not None:
         bar.close()
     save_state(state_path, model, ema, opt, step, rng, elapsed)
-    metrics = validate(ema, val_clean, val_noisy, steps_list=(1, mcfg.bridge.default_steps), pesq_clips=16)
+    metrics = validate(ema, val_clean, val_noisy, val_rates, steps_list=(1, mcfg.bridge.default_steps),
+                       pesq_clips=16)
     return write_model(metrics)

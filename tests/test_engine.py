@@ -231,3 +231,36 @@ def test_training_si_sdr_saturates_so_exact_examples_do_not_dominate():
     assert loss.item() < 2 * 30.0 + 1e-3
     assert almost.grad.abs().max() < 1.0  # unbounded, this gradient is ~1e5 here
     assert si_sdr(clean, clean).min() > 60  # the metric itself stays unbounded
+
+
+def test_mains_map_marks_hum_lines_and_their_aliases():
+    from sigdenoise.diffusion import mains_map
+
+    lines = mains_map(torch.tensor([1000.0, 64.0, 0.0]), n_fft=126, freq_bins=64)
+    assert lines.shape == (3, 64) and lines.max() <= 1.0
+    assert lines[0, 6] > 0.9 and lines[0, 8] > 0.5  # 50 Hz -> bin 6.3, 60 Hz -> bin 7.56 at 1 kHz
+    assert lines[0, 2] < 0.01 and lines[0, 3] < 0.01  # 16 and 24 Hz: no line near
+    assert lines[1, 28] > 0.9 and lines[1, 8] > 0.9  # at 64 Hz, 50 Hz folds to 14 Hz (bin 27.6), 60 Hz to 4 Hz (7.9)
+    assert lines[2].abs().max() == 0  # unknown rate: no map
+
+
+def test_model_with_mains_map_needs_and_uses_the_rate(tmp_path):
+    import dataclasses
+
+    import sigdenoise
+
+    config = dataclasses.replace(make_tiny_config("sensor", 0), mains_map_input=True)
+    torch.manual_seed(0)
+    net = BridgeDenoiser(config)
+    _, noisy = _toy_batch(np.random.default_rng(0), n=2, length=2000)
+    y = net.encode(noisy)
+    with pytest.raises(ValueError, match="sample rates"):
+        net(y, torch.ones(2), y)
+    a = net(y, torch.ones(2), y, torch.tensor([1000.0, 1000.0]))
+    b = net(y, torch.ones(2), y, torch.tensor([64.0, 64.0]))
+    assert not torch.allclose(a, b)
+    save_checkpoint(tmp_path / "m.safetensors", net.state_dict(), config)
+    model = sigdenoise.load_model(tmp_path / "m.safetensors", device="cpu")
+    x = np.sin(np.arange(3000) / 10.0)
+    out_1k, out_64 = model.denoise(x, sample_rate=1000.0), model.denoise(x, sample_rate=64.0)
+    assert out_1k.shape == x.shape and not np.allclose(out_1k, out_64)

@@ -167,7 +167,7 @@ def test_batch_is_scaled_like_the_pipeline(tmp_path):
     config = DataConfig(kind="sensor", segment_seconds=0.256, snr_db=(-5.0, 20.0))
     source = SensorCorruptor.from_cache(config, sample_rate=0, target_rms=0.01, split="train")
     assert source.segment_samples == 256
-    clean, noisy = source.batch(16, np.random.default_rng(0))
+    clean, noisy, _ = source.batch(16, np.random.default_rng(0))
     assert clean.shape == noisy.shape == (16, 256) and clean.dtype == noisy.dtype == np.float32
     assert np.isfinite(noisy).all() and np.isfinite(clean).all()
     # the noisy row is centred and brought to target_rms, as DenoiseModel.denoise_detailed does
@@ -199,10 +199,10 @@ def test_clean_pass_and_dropout_repair(tmp_path):
     config = DataConfig(kind="sensor", segment_seconds=0.256)
     source = SensorCorruptor.from_cache(config, sample_rate=0, target_rms=0.05, split="validation")
     source.clean_prob = 1.0
-    clean, noisy = source.batch(4, np.random.default_rng(0))
+    clean, noisy, _ = source.batch(4, np.random.default_rng(0))
     np.testing.assert_array_equal(clean, noisy)
     source.clean_prob, source.recipes = 0.0, ("dropouts",)
-    _, noisy = source.batch(8, np.random.default_rng(0))
+    _, noisy, _ = source.batch(8, np.random.default_rng(0))
     assert np.isfinite(noisy).all()
 
 
@@ -286,7 +286,7 @@ def test_augmented_examples_stay_finite_scaled_and_only_in_training(tmp_path):
     train = build_training_data(config, sample_rate=0, target_rms=0.01, split="train")
     validation = build_training_data(config, sample_rate=0, target_rms=0.01, split="validation")
     assert train.augment and not validation.augment
-    clean, noisy = train.batch(32, np.random.default_rng(0))
+    clean, noisy, _ = train.batch(32, np.random.default_rng(0))
     assert clean.shape == (32, 256) and np.isfinite(clean).all() and np.isfinite(noisy).all()
     np.testing.assert_allclose(np.sqrt((noisy.astype(np.float64) ** 2).mean(1)), 0.01, rtol=1e-3)
     plain = build_training_data(DataConfig(kind="sensor", segment_seconds=0.256, clean_dir=str(tmp_path)),

@@ -1,6 +1,7 @@
 """The training command on tiny generated folders shaped like users' data; kill-safe resume."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -102,3 +103,18 @@ def test_ema_model_carries_batch_norm_statistics(tmp_path, voicebank_like):
     assert model_config.net.norm == "batch" and model_config.mask_offset == 1.0
     running = [v for k, v in state.items() if k.endswith("running_var")]
     assert running and not all(torch.allclose(v, torch.ones_like(v)) for v in running)
+
+
+def test_speech_augmentation_changes_voices_only_in_training(dns_like):
+    from sigdenoise.config import DataConfig
+    from sigdenoise.data import build_training_data
+
+    config = DataConfig(kind="speech_mix", clean_dir=str(dns_like / "clean"), noise_dir=str(dns_like / "noise"),
+                        segment_seconds=0.5, augment=True)
+    train = build_training_data(config, sample_rate=16000, target_rms=0.05, split="train")
+    assert train.augment
+    clean, noisy, rates = train.batch(8, np.random.default_rng(0))
+    assert clean.shape == noisy.shape == (8, 8000) and np.isfinite(clean).all() and (rates == 16000).all()
+    plain = build_training_data(dataclasses.replace(config, augment=False), sample_rate=16000, target_rms=0.05,
+                                split="train")
+    assert not plain.augment and not np.allclose(plain.batch(8, np.random.default_rng(0))[0], clean)

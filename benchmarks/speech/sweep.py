@@ -32,7 +32,7 @@ def main(argv=None):
     net.eval()
     source = build_training_data(DataConfig(segment_seconds=4.0), sample_rate=config.sample_rate,
                                  target_rms=config.target_rms, split="validation", seed=7)
-    clean, noisy = source.batch(args.clips, np.random.default_rng(2024))
+    clean, noisy, _ = source.batch(args.clips, np.random.default_rng(2024))
     c, n = torch.from_numpy(clean), torch.from_numpy(noisy)
     print(f"noisy: SI-SDR {si_sdr(n, c).mean():.2f}")
     for steps in (1, 2, 3):

@@ -515,14 +515,9 @@ def _all_missing(path: str) -> Exception:
 
 
 def _extra_channels(names: list[str], std, repaired) -> dict | None:
-    """Columns beside the values: ``<name>_std`` (with --uncertainty) and ``<name>_repaired`` (1 where the
-    input had no value), named as :func:`sigdenoise.pipeline.sensor_log_outputs` names them."""
-    extra = {}
-    if std is not None:
-        extra.update({f"{name}_std": row for name, row in zip(names, std)})
-    if repaired is not None:
-        extra.update({f"{name}_repaired": row.astype(np.float64) for name, row in zip(names, repaired)})
-    return extra or None
+    from .pipeline import sensor_extra_channels
+
+    return sensor_extra_channels(names, std, repaired) or None
 
 
 class _SegmentStitcher:

@@ -254,15 +254,21 @@ def load_model(name_or_path: str | Path = "speech", *, device: str | torch.devic
     return DenoiseModel(network, config, metadata=meta, device=device, batch_size=batch_size)
 
 
-def sensor_log_outputs(log, result: DenoiseResult):
-    """The denoised log and its extra columns: ``<name>_std`` (spread) and ``<name>_repaired`` (filled gaps)."""
+def sensor_extra_channels(names: list[str], std, repaired) -> dict:
+    """Columns written beside a denoised log's values: ``<name>_std`` (posterior spread, when sampled)
+    and ``<name>_repaired`` (1 where the input had no value and the output holds an estimate)."""
     extra = {}
-    if result.std is not None:
-        extra.update({f"{name}_std": row for name, row in zip(log.channel_names, result.std)})
-    if result.repaired is not None:
-        extra.update({f"{name}_repaired": row.astype(np.float64)
-                      for name, row in zip(log.channel_names, result.repaired)})
-    return type(log)(**{**log.__dict__, "data": result.mean}), extra
+    if std is not None:
+        extra.update({f"{name}_std": row for name, row in zip(names, std)})
+    if repaired is not None:
+        extra.update({f"{name}_repaired": row.astype(np.float64) for name, row in zip(names, repaired)})
+    return extra
+
+
+def sensor_log_outputs(log, result: DenoiseResult):
+    """The denoised log and its extra columns (:func:`sensor_extra_channels`)."""
+    return (type(log)(**{**log.__dict__, "data": result.mean}),
+            sensor_extra_channels(log.channel_names, result.std, result.repaired))
 
 
 def denoise_file(input_path: str | Path, output_path: str | Path, *, model: str | DenoiseModel = "speech",

@@ -39,19 +39,10 @@ def calibration_examples(config, *, count: int, seed: int, data_dir: str | Path 
     else:
         data, rate = DataConfig(clean_dir=folder), config.sample_rate
     source = build_training_data(data, sample_rate=rate, target_rms=config.target_rms, split="validation", seed=seed)
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(count):
-        if hasattr(source, "example_detailed"):
-            clean, noisy, info = source.example_detailed(rng)
-            rate = float(info["sample_rate"])
-        else:
-            clean, noisy = source.example(rng)
-            rate = float(config.sample_rate)
-        if np.array_equal(clean, noisy):
-            continue  # nothing to be unsure about: the input is the answer
-        out.append((clean.astype(np.float64), noisy.astype(np.float64), rate))
-    return out
+    clean, noisy, rates = source.batch(count, np.random.default_rng(seed))
+    # a clean-in example leaves nothing to be unsure about: the input is the answer
+    return [(c.astype(np.float64), n.astype(np.float64), float(r))
+            for c, n, r in zip(clean, noisy, rates) if not np.array_equal(c, n)]
 
 
 def calibrate(model_path: str | Path, out_path: str | Path, *, count: int = 256, num_samples: int = 8,

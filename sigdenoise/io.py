@@ -1217,6 +1217,17 @@ def _read_tdms(path: Path, *, sample_rate, time_column, columns, dataset) -> Sen
 
 
 # --------------------------------------------------------------------------- writers
+def sensor_extra_channels(names: list[str], std, repaired) -> dict[str, np.ndarray]:
+    """Columns written beside a denoised log's values: ``<name>_std`` (posterior spread, when sampled)
+    and ``<name>_repaired`` (1 where the input had no value and the output holds an estimate)."""
+    extra = {}
+    if std is not None:
+        extra.update({f"{name}_std": row for name, row in zip(names, std)})
+    if repaired is not None:
+        extra.update({f"{name}_repaired": row.astype(np.float64) for name, row in zip(names, repaired)})
+    return extra
+
+
 def write_sensor_log(path: PathLike, log: SensorLog, *, extra_channels: dict[str, np.ndarray] | None = None) -> None:
     """Write a sensor log atomically, in the format of the extension and the time style it was read with.
 

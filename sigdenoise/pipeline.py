@@ -254,19 +254,10 @@ def load_model(name_or_path: str | Path = "speech", *, device: str | torch.devic
     return DenoiseModel(network, config, metadata=meta, device=device, batch_size=batch_size)
 
 
-def sensor_extra_channels(names: list[str], std, repaired) -> dict:
-    """Columns written beside a denoised log's values: ``<name>_std`` (posterior spread, when sampled)
-    and ``<name>_repaired`` (1 where the input had no value and the output holds an estimate)."""
-    extra = {}
-    if std is not None:
-        extra.update({f"{name}_std": row for name, row in zip(names, std)})
-    if repaired is not None:
-        extra.update({f"{name}_repaired": row.astype(np.float64) for name, row in zip(names, repaired)})
-    return extra
-
-
 def sensor_log_outputs(log, result: DenoiseResult):
-    """The denoised log and its extra columns (:func:`sensor_extra_channels`)."""
+    """The denoised log and its extra columns (:func:`sigdenoise.io.sensor_extra_channels`)."""
+    from .io import sensor_extra_channels
+
     return (type(log)(**{**log.__dict__, "data": result.mean}),
             sensor_extra_channels(log.channel_names, result.std, result.repaired))
 
@@ -297,6 +288,6 @@ def denoise_file(input_path: str | Path, output_path: str | Path, *, model: str 
         result = model.denoise_detailed(signal.data, sample_rate=signal.sample_rate, steps=steps, seed=seed,
                                         strength=strength, num_samples=num_samples, repair_nan=repair_nan)
         out, extra = sensor_log_outputs(signal, result)
-        write_sensor_log(output_path, out, extra_channels=extra or None)
+        write_sensor_log(output_path, out, extra_channels=extra)
         rate, n = signal.sample_rate, signal.data.shape[-1]
     return {"sample_rate": rate, "seconds_of_signal": n / rate, "seconds_taken": time.time() - started}

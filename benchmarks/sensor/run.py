@@ -27,10 +27,11 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from sigdenoise.calibrate import Z90  # noqa: E402  (mean ± 1.645 std: the nominal 90 % band)
+
 from ..common import fmt, machine_description, markdown_table, mean_ci  # noqa: E402
 
 SEED = 20241126
-Z90 = 1.645  # mean +- 1.645 std covers 90 % of a Gaussian
 
 
 # --------------------------------------------------------------------------- cases

@@ -82,6 +82,12 @@ class DataConfig:
     # Training split only. speech_mix: speed perturbation and spectral tilt (new voices); sensor: time
     # stretch, sign and direction flips, two-family sums.
     augment: bool = False
+    # speech_mix: speaker groups (glob patterns, e.g. "cs-*") left out of training and in-training
+    # validation. The benchmark's held-out set (data.is_validation) does not change.
+    exclude_speakers: tuple[str, ...] = ()
+    # sensor, training split only (with augment): share of clean segments drawn from generic synthetic
+    # shapes (sensor_data.synthetic_trace) instead of the real series.
+    synthetic_clean_prob: float = 0.0
     seed: int = 0
 
 

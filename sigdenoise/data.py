@@ -6,6 +6,7 @@ the pipeline scales inputs at inference time.
 """
 from __future__ import annotations
 
+import fnmatch
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,8 +252,12 @@ def build_training_data(config: DataConfig, *, sample_rate: int, target_rms: flo
         rng = np.random.default_rng(seed)
         clean_dir = config.clean_dir or default_cache("speech", sample_rate)
         noise_dir = config.noise_dir or default_cache("noise", sample_rate)
-        speech = speaker_streams(load_corpus(clean_dir, role="speech", split=split, sample_rate=sample_rate),
-                                 sample_rate=sample_rate, rng=rng)
+        clips = [clip for clip in load_corpus(clean_dir, role="speech", split=split, sample_rate=sample_rate)
+                 if not any(fnmatch.fnmatchcase(clip["group"], pattern) for pattern in config.exclude_speakers)]
+        if not clips:
+            raise ValueError(f"no {split} speech left in {clean_dir} after exclude_speakers = "
+                             f"{list(config.exclude_speakers)}")
+        speech = speaker_streams(clips, sample_rate=sample_rate, rng=rng)
         noise = [np.asarray(c["audio"], np.float32)
                  for c in load_corpus(noise_dir, role="noise", split=split, sample_rate=sample_rate)]
         return SpeechMixer(speech=speech, noise=noise, config=config, sample_rate=sample_rate, target_rms=target_rms,

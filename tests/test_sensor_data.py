@@ -292,3 +292,26 @@ def test_augmented_examples_stay_finite_scaled_and_only_in_training(tmp_path):
     plain = build_training_data(DataConfig(kind="sensor", segment_seconds=0.256, clean_dir=str(tmp_path)),
                                 sample_rate=0, target_rms=0.01, split="train")
     assert not np.allclose(plain.batch(32, np.random.default_rng(0))[0], clean)
+
+
+def test_synthetic_shapes_join_training_only(tmp_path):
+    from sigdenoise.data import build_training_data
+    from sigdenoise.sensor_data import SHAPES, SYNTHETIC_RATES, synthetic_trace
+
+    rng = np.random.default_rng(0)
+    for shape in SHAPES:
+        x = shape(512, rng)
+        assert x.shape == (512,) and np.isfinite(x).all() and x.std() > 0, shape.__name__
+    trace, rate = synthetic_trace(512, rng)
+    assert trace.shape == (512,) and rate in SYNTHETIC_RATES
+
+    write_cache(tmp_path)
+    config = DataConfig(kind="sensor", segment_seconds=0.256, clean_dir=str(tmp_path), augment=True,
+                        synthetic_clean_prob=1.0)
+    train = build_training_data(config, sample_rate=0, target_rms=0.01, split="train")
+    validation = build_training_data(config, sample_rate=0, target_rms=0.01, split="validation")
+    rng = np.random.default_rng(1)
+    assert {train.example_detailed(rng)[2]["group"] for _ in range(8)} == {"synthetic"}
+    assert "synthetic" not in {validation.example_detailed(rng)[2]["group"] for _ in range(8)}
+    clean, noisy, rates = train.batch(8, rng)
+    assert np.isfinite(noisy).all() and set(rates) <= set(SYNTHETIC_RATES)

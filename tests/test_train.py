@@ -118,3 +118,17 @@ def test_speech_augmentation_changes_voices_only_in_training(dns_like):
     plain = build_training_data(dataclasses.replace(config, augment=False), sample_rate=16000, target_rms=0.05,
                                 split="train")
     assert not plain.augment and not np.allclose(plain.batch(8, np.random.default_rng(0))[0], clean)
+
+
+def test_excluded_speakers_are_left_out_of_training_data(dns_like):
+    from sigdenoise.config import DataConfig
+    from sigdenoise.data import build_training_data
+
+    config = DataConfig(kind="speech_mix", clean_dir=str(dns_like / "clean"), noise_dir=str(dns_like / "noise"),
+                        segment_seconds=0.5)
+    assert set(build_training_data(config, sample_rate=16000, target_rms=0.05).speech) == {"a", "b"}
+    kept = build_training_data(dataclasses.replace(config, exclude_speakers=("a*",)), sample_rate=16000,
+                               target_rms=0.05)
+    assert set(kept.speech) == {"b"}
+    with pytest.raises(ValueError, match="exclude_speakers"):
+        build_training_data(dataclasses.replace(config, exclude_speakers=("*",)), sample_rate=16000, target_rms=0.05)

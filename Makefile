@@ -11,7 +11,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 PIN    := -c constraints.txt
 STAMP  := $(VENV)/.stamp
 
-.PHONY: app test bench-speech bench-sensor bench-batch train-speech train-sensor clean-venv
+.PHONY: app test docs-screenshot bench-speech bench-sensor bench-batch train-speech train-sensor clean-venv
 
 $(STAMP)-base: constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ app: $(STAMP)-app
 test: $(STAMP)-dev
 	bash scripts/install_browser.sh
 	GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest
+
+# The README's picture of the web UI, from the browser test on the bundled speech model.
+docs-screenshot: $(STAMP)-dev
+	bash scripts/install_browser.sh
+	SIGDENOISE_REFRESH_SCREENSHOT=1 GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest -m browser -k voice_tab
 
 bench-speech: $(STAMP)-bench
 	$(PY) -m benchmarks.speech.run --clips 60

@@ -719,41 +719,60 @@ _WORKER_DIED = ("a worker process died while denoising this file or one beside i
                 "rerun to retry")
 
 
-def _run_local(jobs: list[FileJob], options: BatchOptions, workers: int) -> Iterator[dict]:
-    """One process per worker (spawned, so no torch state is forked); no pool at all for one worker."""
-    if workers == 1:
-        import torch
+@contextlib.contextmanager
+def _working_here():
+    """This process denoises files itself: one torch thread meanwhile, the caller's count restored after."""
+    import torch
 
-        threads = torch.get_num_threads()
-        global _PROCESS_READY
-        ready = _PROCESS_READY
-        try:
+    global _PROCESS_READY
+    threads, ready = torch.get_num_threads(), _PROCESS_READY
+    try:
+        yield
+    finally:  # a library caller keeps its own thread count
+        torch.set_num_threads(threads)
+        _PROCESS_READY = ready
+
+
+def _run_local(jobs: list[FileJob], options: BatchOptions, workers: int) -> Iterator[dict]:
+    """This process is one worker; ``workers - 1`` more come from a pool (forked from a clean fork server).
+
+    Working here as well saves one process start (torch and the models are already loaded here) and
+    keeps the cores busy while the pool's processes start; without it, short batches of small files
+    spent most of their time waiting for workers.
+    """
+    with _working_here():
+        if workers == 1:
             for job in jobs:
                 yield process_file(job, options)
-        finally:  # a library caller keeps its own thread count
-            torch.set_num_threads(threads)
-            _PROCESS_READY = ready
-        return
+            return
+        yield from _run_with_pool(jobs, options, workers - 1)
 
+
+def _run_with_pool(jobs: list[FileJob], options: BatchOptions, pool_size: int) -> Iterator[dict]:
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     todo = deque(jobs)
     context = _pool_context()
     while todo:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
+        pool = ProcessPoolExecutor(max_workers=pool_size, mp_context=context, initializer=_worker_init,
                                    initargs=(os.getpid(),))
         running: dict = {}
         try:
             broken = False
             while (todo or running) and not broken:
-                while todo and len(running) < workers:  # no queue beyond the workers: a crash loses little
+                # No queue beyond the workers (a crash loses little), and one job left for this process.
+                while len(todo) > 1 and len(running) < pool_size:
                     job = todo.popleft()
                     running[pool.submit(process_file, job, options)] = job
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                if todo:  # this process works too, then collects whatever the pool finished meanwhile
+                    yield process_file(todo.popleft(), options)
+                    done = {future for future in running if future.done()}
+                else:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
                 finished = [(future, running.pop(future)) for future in done]
-                while todo and len(running) < workers:  # refill before the caller handles the results:
-                    job = todo.popleft()                 # a worker never waits on the manifest or progress bar
+                while len(todo) > 1 and len(running) < pool_size:  # refill before the caller handles the
+                    job = todo.popleft()                            # results: no worker waits on the manifest
                     try:
                         running[pool.submit(process_file, job, options)] = job
                     except BrokenProcessPool:

@@ -53,12 +53,21 @@ def check_noise_only(model, n=20):
 
 
 def check_clean_passthrough(model, n=20):
+    """SI-SDR of the output against a clean input, for plain recordings and for the Fillets voices apart.
+
+    The Fillets takes carry room sound and effects (every peer in results.md scores them below the
+    noisy input), so they test "leave this alone" only loosely; the floor applies to the others.
+    """
     clips = [(r, c) for r, c in _validation("speech") if c["seconds"] >= 1.5]
-    scores = []
-    for root, clip in clips[:: max(1, len(clips) // n)][:n]:  # spread over all held-out speakers
-        x = _load(root, clip).astype(np.float32)
-        scores.append(_si_sdr(model.denoise(x, sample_rate=SR).astype(np.float64), x.astype(np.float64)))
-    return float(np.mean(scores)), float(np.min(scores)), len(scores)
+    results = {}
+    for name, fillets in (("plain", False), ("fillets", True)):
+        mine = [(r, c) for r, c in clips if c["group"].startswith("cs-") == fillets]
+        scores = []
+        for root, clip in mine[:: max(1, len(mine) // n)][:n]:  # spread over all held-out speakers
+            x = _load(root, clip).astype(np.float32)
+            scores.append(_si_sdr(model.denoise(x, sample_rate=SR).astype(np.float64), x.astype(np.float64)))
+        results[name] = (float(np.mean(scores)), float(np.min(scores)), len(scores))
+    return results
 
 
 LONG_FILE_SCRIPT = r"""
@@ -139,8 +148,10 @@ def main(argv=None):
         "| check | result | floor |", "|---|---|---|",
         "| noise-only input, attenuation (mean / worst, dB, {2} files) | {0:.1f} / {1:.1f} | ≥ 20 dB |".format(
             *results["noise_only_attenuation_db"]),
-        "| clean input, SI-SDR of output vs input (mean / worst, dB, {2} clips) | {0:.1f} / {1:.1f} | ≥ 20 dB |".format(
-            *results["clean_passthrough_si_sdr_db"]),
+        "| clean input, SI-SDR of output vs input (mean / worst, dB, {2} clips of Asterisk fr, KLettres de/nl) | "
+        "{0:.1f} / {1:.1f} | ≥ 20 dB |".format(*results["clean_passthrough_si_sdr_db"]["plain"]),
+        "| the same for the Fillets voices (game characters with room sound and effects; {2} clips) | "
+        "{0:.1f} / {1:.1f} | – (not clean) |".format(*results["clean_passthrough_si_sdr_db"]["fillets"]),
         "| 10 min 44.1 kHz stereo: peak RSS (MiB) / wall time (s), 2 threads | {0:.0f} / {1:.0f} | < 2048 MiB |".format(
             *results["long_file_peak_mib_wall_s"]),
         "| seams: chunked vs one-piece output, SNR near borders / elsewhere (dB); border jump ratio | "

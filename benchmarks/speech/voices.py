@@ -18,10 +18,10 @@ import argparse
 import numpy as np
 import torch
 
-from sigdenoise.checkpoint import load_checkpoint
+import sigdenoise
 from sigdenoise.config import DataConfig
 from sigdenoise.data import build_training_data, coloured_noise, set_snr
-from sigdenoise.diffusion import BridgeDenoiser, si_sdr
+from sigdenoise.diffusion import si_sdr
 from sigdenoise.sampling import sample_bridge
 
 RATE = 16000
@@ -54,10 +54,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
 
-    state, config, _ = load_checkpoint(args.model)
-    model = BridgeDenoiser(config)
-    model.load_state_dict(state)
-    model.eval()
+    loaded = sigdenoise.load_model(args.model, device="cpu")  # the network alone: windows skip the pipeline
+    model, config = loaded.network, loaded.config
     data = DataConfig(kind="speech_mix", synthetic_noise_prob=0.0)
     splits = {split: build_training_data(data, sample_rate=RATE, target_rms=config.target_rms, split=split, seed=5)
               for split in ("train", "validation")}

@@ -70,6 +70,9 @@ class BatchOptions:
             raise BatchUsageError(f"steps must be >= 1, got {self.steps}")
         if self.uncertainty < 1:
             raise BatchUsageError(f"uncertainty must be >= 1 posterior sample, got {self.uncertainty}")
+        if self.uncertainty > 1 and self.steps == 1:
+            raise BatchUsageError("--uncertainty needs --steps >= 2 (or no --steps): one step is deterministic, "
+                                  "so every sample would be the same and the spread 0")
         if not 0.0 <= self.strength <= 1.0:
             raise BatchUsageError(f"strength must be within [0, 1], got {self.strength}")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -425,7 +428,7 @@ def process_file(job: FileJob, options: BatchOptions) -> dict:
 
                 read_signal(job.input)  # raises the reader's own "unsupported format" message
             model = _model(job.model_path, options.device)
-            steps = model.config.bridge.default_steps if options.steps is None else options.steps
+            steps = model.resolve_steps(options.steps, num_samples=options.uncertainty or 1)
             Path(job.output).parent.mkdir(parents=True, exist_ok=True)
             if job.kind == "audio":
                 rate, samples, extra = _denoise_audio(job, model, options)
@@ -688,15 +691,30 @@ def _failed(job: FileJob, reason: str) -> dict:
 _PRELOAD = ["sigdenoise.batch", "sigdenoise.pipeline", "sigdenoise.io", "soundfile", "soxr"]
 
 
-def _pool_context():
-    """Linux: a fork server that imports torch once and forks workers from that clean process.
+def _can_fork_here(options: BatchOptions) -> bool:
+    """Whether pool workers may be forked from this very process (Linux, CPU only).
 
-    Forking the batch process itself would be instant but is unsafe once it has run torch
-    (OpenMP and CUDA do not survive fork); spawning imports torch again in every worker
-    (~2 s each). Elsewhere: spawn.
+    Forked workers inherit torch and the loaded models, so they start in milliseconds instead of
+    importing torch again (~2.5 s of CPU per worker, which on 2 cores ate most of a short batch's
+    speed-up). CUDA does not survive fork, so a process that may touch a GPU uses the fork server.
+    OpenMP is safe: workers set one torch thread first thing (``_worker_init``), so they never
+    enter the parent's thread pool (DataLoader workers rely on the same).
     """
+    if not sys.platform.startswith("linux") or options.backend != "local":
+        return False
+    import torch
+
+    return options.device == "cpu" or not torch.cuda.is_available()
+
+
+def _pool_context(options: BatchOptions):
+    """Linux on CPU: fork this process (see :func:`_can_fork_here`). Linux with a GPU: a fork server
+    that imports torch once, in a process that never touched CUDA, and forks workers from it.
+    Elsewhere: spawn (each worker imports torch and loads its model)."""
     import multiprocessing
 
+    if _can_fork_here(options):
+        return multiprocessing.get_context("fork")
     if sys.platform.startswith("linux"):
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(_PRELOAD)
@@ -705,9 +723,9 @@ def _pool_context():
 
 
 def _warm_up_pool(options: BatchOptions) -> None:
-    """Start the fork server now, so that its imports overlap with planning in this process."""
+    """Start a fork server now (when one will be used), so that its imports overlap with planning."""
     if options.backend == "local" and (options.workers or min(_cores(), MAX_AUTO_WORKERS)) > 1:
-        context = _pool_context()
+        context = _pool_context(options)
         if context.get_start_method() == "forkserver":
             from multiprocessing import forkserver
 
@@ -753,31 +771,37 @@ def _run_with_pool(jobs: list[FileJob], options: BatchOptions, pool_size: int) -
     from concurrent.futures.process import BrokenProcessPool
 
     todo = deque(jobs)
-    context = _pool_context()
+    context = _pool_context(options)
+    if context.get_start_method() == "fork":  # load the models once, here: forked workers inherit them
+        for path in dict.fromkeys(job.model_path for job in jobs if job.model_path):
+            with contextlib.suppress(Exception):  # a model that cannot load fails again per file, in the manifest
+                _model(path, options.device)
     while todo:
         pool = ProcessPoolExecutor(max_workers=pool_size, mp_context=context, initializer=_worker_init,
                                    initargs=(os.getpid(),))
         running: dict = {}
+
+        def fill() -> None:
+            # No queue beyond the workers (a crash loses little), and one job left for this process.
+            while len(todo) > 1 and len(running) < pool_size:
+                job = todo.popleft()
+                try:
+                    running[pool.submit(process_file, job, options)] = job
+                except BrokenProcessPool:
+                    todo.appendleft(job)
+                    return
+
         try:
             broken = False
             while (todo or running) and not broken:
-                # No queue beyond the workers (a crash loses little), and one job left for this process.
-                while len(todo) > 1 and len(running) < pool_size:
-                    job = todo.popleft()
-                    running[pool.submit(process_file, job, options)] = job
+                fill()
                 if todo:  # this process works too, then collects whatever the pool finished meanwhile
                     yield process_file(todo.popleft(), options)
                     done = {future for future in running if future.done()}
                 else:
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                 finished = [(future, running.pop(future)) for future in done]
-                while len(todo) > 1 and len(running) < pool_size:  # refill before the caller handles the
-                    job = todo.popleft()                            # results: no worker waits on the manifest
-                    try:
-                        running[pool.submit(process_file, job, options)] = job
-                    except BrokenProcessPool:
-                        todo.appendleft(job)
-                        break
+                fill()  # before the caller handles the results: no worker waits on the manifest
                 for future, job in finished:
                     try:
                         yield future.result()

@@ -79,6 +79,10 @@ class DataConfig:
     segment_seconds: float = 2.0
     snr_db: tuple[float, float] = (-5.0, 20.0)
     synthetic_noise_prob: float = 0.3  # white/pink/brown/hum/babble instead of a real noise file
+    # speech_mix: shares of clean-in/clean-out examples (leave clean speech alone) and noise-only
+    # examples with a silent target (do not invent speech).
+    clean_input_prob: float = 0.04
+    noise_only_prob: float = 0.04
     # Training split only. speech_mix: speed perturbation and spectral tilt (new voices); sensor: time
     # stretch, sign and direction flips, two-family sums.
     augment: bool = False
@@ -98,6 +102,9 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     out_dir: str = "runs/speech"
+    # Fine-tuning: start from this model's weights (a name in checkpoints/ or a .safetensors path);
+    # the CLI's --init overrides it. Resuming a run's own state.safetensors takes precedence over both.
+    init: str = ""
     steps: int = 20000
     batch_size: int = 16
     lr: float = 1e-3

@@ -173,9 +173,10 @@ class SpeechMixer:
         n = int(self.config.segment_seconds * self.sample_rate)
         clean = self._speech(n, rng)
         roll = rng.uniform()
-        if roll < 0.04:  # clean in, clean out: teaches the model to leave clean speech alone
+        clean_share, noise_share = self.config.clean_input_prob, self.config.noise_only_prob
+        if roll < clean_share:  # clean in, clean out: teaches the model to leave clean speech alone
             noisy = clean.copy()
-        elif roll < 0.08:  # noise only: teaches it not to invent speech
+        elif roll < clean_share + noise_share:  # noise only: teaches it not to invent speech
             noise = self._noise(n, rng)
             clean = np.zeros(n, np.float32)
             noisy = noise / (np.sqrt(np.mean(noise ** 2)) + 1e-8) * 0.05

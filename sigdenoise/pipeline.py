@@ -90,7 +90,8 @@ class DenoiseModel:
         Args:
             x: ``(time,)``, ``(channels, time)`` or ``(batch, channels, time)``; numpy or torch (any device).
             sample_rate: rate of ``x`` in Hz; the signal is resampled to the model's rate and back.
-            steps: sampler network calls (default: the model's ``default_steps``).
+            steps: sampler network calls (default: the model's ``default_steps``, at least 2 when
+                ``num_samples > 1``: one call from the noisy input is deterministic, so its samples agree).
             seed: seeds the sampler; the same seed gives the same output.
             num_samples: posterior samples to average; with ``return_std`` their spread is returned too.
             strength: 1 = fully denoised, 0 = the input unchanged (a dry/wet mix in between).
@@ -108,11 +109,7 @@ class DenoiseModel:
                          num_samples: int = 1, strength: float = 1.0, repair_nan: bool = False, eta: float = 1.0,
                          progress: Callable[[float], None] | None = None) -> DenoiseResult:
         """Like :meth:`denoise`, returning a :class:`DenoiseResult` (mean, std, repaired-sample mask)."""
-        steps = self.config.bridge.default_steps if steps is None else int(steps)
-        if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
-        if num_samples < 1:
-            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        steps = self.resolve_steps(steps, num_samples=num_samples, eta=eta)
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be within [0, 1], got {strength}")
         if not (isinstance(sample_rate, (int, float)) and math.isfinite(sample_rate) and sample_rate > 0):
@@ -193,6 +190,25 @@ class DenoiseModel:
         spread = np.sqrt(m2 / num_samples) * self.config.uncertainty_scale
         spread[silent] = 0.0
         return mean, resample(spread, orig_sr=model_sr, target_sr=sample_rate).clip(min=0)
+
+    def resolve_steps(self, steps: int | None, *, num_samples: int = 1, eta: float = 1.0) -> int:
+        """The sampler steps a call runs: ``steps``, or the model's default (>= 2 for several samples).
+
+        One step is a single network call from the noisy input with no noise drawn, so posterior
+        samples from it are identical and their spread says nothing; asking for that is an error.
+        """
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        if steps is None:
+            steps = self.config.bridge.default_steps
+            return max(steps, 2) if num_samples > 1 and eta > 0 else steps
+        steps = int(steps)
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        if steps == 1 and num_samples > 1:
+            raise ValueError(f"num_samples={num_samples} with steps=1: one step is deterministic, so every sample "
+                             "is the same and the spread would be 0; use steps >= 2 (or leave steps unset)")
+        return steps
 
     def info(self) -> dict:
         """Config, parameter count and the data/training summary stored in the checkpoint."""

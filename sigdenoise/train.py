@@ -138,6 +138,7 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
     val_clean, val_noisy, val_rates = val_source.batch(config.validation_clips, np.random.default_rng(1234))
 
     model = BridgeDenoiser(mcfg)
+    init = init or config.init
     if init:
         from .pipeline import resolve_checkpoint
 

@@ -21,6 +21,7 @@ try:
 except ImportError:  # a dev dependency; without it the kill test skips its orphan check
     psutil = None
 
+from sigdenoise import batch
 from sigdenoise.batch import BatchOptions, BatchUsageError, _SegmentStitcher, read_manifest, run_batch
 from sigdenoise.cli import main
 from sigdenoise.io import SensorLog, read_audio, read_sensor_log, write_sensor_log
@@ -251,6 +252,8 @@ def test_usage_errors_exit_2_before_touching_anything(tiny_model_env, tmp_path, 
     assert _tree_digest(tmp_path / "in") == before and not (tmp_path / "o").exists()
     with pytest.raises(BatchUsageError):
         BatchOptions(uncertainty=0)
+    with pytest.raises(BatchUsageError, match="steps >= 2"):
+        BatchOptions(uncertainty=4, steps=1)
 
 
 def test_inputs_are_never_modified(tiny_model_env, tmp_path):
@@ -352,3 +355,19 @@ def test_dask_backend_output_is_identical_to_the_local_pool(tiny_model_env, tmp_
             np.testing.assert_array_equal(a.data, b.data)
         elif path.suffix not in (".jsonl", ".lock"):
             assert path.read_bytes() == twin.read_bytes(), path.name
+
+
+def test_every_local_pool_kind_writes_the_same_output(tiny_model_env, tmp_path, monkeypatch):
+    # CPU runs fork this process (workers inherit the loaded models); GPU machines fork workers from a
+    # clean fork server instead. Either way, and with one worker, the files must come out the same.
+    for i in range(3):
+        _wav(tmp_path / "in" / f"v{i}.wav", seconds=0.5, seed=i)
+    one = _run([tmp_path / "in"], tmp_path / "one", workers=1, seed=3)
+    forked = _run([tmp_path / "in"], tmp_path / "fork", workers=2, seed=3)
+    monkeypatch.setattr(batch, "_can_fork_here", lambda options: False)
+    served = _run([tmp_path / "in"], tmp_path / "server", workers=2, seed=3)
+    assert one.exit_code == forked.exit_code == served.exit_code == 0
+    for path in (tmp_path / "one").glob("*.wav"):
+        expected = read_audio(path).data
+        for other in ("fork", "server"):
+            np.testing.assert_array_equal(read_audio(tmp_path / other / path.name).data, expected)

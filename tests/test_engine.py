@@ -1,6 +1,7 @@
 """The diffusion engine: loss falls, sampling is pinned, checkpoints round-trip, the API contract holds."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -145,6 +146,18 @@ def test_posterior_mean_and_std(tiny_model):
     x = np.random.default_rng(3).standard_normal(8000).astype(np.float32) * 0.1
     mean, std = tiny_model.denoise(x, sample_rate=16000, num_samples=4, return_std=True)
     assert mean.shape == std.shape == x.shape and (std >= 0).all() and std.max() > 0
+
+
+def test_several_samples_never_run_the_deterministic_single_step(tiny_model):
+    x = np.random.default_rng(3).standard_normal(8000).astype(np.float32) * 0.1
+    one_step = dataclasses.replace(tiny_model.config, bridge=dataclasses.replace(tiny_model.config.bridge,
+                                                                                 default_steps=1))
+    model = sigdenoise.DenoiseModel(tiny_model.network, one_step, device="cpu")
+    assert model.resolve_steps(None) == 1 and model.resolve_steps(None, num_samples=4) == 2
+    _, std = model.denoise(x, sample_rate=16000, num_samples=4, return_std=True)
+    assert std.max() > 0
+    with pytest.raises(ValueError, match="steps >= 2"):
+        model.denoise(x, sample_rate=16000, steps=1, num_samples=4)
 
 
 def test_batch_of_equal_length_signals_matches_one_by_one(tiny_model):

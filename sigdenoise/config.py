@@ -115,7 +115,8 @@ class TrainConfig:
     t_one_prob: float = 0.5  # share of examples trained at t=1, the first (and most important) step
     complex_weight: float = 0.3
     magnitude_weight: float = 0.7
-    sisdr_weight: float = 0.002
+    sisdr_weight: float = 0.002  # weight of the waveform term (SI-SDR or SNR, in dB)
+    waveform_loss: str = "si_sdr"  # "si_sdr" or "snr" (diffusion.bridge_loss)
     validate_every: int = 1000
     validation_clips: int = 32
     checkpoint_every: int = 200

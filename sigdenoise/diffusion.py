@@ -126,17 +126,32 @@ def si_sdr(estimate: torch.Tensor, reference: torch.Tensor, eps: float = 1e-8,
     return 10 * torch.log10(target_energy / (error_energy + eps) + eps)
 
 
+def snr(estimate: torch.Tensor, reference: torch.Tensor, eps: float = 1e-8, max_db: float | None = None) -> torch.Tensor:
+    """Plain SNR in dB along the last axis: unlike :func:`si_sdr`, a wrong output level costs.
+
+    ``max_db`` floors the error as in :func:`si_sdr`, for use as a training loss.
+    """
+    target_energy = reference.pow(2).sum(-1)
+    error_energy = (estimate - reference).pow(2).sum(-1)
+    if max_db is not None:
+        error_energy = error_energy + 10 ** (-max_db / 10) * target_energy
+    return 10 * torch.log10(target_energy / (error_energy + eps) + eps)
+
+
+WAVEFORM_LOSSES = {"si_sdr": si_sdr, "snr": snr}
 SISDR_LOSS_MAX_DB = 30.0  # beyond this an example counts as solved (see si_sdr)
 
 
 def bridge_loss(denoiser: BridgeDenoiser, clean: torch.Tensor, noisy: torch.Tensor, *, t_one_prob: float,
                 complex_weight: float, magnitude_weight: float, sisdr_weight: float,
-                generator: torch.Generator | None = None, rate: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, dict]:
+                waveform_loss: str = "si_sdr", generator: torch.Generator | None = None,
+                rate: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
     """Training loss on waveforms ``[B, T]``: draw t, form x_t, predict x0, compare.
 
     A share ``t_one_prob`` of examples sits at t=1 (x_t = y), the first sampler step,
-    which carries most of the work at the few steps we ship.
+    which carries most of the work at the few steps we ship. ``waveform_loss`` names the
+    waveform term weighted by ``sisdr_weight``: "si_sdr" (speech: the level is the listener's
+    business) or "snr" (sensors: a trace's level is part of the measurement).
     """
     b = clean.shape[0]
     x0, y = denoiser.encode(clean), denoiser.encode(noisy)
@@ -150,8 +165,9 @@ def bridge_loss(denoiser: BridgeDenoiser, clean: torch.Tensor, noisy: torch.Tens
     # SI-SDR is undefined for a silent reference (noise-only examples): its gradient there grows as the
     # output shrinks and swamps the batch, so those examples are left to the spectral terms.
     speech = clean.pow(2).mean(-1) > 1e-10
-    per_example = si_sdr(denoiser.decode(est, clean.shape[-1]), clean, max_db=SISDR_LOSS_MAX_DB)
-    sisdr = (per_example * speech).sum() / speech.sum().clamp(min=1)
-    loss = complex_weight * complex_term + magnitude_weight * magnitude_term - sisdr_weight * sisdr
+    per_example = WAVEFORM_LOSSES[waveform_loss](denoiser.decode(est, clean.shape[-1]), clean,
+                                                 max_db=SISDR_LOSS_MAX_DB)
+    waveform = (per_example * speech).sum() / speech.sum().clamp(min=1)
+    loss = complex_weight * complex_term + magnitude_weight * magnitude_term - sisdr_weight * waveform
     return loss, {"loss": loss.item(), "complex": complex_term.item(), "magnitude": magnitude_term.item(),
-                  "si_sdr": sisdr.item()}
+                  waveform_loss: waveform.item()}

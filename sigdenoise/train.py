@@ -18,7 +18,7 @@ import torch
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig, to_dict
 from .data import build_training_data
-from .diffusion import BridgeDenoiser, bridge_loss, si_sdr
+from .diffusion import BridgeDenoiser, bridge_loss, si_sdr, snr
 from .sampling import sample_bridge
 
 
@@ -86,17 +86,18 @@ def learning_rate(step: int, config: TrainConfig) -> float:
 @torch.no_grad()
 def validate(model: BridgeDenoiser, clean: np.ndarray, noisy: np.ndarray, rates: np.ndarray, *,
              steps_list=(1, 2), pesq_clips: int = 0) -> dict:
-    """SI-SDR (and wide-band PESQ on the first ``pesq_clips``) of the sampler on fixed validation pairs."""
+    """SI-SDR, SNR (and wide-band PESQ on the first ``pesq_clips``) of the sampler on fixed validation pairs."""
     model.eval()
     keep = np.sqrt(np.mean(clean ** 2, axis=-1)) > 1e-5  # SI-SDR and PESQ need speech in the reference
     clean, noisy, rate = clean[keep], noisy[keep], torch.from_numpy(rates[keep])
     c, n = torch.from_numpy(clean), torch.from_numpy(noisy)
-    out = {"noisy_si_sdr": si_sdr(n, c).mean().item()}
+    out = {"noisy_si_sdr": si_sdr(n, c).mean().item(), "noisy_snr": snr(n, c).mean().item()}
     for steps in steps_list:
         g = torch.Generator().manual_seed(0)
         est = model.decode(sample_bridge(model, model.encode(n), steps=steps, sigma_max=model.config.bridge.sigma_max,
                                          generator=g, rate=rate), n.shape[-1])
         out[f"si_sdr@{steps}"] = si_sdr(est, c).mean().item()
+        out[f"snr@{steps}"] = snr(est, c).mean().item()
         if pesq_clips and model.config.task == "speech":
             try:
                 from pesq import pesq
@@ -193,6 +194,7 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
                                   rate=torch.from_numpy(rates),
                                   t_one_prob=config.t_one_prob, complex_weight=config.complex_weight,
                                   magnitude_weight=config.magnitude_weight, sisdr_weight=config.sisdr_weight,
+                                  waveform_loss=config.waveform_loss,
                                   generator=gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -208,7 +210,8 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
         elapsed = time.time() - started
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{parts['loss']:.4f}", si_sdr=f"{parts['si_sdr']:.1f}")
+            waveform = config.waveform_loss
+            bar.set_postfix(loss=f"{parts['loss']:.4f}", **{waveform: f"{parts[waveform]:.1f}"})
         if step % 50 == 0:
             log.write(json.dumps({"step": step, "elapsed": round(elapsed, 1), "lr": learning_rate(step, config),
                                   **parts}) + "\n")

@@ -11,7 +11,7 @@ import torch
 import sigdenoise
 from sigdenoise.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sigdenoise.config import ModelConfig, TrainConfig, from_dict, to_dict
-from sigdenoise.diffusion import BridgeDenoiser, bridge_loss, bridge_marginal, complex_noise, si_sdr
+from sigdenoise.diffusion import BridgeDenoiser, bridge_loss, bridge_marginal, complex_noise, si_sdr, snr
 from sigdenoise.sampling import bridge_times, sample_bridge
 
 from .conftest import make_tiny_config
@@ -61,6 +61,18 @@ def test_tiny_model_loss_falls():
         opt.step()
         losses.append(loss.item())
     assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
+
+
+def test_snr_loss_charges_a_wrong_level_that_si_sdr_forgives():
+    clean = torch.sin(torch.arange(4000) / 9.0)[None] * 0.1
+    shrunk = 0.8 * clean
+    assert si_sdr(shrunk, clean).item() > 60
+    assert snr(shrunk, clean).item() == pytest.approx(-20 * np.log10(0.2), abs=0.01)  # 14 dB
+    net = _tiny_net()
+    noisy = clean + 0.05 * torch.randn(1, 4000, generator=torch.Generator().manual_seed(0))
+    _, parts = bridge_loss(net, clean, noisy, t_one_prob=1.0, complex_weight=0.3, magnitude_weight=0.7,
+                           sisdr_weight=0.002, waveform_loss="snr")
+    assert set(parts) == {"loss", "complex", "magnitude", "snr"}
 
 
 def test_sampling_loop_matches_stored_numbers():

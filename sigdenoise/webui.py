@@ -444,9 +444,10 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                                               info="Filled in after the upload; leave empty for all.",
                                               allow_custom_value=True)  # choices differ per file; the reader checks
                     sensor_model = gr.Dropdown(sensor_models, value=sensor_default, label="Model")
-                    sensor_steps = gr.Slider(1, 8, value=_default_steps(sensor_default), step=1,
+                    sensor_steps = gr.Slider(2, 8, value=max(2, _default_steps(sensor_default)), step=1,
                                              label="Steps (speed ↔ quality)",
-                                             info="Each step runs the model 8 times (for the uncertainty band).")
+                                             info="Each step runs the model 8 times (for the uncertainty band); "
+                                                  "one step would give 8 identical samples, so 2 is the least.")
                     log_format = gr.Radio(["CSV", "Parquet"], value="CSV", label="Download as")
                     sensor_button = gr.Button("Denoise", variant="primary", elem_id="denoise-sensor")
                 with gr.Column(scale=3):

@@ -84,7 +84,7 @@ def test_denoise_sensor_writes_mean_and_std(client, tmp_path, fmt):
 
     src = write_sensor_csv(tmp_path / "pump.csv", rows=300, rate=100.0)
     plot, download, summary = client.predict(
-        gradio_client.handle_file(str(src)), None, ["a"], "sensor", 1, fmt, api_name="/denoise_sensor")
+        gradio_client.handle_file(str(src)), None, ["a"], "sensor", 2, fmt, api_name="/denoise_sensor")
     assert download.endswith(".parquet" if fmt == "Parquet" else ".csv")
     out = read_sensor_log(download)
     assert out.channel_names == ["a", "a_std"]
@@ -92,6 +92,10 @@ def test_denoise_sensor_writes_mean_and_std(client, tmp_path, fmt):
     assert out.data.shape == (2, 300)
     assert np.all(out.data[1] >= 0)
     assert plot is not None and "Done" in summary
+    if fmt == "CSV":  # one step gives 8 identical samples: refused, not a silent zero band
+        with pytest.raises(gradio_client.exceptions.AppError, match="minimum value 2"):
+            client.predict(gradio_client.handle_file(str(src)), None, ["a"], "sensor", 1, fmt,
+                           api_name="/denoise_sensor")
 
 
 def test_sensor_log_without_time_column_uses_the_rate_box(client, tmp_path):
@@ -99,8 +103,8 @@ def test_sensor_log_without_time_column_uses_the_rate_box(client, tmp_path):
 
     src = write_sensor_csv(tmp_path / "press.csv", rows=200, rate=50.0, time_column=False)
     with pytest.raises(gradio_client.exceptions.AppError, match="sample rate"):
-        client.predict(gradio_client.handle_file(str(src)), None, [], "sensor", 1, "CSV", api_name="/denoise_sensor")
-    _, download, _ = client.predict(gradio_client.handle_file(str(src)), 50, [], "sensor", 1, "CSV",
+        client.predict(gradio_client.handle_file(str(src)), None, [], "sensor", 2, "CSV", api_name="/denoise_sensor")
+    _, download, _ = client.predict(gradio_client.handle_file(str(src)), 50, [], "sensor", 2, "CSV",
                                     api_name="/denoise_sensor")
     out = read_sensor_log(download, sample_rate=50.0)  # written in the input's style: no time column
     assert out.channel_names == ["a", "b", "a_std", "b_std"]
@@ -125,7 +129,7 @@ def test_bad_file_is_an_error_and_the_server_keeps_serving(client, tmp_path):
 def test_too_long_and_unknown_model_are_errors(client, tmp_path):
     long_log = write_sensor_csv(tmp_path / "week.csv", rows=2000, rate=10.0)  # 200 s x 8 passes at 1 kHz
     with pytest.raises(gradio_client.exceptions.AppError, match="too long"):
-        client.predict(gradio_client.handle_file(str(long_log)), None, [], "sensor", 1, "CSV",
+        client.predict(gradio_client.handle_file(str(long_log)), None, [], "sensor", 2, "CSV",
                        api_name="/denoise_sensor")
     from sigdenoise.io import write_audio
 

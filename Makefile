@@ -53,6 +53,7 @@ bench-batch: $(STAMP)-dev
 train-speech: $(STAMP)-dev
 	$(PY) -m sigdenoise.cli fetch-data speech noise
 	$(PY) -m sigdenoise.cli train --config configs/speech.toml
+	$(PY) -m sigdenoise.cli train --config configs/speech-finetune.toml
 
 clean-venv:
 	rm -rf $(VENV)

@@ -20,12 +20,8 @@ from safetensors.torch import load_file
 
 from sigdenoise.config import load_train_config
 from sigdenoise.data import build_training_data
-from sigdenoise.diffusion import BridgeDenoiser, si_sdr
+from sigdenoise.diffusion import BridgeDenoiser, si_sdr, snr
 from sigdenoise.sampling import sample_bridge
-
-
-def _snr(estimate: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
-    return 10 * torch.log10(clean.pow(2).sum(-1) / (estimate - clean).pow(2).sum(-1))
 
 
 def main(argv=None) -> int:
@@ -55,22 +51,23 @@ def main(argv=None) -> int:
         estimate = model.decode(sample_bridge(model, model.encode(noisy), steps=args.steps or model_config.bridge.default_steps,
                                               sigma_max=model_config.bridge.sigma_max, rate=rate,
                                               generator=torch.Generator().manual_seed(0)), noisy.shape[-1])
-    snr_in, snr_out = _snr(noisy, clean).numpy(), _snr(estimate, clean).numpy()
+    snr_in, snr_out = snr(noisy, clean).numpy(), snr(estimate, clean).numpy()
     sisdr = si_sdr(estimate, clean).numpy()
     scale = ((estimate * clean).sum(-1) / clean.pow(2).sum(-1)).numpy()
+    changed = ~(noisy == clean).all(-1).numpy()  # a window its recipe left exactly intact has no SNR gain
     rows = defaultdict(list)
-    for e, *values in zip(examples, snr_in, snr_out, sisdr, scale):
-        rows[e[2]["recipe"]].append(values)
+    for e, keep, *values in zip(examples, changed, snr_in, snr_out, sisdr, scale):
+        if keep:
+            rows[e[2]["recipe"]].append(values)
     gain = snr_out - snr_in
-    finite = np.isfinite(gain)  # a window the corruption left exactly intact has an infinite input SNR
-    print(f"{args.split} families, {len(examples)} windows ({(~finite).sum()} left intact by their recipe, "
-          f"skipped in the means); mean SNR gain {np.mean(gain[finite]):+.2f} dB")
+    print(f"{args.split} families, {len(examples)} windows ({(~changed).sum()} left intact by their recipe, "
+          f"skipped in the means); mean SNR gain {np.mean(gain[changed]):+.2f} dB")
     print("| recipe | n | mean SNR gain (dB) | median SNR in -> out (dB) | median SI-SDR out (dB) | median scale |")
     print("|---|---|---|---|---|---|")
     for recipe, values in sorted(rows.items()):
         v = np.array(values)
         g = v[:, 1] - v[:, 0]
-        print(f"| {recipe} | {len(v)} | {np.mean(g[np.isfinite(g)]):+.1f} | {np.median(v[:, 0]):.1f} -> "
+        print(f"| {recipe} | {len(v)} | {np.mean(g):+.1f} | {np.median(v[:, 0]):.1f} -> "
               f"{np.median(v[:, 1]):.1f} | {np.median(v[:, 2]):.1f} | {np.median(v[:, 3]):.2f} |")
     return 0
 

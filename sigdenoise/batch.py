@@ -782,8 +782,10 @@ def _run_with_pool(jobs: list[FileJob], options: BatchOptions, pool_size: int) -
         running: dict = {}
 
         def fill() -> None:
-            # No queue beyond the workers (a crash loses little), and one job left for this process.
-            while len(todo) > 1 and len(running) < pool_size:
+            # Each pool worker holds its next job too, so it never waits for this process to finish a file
+            # before it gets one (a queue of one job each: a crash still loses little); and one job is
+            # always left for this process.
+            while len(todo) > 1 and len(running) < 2 * pool_size:
                 job = todo.popleft()
                 try:
                     running[pool.submit(process_file, job, options)] = job

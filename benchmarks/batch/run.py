@@ -1,6 +1,6 @@
 """Batch throughput (files/s with 1 vs N workers) and the peak memory of streaming a big CSV.
 
-    python -m benchmarks.batch.run [--files 20] [--kind wav|csv] [--seconds 30] [--workers 1,2] [--repeats 3]
+    python -m benchmarks.batch.run [--files 20] [--kind wav|csv] [--seconds 30] [--workers 1,2] [--repeats 5]
                                    [--big-csv-mb 100] [--checkpoints DIR] [--out benchmarks/batch/results.md]
 
 Every measurement is one run of the real command (``sigdenoise denoise ... --device cpu``)
@@ -147,7 +147,7 @@ def main(argv=None) -> int:
     parser.add_argument("--kind", choices=["wav", "csv"], default="wav", help="WAVs (speech model) or sensor CSVs")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each generated file")
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts to time")
-    parser.add_argument("--repeats", type=int, default=3,
+    parser.add_argument("--repeats", type=int, default=5,
                         help="timed runs per worker count, interleaved; the table reports the median")
     parser.add_argument("--big-csv-mb", type=float, default=100.0, help="size of the streamed CSV (0: skip)")
     parser.add_argument("--checkpoints", help="folder with speech.safetensors and sensor.safetensors")

@@ -44,6 +44,20 @@ def _looped(noise: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(noise[start:start + n], np.float32)
 
 
+def _noise_window(noises: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
+    """A window of a random training noise file that is not digital silence.
+
+    Some game sounds hold seconds of zeros (wolf_00.ogg, tree_falling_00.ogg); such a "mixture" is
+    the clean speech itself, and its SI-SDR "gain" (output vs a perfect input) read as -60 to -88 dB,
+    which an earlier version of this script reported as speech being removed.
+    """
+    for _ in range(50):
+        window = _looped(noises[rng.integers(len(noises))], n, rng)
+        if np.sqrt(np.mean(window ** 2)) > 1e-4:
+            return window
+    raise RuntimeError("no audible noise window found in 50 draws")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a speech checkpoint (.safetensors)")
@@ -78,7 +92,7 @@ def main(argv=None) -> int:
             if not clean:
                 continue
             white = [c + set_snr(c, coloured_noise(n, exponent=0.0, rng=rng), 5.0) for c in clean]
-            real = [c + set_snr(c, _looped(noises[rng.integers(len(noises))], n, rng), 5.0) for c in clean]
+            real = [c + set_snr(c, _noise_window(noises, n, rng), 5.0) for c in clean]
             reference = torch.from_numpy(np.stack(clean))
             gains = []
             for mixtures in (white, real):

@@ -428,7 +428,7 @@ def process_file(job: FileJob, options: BatchOptions) -> dict:
 
                 read_signal(job.input)  # raises the reader's own "unsupported format" message
             model = _model(job.model_path, options.device)
-            steps = model.resolve_steps(options.steps, num_samples=options.uncertainty or 1)
+            steps = model.resolve_steps(options.steps, num_samples=options.uncertainty)
             Path(job.output).parent.mkdir(parents=True, exist_ok=True)
             if job.kind == "audio":
                 rate, samples, extra = _denoise_audio(job, model, options)
@@ -752,7 +752,7 @@ def _working_here():
 
 
 def _run_local(jobs: list[FileJob], options: BatchOptions, workers: int) -> Iterator[dict]:
-    """This process is one worker; ``workers - 1`` more come from a pool (forked from a clean fork server).
+    """This process is one worker; ``workers - 1`` more come from a pool (see :func:`_pool_context`).
 
     Working here as well saves one process start (torch and the models are already loaded here) and
     keeps the cores busy while the pool's processes start; without it, short batches of small files

@@ -162,8 +162,8 @@ def bridge_loss(denoiser: BridgeDenoiser, clean: torch.Tensor, noisy: torch.Tens
     est = denoiser(x_t, t, y, rate)
     complex_term = (est - x0).abs().pow(2).mean()
     magnitude_term = (est.abs() - x0.abs()).pow(2).mean()
-    # SI-SDR is undefined for a silent reference (noise-only examples): its gradient there grows as the
-    # output shrinks and swamps the batch, so those examples are left to the spectral terms.
+    # The waveform term (SI-SDR or SNR) is undefined for a silent reference (noise-only examples): its
+    # gradient there grows as the output shrinks and swamps the batch, so those are left to the spectral terms.
     speech = clean.pow(2).mean(-1) > 1e-10
     per_example = WAVEFORM_LOSSES[waveform_loss](denoiser.decode(est, clean.shape[-1]), clean,
                                                  max_db=SISDR_LOSS_MAX_DB)

@@ -86,11 +86,12 @@ def _models_first(preferred: str) -> tuple[list[str], str | None]:
     return names, (names[0] if names else None)
 
 
-def _default_steps(name: str | None) -> int:
+def _default_steps(name: str | None, num_samples: int = 1) -> int:
+    """The steps a call with ``num_samples`` samples runs by default (``DenoiseModel.resolve_steps``)."""
     if name is None:
         return 2
     try:
-        return int(get_model(name).config.bridge.default_steps)
+        return get_model(name).resolve_steps(None, num_samples=num_samples)
     except Exception:  # a broken checkpoint must not stop the page from loading; denoising will say why
         log.exception("could not load model %r", name)
         return 2
@@ -444,7 +445,7 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                                               info="Filled in after the upload; leave empty for all.",
                                               allow_custom_value=True)  # choices differ per file; the reader checks
                     sensor_model = gr.Dropdown(sensor_models, value=sensor_default, label="Model")
-                    sensor_steps = gr.Slider(2, 8, value=max(2, _default_steps(sensor_default)), step=1,
+                    sensor_steps = gr.Slider(2, 8, value=_default_steps(sensor_default, SENSOR_SAMPLES), step=1,
                                              label="Steps (speed ↔ quality)",
                                              info="Each step runs the model 8 times (for the uncertainty band); "
                                                   "one step would give 8 identical samples, so 2 is the least.")

@@ -47,6 +47,10 @@ docs-screenshot: $(STAMP)-dev
 bench-speech: $(STAMP)-bench
 	$(PY) -m benchmarks.speech.run --clips 60
 
+bench-sensor: $(STAMP)-bench
+	$(PY) -m benchmarks.sensor.run --plot docs/sensor-band.png
+	$(PY) -m benchmarks.sensor.floors
+
 bench-batch: $(STAMP)-dev
 	$(PY) -m benchmarks.batch.run
 
@@ -54,6 +58,13 @@ train-speech: $(STAMP)-dev
 	$(PY) -m sigdenoise.cli fetch-data speech noise
 	$(PY) -m sigdenoise.cli train --config configs/speech.toml
 	$(PY) -m sigdenoise.cli train --config configs/speech-finetune.toml
+
+# Stage 1 (~25 min), stage 2 (~25 min), then one scale on the posterior spread for a 90 % band.
+train-sensor: $(STAMP)-dev
+	$(PY) -m sigdenoise.cli fetch-data sensor
+	$(PY) -m sigdenoise.cli train --config configs/sensor.toml
+	$(PY) -m sigdenoise.cli train --config configs/sensor-finetune.toml
+	$(PY) -m sigdenoise.cli calibrate runs/sensor-v5/model.safetensors -o checkpoints/sensor.safetensors
 
 clean-venv:
 	rm -rf $(VENV)

@@ -79,7 +79,7 @@ class DataConfig:
     segment_seconds: float = 2.0
     snr_db: tuple[float, float] = (-5.0, 20.0)
     synthetic_noise_prob: float = 0.3  # white/pink/brown/hum/babble instead of a real noise file
-    # speech_mix: shares of clean-in/clean-out examples (leave clean speech alone) and noise-only
+    # Share of clean-in/clean-out examples (leave a clean signal alone); speech_mix: also of noise-only
     # examples with a silent target (do not invent speech).
     clean_input_prob: float = 0.04
     noise_only_prob: float = 0.04
@@ -92,6 +92,9 @@ class DataConfig:
     # sensor, training split only (with augment): share of clean segments drawn from generic synthetic
     # shapes (sensor_data.synthetic_trace) instead of the real series.
     synthetic_clean_prob: float = 0.0
+    # sensor: share of those synthetic traces that get a stationary broadband part (sensor_data._broadband)
+    # and, half the time, ADC rounding.
+    synthetic_broadband_prob: float = 0.0
     seed: int = 0
 
 

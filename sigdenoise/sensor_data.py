@@ -259,15 +259,45 @@ def _resonance(n: int, rng: np.random.Generator) -> np.ndarray:
     return x
 
 
+def _broadband(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Stationary broadband vibration: Gaussian noise under a random smooth spectral envelope.
+
+    A walking subject's accelerometer or a machine's casing looks like this, and so does a sensor's
+    own noise floor, which every real "clean" reference carries. Without such shapes the model took
+    any broadband content for noise and removed held-out accelerometer traces almost entirely.
+    """
+    freq = np.fft.rfftfreq(n)  # cycles per sample, 0 .. 0.5
+    corner = np.exp(rng.uniform(np.log(0.002), np.log(0.5)))
+    envelope = (1 + (freq / corner) ** 2) ** (-rng.uniform(0, 1.5) / 2)  # flat up to the corner, then 0-30 dB/decade
+    for _ in range(rng.integers(0, 3)):  # a few broad humps (resonances of the mount)
+        centre, width = rng.uniform(0.01, 0.45), rng.uniform(0.01, 0.1)
+        envelope = envelope + rng.uniform(0.5, 3) * np.exp(-0.5 * ((freq - centre) / width) ** 2)
+    spectrum = envelope * (rng.standard_normal(freq.size) + 1j * rng.standard_normal(freq.size))
+    spectrum[0] = 0
+    return np.fft.irfft(spectrum, n)
+
+
 SHAPES = (_pulse_train, _tones, _steps, _waves, _bursts, _resonance)
 
 
-def synthetic_trace(n: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """A clean-looking trace of ``n`` samples: one to three :data:`SHAPES` summed, and a plausible rate."""
+def synthetic_trace(n: int, rng: np.random.Generator, *, broadband_prob: float = 0.0) -> tuple[np.ndarray, float]:
+    """A clean-looking trace of ``n`` samples: one to three :data:`SHAPES` summed, and a plausible rate.
+
+    With probability ``broadband_prob`` a :func:`_broadband` part is added at 0.1-1x the level of the
+    rest (or alone) and, half of those times, the trace is rounded to ADC counts as many loggers store
+    it. At 0 the random stream is the one earlier recipes trained on.
+    """
     out = np.zeros(n)
     for k in range(rng.integers(1, 4)):
         part = SHAPES[rng.integers(len(SHAPES))](n, rng)
         out += part / (part.std() + 1e-12) * (1.0 if k == 0 else rng.uniform(0.1, 0.7))
+    if broadband_prob > 0 and rng.uniform() < broadband_prob:
+        floor = _broadband(n, rng)
+        weight = 0.0 if rng.uniform() < 0.3 else 1.0  # broadband alone, or on top of the structure
+        out = weight * out / (out.std() + 1e-12) + floor / (floor.std() + 1e-12) * rng.uniform(0.1, 1.0)
+        if rng.uniform() < 0.5:
+            count = out.std() / rng.uniform(10, 300)
+            out = np.round(out / count) * count
     return out, float(SYNTHETIC_RATES[rng.integers(len(SYNTHETIC_RATES))])
 
 
@@ -360,7 +390,7 @@ class SensorCorruptor:
                              f"rate-agnostic (model sample_rate = 0), got sample_rate={sample_rate}")
         folder = folder or config.clean_dir or default_sensor_cache()
         return cls(series=load_sensor_corpus(folder, split=split), config=config, target_rms=target_rms,
-                   augment=augment)
+                   clean_prob=config.clean_input_prob, augment=augment)
 
     @property
     def segment_samples(self) -> int:
@@ -372,7 +402,7 @@ class SensorCorruptor:
 
     def _clean_segment(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
         if self.augment and rng.uniform() < self.config.synthetic_clean_prob:
-            segment, rate = synthetic_trace(n, rng)
+            segment, rate = synthetic_trace(n, rng, broadband_prob=self.config.synthetic_broadband_prob)
             return segment, {"group": "synthetic", "source": "sigdenoise.sensor_data.synthetic_trace",
                              "sample_rate": rate}
         segment, entry = self._draw_segment(n, rng)

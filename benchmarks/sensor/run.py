@@ -193,6 +193,56 @@ def run_sigdenoise(traces, cases, *, model_name: str, num_samples: int, device: 
                  f"{model.config.bridge.default_steps} sampler steps, {num_samples} posterior samples")
 
 
+def plot_typical_case(traces, cases, sig: list[dict], noisy: list[dict], *, model_name: str, num_samples: int, device: str,
+                      path: Path, recipe: str = "combined") -> str:
+    """Clean, noisy, denoised and the 90 % band for the ``recipe`` case with sigdenoise's median SNR gain.
+
+    The median case, not the best: the figure in the README should show what a user typically gets.
+    Returns a one-line caption.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    import sigdenoise
+
+    picks = [i for i, c in enumerate(cases) if c["recipe"] == recipe]
+    gain = {i: sig[i]["snr"] - noisy[i]["snr"] for i in picks}
+    picks.sort(key=gain.get)
+    index = picks[len(picks) // 2]
+    case, trace = cases[index], traces[cases[index]["trace"]]
+    model = sigdenoise.load_model(model_name, device=device)
+    result = model.denoise_detailed(case["noisy"], sample_rate=trace["sample_rate"], num_samples=num_samples,
+                                    repair_nan=True)
+    mean, std = np.asarray(result.mean, np.float64), np.asarray(result.std, np.float64)
+    shown = slice(0, min(len(mean), 1024))
+    t = np.arange(len(mean))[shown] / trace["sample_rate"]
+    fig = Figure(figsize=(10, 3.6), dpi=110)
+    ax = fig.add_subplot()
+    ax.fill_between(t, (mean - Z90 * std)[shown], (mean + Z90 * std)[shown], color="#0f766e", alpha=0.2, lw=0,
+                    label="90 % band")
+    ax.plot(t, case["noisy"][shown], color="#9ca3af", lw=0.7, alpha=0.9, label=f"noisy ({recipe})")
+    ax.plot(t, trace["clean"][shown], color="black", lw=0.8, label="clean (reference)")
+    ax.plot(t, mean[shown], color="#0f766e", lw=1.1, label="sigdenoise")
+    low, high = np.percentile(trace["clean"], [0.5, 99.5])
+    pad = 0.6 * (high - low)
+    ax.set_ylim(low - pad, high + pad)  # spikes would flatten the trace; they run off the top
+    ax.set_xlabel("seconds")
+    ax.set_ylabel(trace["units"] or "value")
+    ax.legend(loc="upper right", ncol=4, fontsize=8, frameon=False)
+    caption = (f"held-out {trace['family']} trace ({trace['file']}), recipe {recipe}: the median of "
+               f"{len(picks)} cases by sigdenoise's SNR gain ({gain[index]:+.1f} dB, "
+               f"{sig[index]['coverage']:.0%} of clean samples inside the band)")
+    ax.set_title(caption, fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp)
+    os.replace(tmp, path)
+    return caption
+
+
 # --------------------------------------------------------------------------- report
 def report(args, machine, traces, cases, results, sig_status, command) -> str:
     from sigdenoise.sensor_data import RECIPES, VALIDATION_SENSOR_GROUPS
@@ -295,6 +345,7 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu", help="device for sigdenoise (default cpu, like the classical filters)")
     ap.add_argument("--no-sigdenoise", action="store_true", help="classical filters only")
     ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--plot", type=Path, help="also draw the median 'combined' case with its band to this PNG")
     args = ap.parse_args(argv)
     command = "python -m benchmarks.sensor.run " + " ".join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
@@ -314,6 +365,10 @@ def main(argv=None) -> int:
                                          device=args.device)
         print(f"[bench] sigdenoise: {sig_status} ({time.perf_counter() - t0:.1f} s)", flush=True)
     results["sigdenoise"] = sig
+    if args.plot and sig is not None:
+        print("[bench] plot: " + plot_typical_case(traces, cases, sig, results["noisy input"], model_name=args.model,
+                                                   num_samples=args.num_samples, device=args.device,
+                                                   path=args.plot), flush=True)
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@
 - spikes: on held-out traces with impulsive spikes, the lag of the cross-correlation peak
   between clean and denoised (events must not move) and the share of spike energy removed;
 - multichannel: a 3-axis log through ``denoise_file`` keeps its channel names, order and
-  length, and each channel's output matches denoising that channel alone.
+  length, and each channel's output matches denoising that channel alone (1 call: deterministic).
 """
 from __future__ import annotations
 
@@ -104,9 +104,11 @@ def check_multichannel(model_name: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "axes.csv", Path(tmp) / "axes_out.csv"
         write_sensor_log(src, SensorLog(data, rate, names))
-        sigdenoise.denoise_file(src, dst, model=model)
+        # One call (no sampler noise), so any difference is a channel mix-up, not a different draw:
+        # with 2 steps each row of a batch gets its own noise and the outputs differ by ~1e-2.
+        sigdenoise.denoise_file(src, dst, model=model, steps=1)
         out = read_sensor_log(dst)
-    alone = np.stack([model.denoise(data[c], sample_rate=rate) for c in range(3)])
+    alone = np.stack([model.denoise(data[c], sample_rate=rate, steps=1) for c in range(3)])
     return {"names_kept": out.channel_names[:3] == names, "length_kept": out.data.shape[1] == n,
             "max_diff_vs_one_channel_at_a_time": float(np.abs(out.data[:3] - alone).max())}
 

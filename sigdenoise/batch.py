@@ -55,7 +55,7 @@ class BatchOptions:
     steps: int | None = None  # None: the model's default_steps
     uncertainty: int = 1  # posterior samples per file; >= 2 also writes their std beside the values
     seed: int = 0
-    strength: float = 1.0  # 1 = fully denoised, 0 = the input unchanged (not on the command line)
+    strength: float | None = None  # 1 = fully denoised, 0 = the input unchanged; None: the model's default
     device: str = "auto"  # "auto", "cpu" or "cuda"
     sample_rate: float | None = None  # for sensor logs that store no rate (NPY, CSV without a time column)
     workers: int | None = None  # None: one per CPU core (at most MAX_AUTO_WORKERS), 1 when a GPU is used
@@ -73,7 +73,7 @@ class BatchOptions:
         if self.uncertainty > 1 and self.steps == 1:
             raise BatchUsageError("--uncertainty needs --steps >= 2 (or no --steps): one step is deterministic, "
                                   "so every sample would be the same and the spread 0")
-        if not 0.0 <= self.strength <= 1.0:
+        if self.strength is not None and not 0.0 <= self.strength <= 1.0:
             raise BatchUsageError(f"strength must be within [0, 1], got {self.strength}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise BatchUsageError(f"device must be auto, cpu or cuda, got {self.device!r}")

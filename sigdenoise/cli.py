@@ -71,7 +71,7 @@ def cmd_info(args) -> int:
         f"STFT         n_fft {cfg['stft']['n_fft']}, hop {cfg['stft']['hop_length']}, "
         f"compression |X|^{cfg['stft']['alpha']} x {cfg['stft']['scale']}",
         f"sampler      Brownian bridge, sigma_max {cfg['bridge']['sigma_max']}, "
-        f"default {cfg['bridge']['default_steps']} steps",
+        f"default {cfg['bridge']['default_steps']} steps, strength {cfg.get('default_strength', 1.0)}",
         f"data         {json.dumps(info.get('data', {}))}",
         f"training     step {info.get('training', {}).get('step', '?')}, "
         f"{info.get('training', {}).get('hours', '?')} h; validation {json.dumps(validation)}",
@@ -85,7 +85,7 @@ def cmd_denoise(args) -> int:
 
     try:
         options = BatchOptions(model=args.model, steps=args.steps, uncertainty=args.uncertainty, seed=args.seed,
-                               device=args.device, sample_rate=args.sample_rate, workers=args.workers,
+                               strength=args.strength, device=args.device, sample_rate=args.sample_rate, workers=args.workers,
                                backend=args.backend, scheduler=args.scheduler)
         summary = run_batch(args.inputs, args.output, options)
     except BatchUsageError as exc:
@@ -116,6 +116,13 @@ def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _unit_interval(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be within [0, 1], got {text}")
     return value
 
 
@@ -175,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="average K posterior samples and write their std beside the values: <name>_std "
                         "columns in sensor logs, a <stem>_std file beside audio")
     p.add_argument("--seed", type=int, default=0, help="sampler seed; the same seed gives the same output (default 0)")
+    p.add_argument("--strength", type=_unit_interval, metavar="S",
+                   help="1 = fully denoised, 0 = the input unchanged, a dry/wet mix between "
+                        "(default: the model's own; `sigdenoise info MODEL` shows it)")
     p.add_argument("--workers", type=_positive_int, metavar="N",
                    help="parallel worker processes (default: one per CPU core, at most 8; 1 with a GPU)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",

@@ -51,6 +51,9 @@ class ModelConfig:
     chunk_seconds: float = 4.0
     overlap_seconds: float = 0.25
     uncertainty_scale: float = 1.0  # calibrates the posterior spread (fitted on validation data)
+    # The dry/wet mix a call gets when it names none (``strength=None``), chosen on validation mixtures
+    # (benchmarks.speech.sweep): keeping a little of the input hides a mask's deepest cuts.
+    default_strength: float = 1.0
     # The estimate is (mask_offset + M) * y + R. With 1.0 and a zero-initialised head the untrained
     # model passes its input through, and training starts from "keep everything" instead of silence.
     mask_offset: float = 0.0
@@ -66,6 +69,8 @@ class ModelConfig:
             raise ValueError(f"unknown representation {self.representation!r}; supported: 'stft'")
         if self.task not in ("speech", "sensor"):
             raise ValueError(f"unknown task {self.task!r}; supported: 'speech', 'sensor'")
+        if not 0.0 <= self.default_strength <= 1.0:
+            raise ValueError(f"default_strength must be within [0, 1], got {self.default_strength}")
 
 
 @dataclass(frozen=True)

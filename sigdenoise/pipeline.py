@@ -83,7 +83,7 @@ class DenoiseModel:
 
     # ------------------------------------------------------------------ public
     def denoise(self, x: Signal, *, sample_rate: float, steps: int | None = None, seed: int = 0,
-                num_samples: int = 1, return_std: bool = False, strength: float = 1.0, repair_nan: bool = False,
+                num_samples: int = 1, return_std: bool = False, strength: float | None = None, repair_nan: bool = False,
                 eta: float = 1.0, progress: Callable[[float], None] | None = None):
         """Denoise ``x`` and return the same type, shape, dtype and rate.
 
@@ -94,7 +94,8 @@ class DenoiseModel:
                 ``num_samples > 1``: one call from the noisy input is deterministic, so its samples agree).
             seed: seeds the sampler; the same seed gives the same output.
             num_samples: posterior samples to average; with ``return_std`` their spread is returned too.
-            strength: 1 = fully denoised, 0 = the input unchanged (a dry/wet mix in between).
+            strength: 1 = fully denoised, 0 = the input unchanged (a dry/wet mix in between); default:
+                the model's ``default_strength`` (``sigdenoise info`` shows it).
             repair_nan: fill NaN/Inf gaps by interpolation instead of raising.
             eta: 1 = ancestral bridge sampling, 0 = deterministic.
             progress: called with the fraction done.
@@ -106,10 +107,11 @@ class DenoiseModel:
         return (result.mean, result.std) if return_std else result.mean
 
     def denoise_detailed(self, x: Signal, *, sample_rate: float, steps: int | None = None, seed: int = 0,
-                         num_samples: int = 1, strength: float = 1.0, repair_nan: bool = False, eta: float = 1.0,
+                         num_samples: int = 1, strength: float | None = None, repair_nan: bool = False, eta: float = 1.0,
                          progress: Callable[[float], None] | None = None) -> DenoiseResult:
         """Like :meth:`denoise`, returning a :class:`DenoiseResult` (mean, std, repaired-sample mask)."""
         steps = self.resolve_steps(steps, num_samples=num_samples, eta=eta)
+        strength = self.config.default_strength if strength is None else strength
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be within [0, 1], got {strength}")
         if not (isinstance(sample_rate, (int, float)) and math.isfinite(sample_rate) and sample_rate > 0):
@@ -279,7 +281,7 @@ def sensor_log_outputs(log, result: DenoiseResult):
 
 
 def denoise_file(input_path: str | Path, output_path: str | Path, *, model: str | DenoiseModel = "speech",
-                 steps: int | None = None, seed: int = 0, strength: float = 1.0, num_samples: int = 1,
+                 steps: int | None = None, seed: int = 0, strength: float | None = None, num_samples: int = 1,
                  repair_nan: bool = True, **read_kwargs) -> dict:
     """Denoise one audio file or sensor log into ``output_path`` (same format; written atomically).
 

@@ -86,6 +86,17 @@ def _models_first(preferred: str) -> tuple[list[str], str | None]:
     return names, (names[0] if names else None)
 
 
+def _default_strength(name: str | None) -> float:
+    """The dry/wet mix the model uses when a call names none (``ModelConfig.default_strength``)."""
+    if name is None:
+        return 1.0
+    try:
+        return float(get_model(name).config.default_strength)
+    except Exception:  # a broken checkpoint must not stop the page from loading; denoising will say why
+        log.exception("could not load model %r", name)
+        return 1.0
+
+
 def _default_steps(name: str | None, num_samples: int = 1) -> int:
     """The steps a call with ``num_samples`` samples runs by default (``DenoiseModel.resolve_steps``)."""
     if name is None:
@@ -409,7 +420,8 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                         voice_steps = gr.Slider(1, 8, value=_default_steps(voice_default), step=1, scale=2,
                                                 label="Steps (speed ↔ quality)",
                                                 info="More steps take longer; the default is usually best.")
-                    voice_strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength",
+                    voice_strength = gr.Slider(0.0, 1.0, value=_default_strength(voice_default), step=0.05,
+                                               label="Strength",
                                                info="1 = fully denoised, 0 = original. "
                                                     "Lower it if the voice sounds thin.")
                     voice_button = gr.Button("Denoise", variant="primary", elem_id="denoise-audio")

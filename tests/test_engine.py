@@ -289,3 +289,20 @@ def test_model_with_mains_map_needs_and_uses_the_rate(tmp_path):
     x = np.sin(np.arange(3000) / 10.0)
     out_1k, out_64 = model.denoise(x, sample_rate=1000.0), model.denoise(x, sample_rate=64.0)
     assert out_1k.shape == x.shape and not np.allclose(out_1k, out_64)
+
+
+def test_a_models_default_strength_applies_when_a_call_names_none(tmp_path):
+    from sigdenoise.cli import main as cli_main
+
+    torch.manual_seed(0)
+    config = dataclasses.replace(make_tiny_config(), default_strength=0.5)
+    save_checkpoint(tmp_path / "half.safetensors", BridgeDenoiser(config).state_dict(), config)
+    model = sigdenoise.load_model(tmp_path / "half.safetensors", device="cpu")
+    x = np.random.default_rng(4).standard_normal(8000) * 0.1
+    full = model.denoise(x, sample_rate=16000, strength=1.0)
+    np.testing.assert_allclose(model.denoise(x, sample_rate=16000), 0.5 * full + 0.5 * x, atol=1e-6)
+    np.testing.assert_allclose(model.denoise(x, sample_rate=16000, strength=0.0), x, atol=1e-6)  # still overridable
+    with pytest.raises(ValueError, match="default_strength"):
+        dataclasses.replace(config, default_strength=1.5)
+    with pytest.raises(SystemExit):  # the command line refuses a strength outside [0, 1] before any work
+        cli_main(["denoise", str(tmp_path), "-o", str(tmp_path / "out"), "--strength", "1.5"])

@@ -31,6 +31,8 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from .config import check_sampler_request  # torch-free: a bad batch stops before torch or a model loads
+
 MANIFEST_NAME = "manifest.jsonl"
 LOCK_NAME = ".sigdenoise-batch.lock"
 DEFAULT_MODELS = {"audio": "speech", "sensor": "sensor"}  # which bundled model a file kind gets
@@ -66,13 +68,10 @@ class BatchOptions:
     segment_values: int = 1 << 22  # CSVs are denoised in segments of at most this many values (at the model rate)
 
     def __post_init__(self):
-        if self.steps is not None and self.steps < 1:
-            raise BatchUsageError(f"steps must be >= 1, got {self.steps}")
-        if self.uncertainty < 1:
-            raise BatchUsageError(f"uncertainty must be >= 1 posterior sample, got {self.uncertainty}")
-        if self.uncertainty > 1 and self.steps == 1:
-            raise BatchUsageError("--uncertainty needs --steps >= 2 (or no --steps): one step is deterministic, "
-                                  "so every sample would be the same and the spread 0")
+        try:  # the model's own rule, checked here so that a bad batch stops before any model loads
+            check_sampler_request(self.steps, self.uncertainty)
+        except ValueError as exc:
+            raise BatchUsageError(f"--steps {self.steps} --uncertainty {self.uncertainty}: {exc}") from None
         if self.strength is not None and not 0.0 <= self.strength <= 1.0:
             raise BatchUsageError(f"strength must be within [0, 1], got {self.strength}")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -12,9 +12,18 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .preprocess import StftConfig
 
 FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StftConfig:
+    """STFT and amplitude compression settings, stored in every checkpoint."""
+
+    n_fft: int = 510
+    hop_length: int = 128
+    alpha: float = 0.5  # magnitude compression exponent: |X|^alpha
+    scale: float = 0.15  # multiplies the compressed spectrogram
 
 
 @dataclass(frozen=True)
@@ -137,6 +146,21 @@ class TrainConfig:
 def to_dict(obj) -> dict:
     """A dataclass (nested) as plain JSON-able dicts; tuples become lists."""
     return json.loads(json.dumps(dataclasses.asdict(obj)))
+
+
+def check_sampler_request(steps: int | None, num_samples: int) -> None:
+    """Refuse sampler requests no model can serve; torch-free, so the batch CLI checks its flags before loading.
+
+    One step is a single network call from the noisy input with no noise drawn: its posterior samples
+    are identical and their spread says nothing, so several samples need at least 2 steps.
+    """
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+    if steps is not None and int(steps) < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    if steps is not None and int(steps) == 1 and num_samples > 1:
+        raise ValueError(f"num_samples={num_samples} with steps=1: one step is deterministic, so every sample is "
+                         "the same and the spread would be 0; use steps >= 2 (or leave steps unset)")
 
 
 def from_dict(cls, data: dict):

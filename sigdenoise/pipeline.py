@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .checkpoint import CheckpointError, load_checkpoint
-from .config import ModelConfig, to_dict
+from .config import ModelConfig, check_sampler_request, to_dict
 from .diffusion import BridgeDenoiser
 from .preprocess import (find_nonfinite, overlap_add, plan_chunks, repair_nonfinite, resample, resampled_length,
                          split_chunks)
@@ -196,21 +196,13 @@ class DenoiseModel:
     def resolve_steps(self, steps: int | None, *, num_samples: int = 1, eta: float = 1.0) -> int:
         """The sampler steps a call runs: ``steps``, or the model's default (>= 2 for several samples).
 
-        One step is a single network call from the noisy input with no noise drawn, so posterior
-        samples from it are identical and their spread says nothing; asking for that is an error.
+        Requests that cannot work (:func:`sigdenoise.config.check_sampler_request`) raise ``ValueError``.
         """
-        if num_samples < 1:
-            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        check_sampler_request(steps, num_samples)
         if steps is None:
             steps = self.config.bridge.default_steps
             return max(steps, 2) if num_samples > 1 and eta > 0 else steps
-        steps = int(steps)
-        if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
-        if steps == 1 and num_samples > 1:
-            raise ValueError(f"num_samples={num_samples} with steps=1: one step is deterministic, so every sample "
-                             "is the same and the spread would be 0; use steps >= 2 (or leave steps unset)")
-        return steps
+        return int(steps)
 
     def info(self) -> dict:
         """Config, parameter count and the data/training summary stored in the checkpoint."""

@@ -14,6 +14,8 @@ from typing import Union
 import numpy as np
 import torch
 
+from .config import StftConfig
+
 Array = Union[np.ndarray, torch.Tensor]
 
 
@@ -102,16 +104,6 @@ def _polyphase_sinc(x: torch.Tensor, *, up: int, down: int, zeros: int = 24, bet
 
 
 # --------------------------------------------------------------------------- STFT
-@dataclass(frozen=True)
-class StftConfig:
-    """STFT and amplitude compression settings, stored in every checkpoint."""
-
-    n_fft: int = 510
-    hop_length: int = 128
-    alpha: float = 0.5  # magnitude compression exponent: |X|^alpha
-    scale: float = 0.15  # multiplies the compressed spectrogram
-
-
 def stft(x: torch.Tensor, *, n_fft: int, hop_length: int) -> torch.Tensor:
     """Complex STFT with a periodic Hann window, centred. ``Tensor[..., T] -> Tensor[..., F, frames]``."""
     window = torch.hann_window(n_fft, periodic=True, device=x.device, dtype=x.dtype)

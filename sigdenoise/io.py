@@ -1228,7 +1228,14 @@ def sensor_extra_channels(names: list[str], std, repaired) -> dict[str, np.ndarr
     return extra
 
 
-def write_sensor_log(path: PathLike, log: SensorLog, *, extra_channels: dict[str, np.ndarray] | None = None) -> None:
+# Significant digits of each column's spread that a denoised CSV keeps: a resolution of 1e-6 of the
+# signal's standard deviation, far below the model's own error, instead of float64's 17 digits (which
+# made a 2 GB log's output 3.8 GB). Binary formats store the floats themselves.
+DENOISED_CSV_DIGITS = 7
+
+
+def write_sensor_log(path: PathLike, log: SensorLog, *, extra_channels: dict[str, np.ndarray] | None = None,
+                     digits: int | None = None) -> None:
     """Write a sensor log atomically, in the format of the extension and the time style it was read with.
 
     CSV/TSV get the same time column (name, numeric seconds or ISO timestamps, delimiter,
@@ -1237,7 +1244,8 @@ def write_sensor_log(path: PathLike, log: SensorLog, *, extra_channels: dict[str
     the uniform grid ``start + i / sample_rate``. NaN stays NaN (an empty CSV cell).
     ``extra_channels`` (e.g. ``{"accel_x_std": std}``, each ``(time,)``) are appended
     after the channels. NPY stores only the array; NPZ/HDF5/MAT/Parquet/TDMS also store
-    the rate, channel names and start time.
+    the rate, channel names and start time. ``digits`` (CSV/TSV only): round each column to that
+    many significant digits of its own standard deviation; ``None`` writes every float exactly.
     """
     path = Path(path)
     ext = _suffix(path)
@@ -1247,8 +1255,21 @@ def write_sensor_log(path: PathLike, log: SensorLog, *, extra_channels: dict[str
     writers = {".csv": _write_csv, ".tsv": _write_csv, ".npy": _write_npy, ".npz": _write_npz,
                ".parquet": _write_parquet, ".h5": _write_hdf5, ".hdf5": _write_hdf5, ".mat": _write_mat,
                ".tdms": _write_tdms}
-    writer = writers[ext]
-    writer(path, log, names, data)
+    if digits is not None and ext in (".csv", ".tsv"):
+        data = _round_to_spread(data, digits)
+    writers[ext](path, log, names, data)
+
+
+def _round_to_spread(data: np.ndarray, digits: int) -> np.ndarray:
+    """Each row rounded to ``digits`` significant digits of its standard deviation (NaN stays NaN)."""
+    out = np.array(data, dtype=np.float64)
+    for row in out:
+        finite = row[np.isfinite(row)]
+        spread = float(finite.std()) if finite.size > 1 else 0.0
+        if spread > 0 and np.isfinite(spread):
+            decimals = int(np.clip(digits - 1 - np.floor(np.log10(spread)), 0, 15))
+            row[:] = np.round(row, decimals)
+    return out
 
 
 def _stack_channels(path: Path, log: SensorLog, extra: dict[str, np.ndarray] | None) -> tuple[list[str], np.ndarray]:

@@ -279,7 +279,7 @@ def denoise_file(input_path: str | Path, output_path: str | Path, *, model: str 
 
     Returns a small summary (rate, duration, seconds taken). Never writes over the input.
     """
-    from .io import AudioClip, read_signal, write_audio, write_sensor_log
+    from .io import DENOISED_CSV_DIGITS, AudioClip, read_signal, write_audio, write_sensor_log
 
     input_path, output_path = Path(input_path), Path(output_path)
     if output_path.exists() and input_path.exists() and output_path.resolve() == input_path.resolve():
@@ -298,6 +298,6 @@ def denoise_file(input_path: str | Path, output_path: str | Path, *, model: str 
         result = model.denoise_detailed(signal.data, sample_rate=signal.sample_rate, steps=steps, seed=seed,
                                         strength=strength, num_samples=num_samples, repair_nan=repair_nan)
         out, extra = sensor_log_outputs(signal, result)
-        write_sensor_log(output_path, out, extra_channels=extra)
+        write_sensor_log(output_path, out, extra_channels=extra, digits=DENOISED_CSV_DIGITS)
         rate, n = signal.sample_rate, signal.data.shape[-1]
     return {"sample_rate": rate, "seconds_of_signal": n / rate, "seconds_taken": time.time() - started}

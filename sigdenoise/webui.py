@@ -28,7 +28,8 @@ import numpy as np  # noqa: E402
 
 import sigdenoise  # noqa: E402
 from sigdenoise.io import (  # noqa: E402
-    SENSOR_EXTENSIONS, SignalFileError, read_audio, read_sensor_log, write_audio, write_sensor_log,
+    DENOISED_CSV_DIGITS, SENSOR_EXTENSIONS, SignalFileError, read_audio, read_sensor_log, write_audio,
+    write_sensor_log,
 )
 
 log = logging.getLogger(__name__)
@@ -376,7 +377,7 @@ def make_denoise_sensor(max_minutes: float):
         cleaned, extra = sensor_log_outputs(signal, result)
         suffix = ".parquet" if output_format == "Parquet" else ".csv"
         out_path = _output_dir() / f"{Path(log_path).stem}-denoised{suffix}"
-        write_sensor_log(out_path, cleaned, extra_channels=extra)
+        write_sensor_log(out_path, cleaned, extra_channels=extra, digits=DENOISED_CSV_DIGITS)
         progress(0.96, desc="Drawing the plot")
         figure = sensor_figure(signal.data, result.mean, result.std, signal.sample_rate, signal.channel_names,
                                signal.start_time)

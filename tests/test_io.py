@@ -534,3 +534,18 @@ def test_shipped_samples_read():
             if path.suffix in AUDIO_EXTENSIONS | SENSOR_EXTENSIONS:
                 signal = read_signal(path)
                 assert signal.data.shape[-1] > 0 and path.stat().st_size < 500_000
+
+
+def test_denoised_csv_keeps_digits_for_the_signal_not_for_float64(tmp_path):
+    rng = np.random.default_rng(5)
+    data = np.stack([1000 + 300 * rng.standard_normal(500), 1e-3 * rng.standard_normal(500)])
+    data[0, 7] = np.nan
+    log = SensorLog(data, 100.0, ["pressure", "tiny"])
+    write_sensor_log(tmp_path / "exact.csv", log)
+    write_sensor_log(tmp_path / "short.csv", log, digits=7)
+    exact, short = read_sensor_log(tmp_path / "exact.csv"), read_sensor_log(tmp_path / "short.csv")
+    np.testing.assert_array_equal(exact.data, data)  # without digits: every float as it was
+    assert np.isnan(short.data[0, 7])
+    error = np.nanmax(np.abs(short.data - data), axis=1)
+    assert (error <= 1e-6 * np.nanstd(data, axis=1)).all()  # 7 significant digits of each column's spread
+    assert (tmp_path / "short.csv").stat().st_size < 0.7 * (tmp_path / "exact.csv").stat().st_size

@@ -12,7 +12,6 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 FORMAT_VERSION = 1
 
 

@@ -107,7 +107,8 @@ class DenoiseModel:
         return (result.mean, result.std) if return_std else result.mean
 
     def denoise_detailed(self, x: Signal, *, sample_rate: float, steps: int | None = None, seed: int = 0,
-                         num_samples: int = 1, strength: float | None = None, repair_nan: bool = False, eta: float = 1.0,
+                         num_samples: int = 1, strength: float | None = None, repair_nan: bool = False,
+                         eta: float = 1.0,
                          progress: Callable[[float], None] | None = None) -> DenoiseResult:
         """Like :meth:`denoise`, returning a :class:`DenoiseResult` (mean, std, repaired-sample mask)."""
         steps = self.resolve_steps(steps, num_samples=num_samples, eta=eta)

@@ -193,8 +193,8 @@ def run_sigdenoise(traces, cases, *, model_name: str, num_samples: int, device: 
                  f"{model.config.bridge.default_steps} sampler steps, {num_samples} posterior samples")
 
 
-def plot_typical_case(traces, cases, sig: list[dict], noisy: list[dict], *, model_name: str, num_samples: int, device: str,
-                      path: Path, recipe: str = "combined") -> str:
+def plot_typical_case(traces, cases, sig: list[dict], noisy: list[dict], *, model_name: str, num_samples: int,
+                      device: str, path: Path, recipe: str = "combined") -> str:
     """Clean, noisy, denoised and the 90 % band for the ``recipe`` case with sigdenoise's median SNR gain.
 
     The median case, not the best: the figure in the README should show what a user typically gets.

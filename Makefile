@@ -39,10 +39,10 @@ test: $(STAMP)-dev
 	bash scripts/install_browser.sh
 	GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest
 
-# The README's picture of the web UI, from the browser test on the bundled speech model.
+# The pictures of the web UI (docs/screenshot*.png), from the browser tests on the bundled models.
 docs-screenshot: $(STAMP)-dev
 	bash scripts/install_browser.sh
-	SIGDENOISE_REFRESH_SCREENSHOT=1 GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest -m browser -k voice_tab
+	SIGDENOISE_REFRESH_SCREENSHOT=1 GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest -m browser -k "voice_tab or sensor_tab"
 
 bench-speech: $(STAMP)-bench
 	$(PY) -m benchmarks.speech.run --clips 60

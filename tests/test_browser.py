@@ -26,6 +26,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 TRAINED_SPEECH = Path(os.environ.get("SIGDENOISE_TRAINED_SPEECH", ROOT / "checkpoints" / "speech.safetensors"))
+TRAINED_SENSOR = Path(os.environ.get("SIGDENOISE_TRAINED_SENSOR", ROOT / "checkpoints" / "sensor.safetensors"))
 ARTIFACTS = ROOT / "test-artifacts"
 TIMEOUT_MS = 90_000
 
@@ -71,11 +72,11 @@ def quiet_frame_gain_db(noisy: np.ndarray, cleaned: np.ndarray, sr: int) -> floa
 
 @pytest.fixture(scope="module")
 def server_url(tiny_checkpoints, tmp_path_factory):
-    """A live app: the trained speech model when present, else the tiny one; the tiny sensor model."""
+    """A live app on the trained speech and sensor models where present, else the tiny ones."""
     folder = tmp_path_factory.mktemp("browser-checkpoints")
-    shutil.copy(tiny_checkpoints / "sensor.safetensors", folder)
-    speech = TRAINED_SPEECH if TRAINED_SPEECH.is_file() else tiny_checkpoints / "speech.safetensors"
-    (folder / "speech.safetensors").symlink_to(speech)
+    for name, trained in (("speech", TRAINED_SPEECH), ("sensor", TRAINED_SENSOR)):
+        (folder / f"{name}.safetensors").symlink_to(trained if trained.is_file()
+                                                    else tiny_checkpoints / f"{name}.safetensors")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SIGDENOISE_CHECKPOINTS", str(folder))
         from sigdenoise.webui import serve
@@ -163,8 +164,9 @@ def test_sensor_tab_plots_raw_denoised_and_band(page, tmp_path):
     rate, rows = 100.0, 400
     t = np.arange(rows) / rate
     rng = np.random.default_rng(1)
-    lines = ["time,vibration,temperature"] + [
-        f"{ti:.2f},{np.sin(2 * np.pi * 1.5 * ti) + 0.3 * rng.standard_normal():.5f},{20 + 0.1 * ti:.5f}" for ti in t]
+    vibration = np.sin(2 * np.pi * 1.5 * t)
+    noisy = vibration + 0.3 * rng.standard_normal(rows)
+    lines = ["time,vibration,temperature"] + [f"{ti:.2f},{vi:.5f},{20 + 0.1 * ti:.5f}" for ti, vi in zip(t, noisy)]
     log = tmp_path / "pump_bearing.csv"
     log.write_text("\n".join(lines) + "\n")
 
@@ -178,3 +180,12 @@ def test_sensor_tab_plots_raw_denoised_and_band(page, tmp_path):
     assert body.splitlines()[0].split(",")[-2:] == ["vibration_std", "temperature_std"]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "sensor.png"), full_page=True)
+    if TRAINED_SENSOR.is_file():  # a real model must bring the trace closer to the sine under the noise
+        header = body.splitlines()[0].split(",")
+        values = np.array([[float(v) for v in line.split(",")] for line in body.splitlines()[1:]])
+        cleaned = values[:, header.index("vibration")]
+        error_db = 10 * np.log10(np.mean((cleaned - vibration) ** 2) / np.mean((noisy - vibration) ** 2))
+        assert error_db < -3.0, f"the vibration's error fell by only {-error_db:.1f} dB"
+        refresh = os.environ.get("SIGDENOISE_REFRESH_SCREENSHOT") == "1"
+        page.screenshot(path=str(ROOT / "docs" / "screenshot-sensor.png" if refresh
+                                 else ARTIFACTS / "sensor-trained.png"), full_page=True)

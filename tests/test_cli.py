@@ -68,6 +68,17 @@ def test_denoise_end_to_end(tiny_model_env, tmp_path, capsys):
     assert "0 denoised, 1 skipped" in capsys.readouterr().out
 
 
+def test_strength_flag_reaches_the_model(tiny_model_env, tmp_path, capsys):
+    take = 0.1 * np.random.default_rng(1).standard_normal(8000)
+    sf.write(tmp_path / "take.wav", take, 16000, subtype="FLOAT")
+    assert main(["denoise", str(tmp_path / "take.wav"), "-o", str(tmp_path / "out"), "--strength", "0",
+                 "--workers", "1", "--device", "cpu"]) == 0
+    out, _ = sf.read(tmp_path / "out" / "take.wav")
+    np.testing.assert_allclose(out, take, atol=1e-6)  # strength 0: the input unchanged
+    record = json.loads((tmp_path / "out" / "manifest.jsonl").read_text())
+    assert record["settings"]["strength"] == 0.0
+
+
 def test_info_prints_the_model_as_json(tiny_model_env, capsys):
     assert main(["info", "sensor", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)

@@ -58,6 +58,7 @@ class BatchOptions:
     uncertainty: int = 1  # posterior samples per file; >= 2 also writes their std beside the values
     seed: int = 0
     strength: float | None = None  # 1 = fully denoised, 0 = the input unchanged; None: the model's default
+    remove_hum: bool = True  # False: sensor logs whose signal is at 50/60 Hz keep it (DenoiseModel.denoise)
     device: str = "auto"  # "auto", "cpu" or "cuda"
     sample_rate: float | None = None  # for sensor logs that store no rate (NPY, CSV without a time column)
     workers: int | None = None  # None: one per CPU core (at most MAX_AUTO_WORKERS), 1 when a GPU is used
@@ -230,7 +231,8 @@ def plan_batch(inputs: Sequence[str], out_dir: str | Path, options: BatchOptions
             outputs[target] = f
         name, path, digest = models.get(kind, (None, None, None))
         settings = {"model_sha256": digest, "steps": options.steps, "uncertainty": options.uncertainty,
-                    "seed": options.seed, "strength": options.strength, "sample_rate": options.sample_rate}
+                    "seed": options.seed, "strength": options.strength, "sample_rate": options.sample_rate,
+                    "remove_hum": options.remove_hum}
         jobs.append(FileJob(input=str(f), output=str(output), kind=kind, model=name, model_path=path,
                             std_output=None if std_output is None else str(std_output), settings=settings))
     return jobs, notes
@@ -489,7 +491,8 @@ def _denoise_block(model, data: np.ndarray, *, rate: float, options: BatchOption
     dead = ~np.isfinite(data).any(axis=1)
     x = np.where(dead[:, None], 0.0, data) if dead.any() else data
     result = model.denoise_detailed(x, sample_rate=rate, steps=options.steps, seed=seed,
-                                    num_samples=options.uncertainty, strength=options.strength, repair_nan=True)
+                                    num_samples=options.uncertainty, strength=options.strength, repair_nan=True,
+                                    remove_hum=options.remove_hum)
     return np.asarray(result.mean, dtype=np.float64), result.std
 
 

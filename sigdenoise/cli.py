@@ -85,8 +85,9 @@ def cmd_denoise(args) -> int:
 
     try:
         options = BatchOptions(model=args.model, steps=args.steps, uncertainty=args.uncertainty, seed=args.seed,
-                               strength=args.strength, device=args.device, sample_rate=args.sample_rate,
-                               workers=args.workers, backend=args.backend, scheduler=args.scheduler)
+                               strength=args.strength, remove_hum=not args.keep_mains, device=args.device,
+                               sample_rate=args.sample_rate, workers=args.workers, backend=args.backend,
+                               scheduler=args.scheduler)
         summary = run_batch(args.inputs, args.output, options)
     except BatchUsageError as exc:
         print(f"sigdenoise denoise: error: {exc}", file=sys.stderr)
@@ -185,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strength", type=_unit_interval, metavar="S",
                    help="1 = fully denoised, 0 = the input unchanged, a dry/wet mix between "
                         "(default: the model's own; `sigdenoise info MODEL` shows it)")
+    p.add_argument("--keep-mains", action="store_true",
+                   help="sensor logs whose own signal is at 50/60 Hz (mains current or voltage): do not treat "
+                        "mains lines as hum (by default they are removed as hum)")
     p.add_argument("--workers", type=_positive_int, metavar="N",
                    help="parallel worker processes (default: one per CPU core, at most 8; 1 with a GPU)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",

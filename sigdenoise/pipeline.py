@@ -84,7 +84,7 @@ class DenoiseModel:
     # ------------------------------------------------------------------ public
     def denoise(self, x: Signal, *, sample_rate: float, steps: int | None = None, seed: int = 0,
                 num_samples: int = 1, return_std: bool = False, strength: float | None = None, repair_nan: bool = False,
-                eta: float = 1.0, progress: Callable[[float], None] | None = None):
+                remove_hum: bool = True, eta: float = 1.0, progress: Callable[[float], None] | None = None):
         """Denoise ``x`` and return the same type, shape, dtype and rate.
 
         Args:
@@ -97,18 +97,23 @@ class DenoiseModel:
             strength: 1 = fully denoised, 0 = the input unchanged (a dry/wet mix in between); default:
                 the model's ``default_strength`` (``sigdenoise info`` shows it).
             repair_nan: fill NaN/Inf gaps by interpolation instead of raising.
+            remove_hum: sensor models: treat 50/60 Hz mains lines (and their aliases at this rate) as
+                likely hum. ``False`` for logs whose signal itself sits there (mains current or voltage):
+                the network is then not told where mains lines fall, and leaves them to the signal.
+                Models without a mains map (speech) ignore it.
             eta: 1 = ancestral bridge sampling, 0 = deterministic.
             progress: called with the fraction done.
 
         Returns ``y`` or, with ``return_std=True``, ``(mean, std)``.
         """
         result = self.denoise_detailed(x, sample_rate=sample_rate, steps=steps, seed=seed, num_samples=num_samples,
-                                       strength=strength, repair_nan=repair_nan, eta=eta, progress=progress)
+                                       strength=strength, repair_nan=repair_nan, remove_hum=remove_hum, eta=eta,
+                                       progress=progress)
         return (result.mean, result.std) if return_std else result.mean
 
     def denoise_detailed(self, x: Signal, *, sample_rate: float, steps: int | None = None, seed: int = 0,
                          num_samples: int = 1, strength: float | None = None, repair_nan: bool = False,
-                         eta: float = 1.0,
+                         remove_hum: bool = True, eta: float = 1.0,
                          progress: Callable[[float], None] | None = None) -> DenoiseResult:
         """Like :meth:`denoise`, returning a :class:`DenoiseResult` (mean, std, repaired-sample mask)."""
         steps = self.resolve_steps(steps, num_samples=num_samples, eta=eta)
@@ -152,7 +157,7 @@ class DenoiseModel:
             report = None if progress is None else (lambda f, g=g: progress((g + f) / n_groups))
             mean_g, std_g = self._denoise_group(rows[start:start + per_group], sample_rate=sample_rate,
                                                 model_sr=model_sr, steps=steps, seed=seed, num_samples=num_samples,
-                                                eta=eta, progress=report)
+                                                remove_hum=remove_hum, eta=eta, progress=report)
             if strength == 1.0:
                 est[start:start + per_group] = mean_g
             else:
@@ -164,7 +169,7 @@ class DenoiseModel:
                              repaired=repaired.reshape(shape) if repaired.any() else None)
 
     def _denoise_group(self, rows: np.ndarray, *, sample_rate: float, model_sr: float, steps: int, seed: int,
-                       num_samples: int, eta: float, progress) -> tuple[np.ndarray, np.ndarray | None]:
+                       num_samples: int, remove_hum: bool, eta: float, progress) -> tuple[np.ndarray, np.ndarray | None]:
         """prepare -> sample -> restore for a few rows ``[R, T]``; returns mean and spread at the input rate."""
         at_model_rate = resample(rows, orig_sr=sample_rate, target_sr=model_sr)
         offset = at_model_rate.mean(-1, keepdims=True, dtype=np.float64)
@@ -178,7 +183,9 @@ class DenoiseModel:
         total = mean = m2 = None
         for k in range(num_samples):  # running mean and variance (Welford): no stack of all samples
             report = None if progress is None else (lambda f, k=k: progress((k + f) / num_samples))
-            sample = self._sample_rows(scaled, rate=model_sr, steps=steps, seed=seed + k, eta=eta, progress=report)
+            # The network reads the rate only to place mains lines (diffusion.mains_map); 0 means "none".
+            sample = self._sample_rows(scaled, rate=model_sr if remove_hum else 0.0, steps=steps, seed=seed + k,
+                                       eta=eta, progress=report)
             sample = sample.cpu().double().numpy() / gain + offset
             if k == 0:
                 mean, m2 = sample, np.zeros_like(sample) if num_samples > 1 else None
@@ -275,7 +282,7 @@ def sensor_log_outputs(log, result: DenoiseResult):
 
 def denoise_file(input_path: str | Path, output_path: str | Path, *, model: str | DenoiseModel = "speech",
                  steps: int | None = None, seed: int = 0, strength: float | None = None, num_samples: int = 1,
-                 repair_nan: bool = True, **read_kwargs) -> dict:
+                 repair_nan: bool = True, remove_hum: bool = True, **read_kwargs) -> dict:
     """Denoise one audio file or sensor log into ``output_path`` (same format; written atomically).
 
     Returns a small summary (rate, duration, seconds taken). Never writes over the input.
@@ -297,7 +304,8 @@ def denoise_file(input_path: str | Path, output_path: str | Path, *, model: str 
         rate, n = signal.sample_rate, signal.data.shape[-1]
     else:
         result = model.denoise_detailed(signal.data, sample_rate=signal.sample_rate, steps=steps, seed=seed,
-                                        strength=strength, num_samples=num_samples, repair_nan=repair_nan)
+                                        strength=strength, num_samples=num_samples, repair_nan=repair_nan,
+                                        remove_hum=remove_hum)
         out, extra = sensor_log_outputs(signal, result)
         write_sensor_log(output_path, out, extra_channels=extra, digits=DENOISED_CSV_DIGITS)
         rate, n = signal.sample_rate, signal.data.shape[-1]

@@ -76,7 +76,11 @@ def test_strength_flag_reaches_the_model(tiny_model_env, tmp_path, capsys):
     out, _ = sf.read(tmp_path / "out" / "take.wav")
     np.testing.assert_allclose(out, take, atol=1e-6)  # strength 0: the input unchanged
     record = json.loads((tmp_path / "out" / "manifest.jsonl").read_text())
-    assert record["settings"]["strength"] == 0.0
+    assert record["settings"]["strength"] == 0.0 and record["settings"]["remove_hum"] is True
+    assert main(["denoise", str(tmp_path / "take.wav"), "-o", str(tmp_path / "kept"), "--keep-mains",
+                 "--workers", "1", "--device", "cpu"]) == 0
+    record = json.loads((tmp_path / "kept" / "manifest.jsonl").read_text())
+    assert record["status"] == "ok" and record["settings"]["remove_hum"] is False
 
 
 def test_info_prints_the_model_as_json(tiny_model_env, capsys):

@@ -306,3 +306,19 @@ def test_a_models_default_strength_applies_when_a_call_names_none(tmp_path):
         dataclasses.replace(config, default_strength=1.5)
     with pytest.raises(SystemExit):  # the command line refuses a strength outside [0, 1] before any work
         cli_main(["denoise", str(tmp_path), "-o", str(tmp_path / "out"), "--strength", "1.5"])
+
+
+def test_remove_hum_false_hides_the_mains_lines_from_a_sensor_model(tmp_path, tiny_model):
+    torch.manual_seed(0)
+    config = dataclasses.replace(make_tiny_config("sensor", 0), mains_map_input=True)
+    save_checkpoint(tmp_path / "hum.safetensors", BridgeDenoiser(config).state_dict(), config)
+    model = sigdenoise.load_model(tmp_path / "hum.safetensors", device="cpu")
+    x = np.random.default_rng(6).standard_normal(2000)
+    removed = model.denoise(x, sample_rate=500.0, steps=1)
+    kept = model.denoise(x, sample_rate=500.0, steps=1, remove_hum=False)
+    assert not np.allclose(removed, kept)  # the network was told of no mains lines
+    # the same as a rate the map knows nothing of, whatever the true rate
+    np.testing.assert_allclose(kept, model.denoise(x, sample_rate=1234.5, steps=1, remove_hum=False), atol=1e-6)
+    voice = np.random.default_rng(7).standard_normal(8000) * 0.1  # a model without a mains map ignores it
+    np.testing.assert_array_equal(tiny_model.denoise(voice, sample_rate=16000, steps=1, remove_hum=False),
+                                  tiny_model.denoise(voice, sample_rate=16000, steps=1))

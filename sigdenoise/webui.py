@@ -356,7 +356,7 @@ def _sensor_figure_matplotlib(raw, mean, std, t, step, shown, xlabel, note):
 def make_denoise_sensor(max_minutes: float):
     @_user_errors
     def denoise_sensor(log_path: str | None, sample_rate: float | None, columns: list[str] | None, model_name: str,
-                       steps: float, output_format: str, progress=gr.Progress()):
+                       steps: float, output_format: str, keep_mains: bool = False, progress=gr.Progress()):
         """Denoise a sensor log with 8 posterior samples; returns (plot, download file, summary)."""
         if not log_path:
             raise gr.Error("Upload a sensor log first.", title="No file")
@@ -368,7 +368,7 @@ def make_denoise_sensor(max_minutes: float):
         _check_work(signal.duration_s, channels, model.config.sample_rate, SENSOR_SAMPLES, max_minutes, "This log")
         started = time.time()
         result = model.denoise_detailed(signal.data, sample_rate=signal.sample_rate, steps=int(steps),
-                                        num_samples=SENSOR_SAMPLES, repair_nan=True,
+                                        num_samples=SENSOR_SAMPLES, repair_nan=True, remove_hum=not keep_mains,
                                         progress=_progress_callback(progress, 0.02, 0.9, "Denoising"))
         taken = time.time() - started
         progress(0.92, desc="Writing the file")
@@ -462,6 +462,9 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                                              label="Steps (speed ↔ quality)",
                                              info="Each step runs the model 8 times (for the uncertainty band); "
                                                   "one step would give 8 identical samples, so 2 is the least.")
+                    log_keep_mains = gr.Checkbox(False, label="The signal itself is at 50/60 Hz",
+                                                 info="Mains current or voltage: keep those lines instead of "
+                                                      "removing them as hum.")
                     log_format = gr.Radio(["CSV", "Parquet"], value="CSV", label="Download as")
                     sensor_button = gr.Button("Denoise", variant="primary", elem_id="denoise-sensor")
                 with gr.Column(scale=3):
@@ -474,7 +477,8 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                 event(inspect, inputs=[log_in, log_rate], outputs=[log_columns, log_info],
                       api_visibility="undocumented", concurrency_limit=4)
             sensor_button.click(make_denoise_sensor(max_minutes),
-                                inputs=[log_in, log_rate, log_columns, sensor_model, sensor_steps, log_format],
+                                inputs=[log_in, log_rate, log_columns, sensor_model, sensor_steps, log_format,
+                                        log_keep_mains],
                                 outputs=[sensor_plot, log_file, sensor_summary],
                                 api_name="denoise_sensor", concurrency_id="model", show_progress_on=[log_file])
     return demo

@@ -98,6 +98,13 @@ def test_denoise_sensor_writes_mean_and_std(client, tmp_path, fmt):
                            api_name="/denoise_sensor")
 
 
+def test_denoise_sensor_takes_the_keep_mains_box(client, tmp_path):
+    src = write_sensor_csv(tmp_path / "current.csv", rows=300, rate=1000.0)
+    _, download, summary = client.predict(gradio_client.handle_file(str(src)), None, ["a"], "sensor", 2, "CSV", True,
+                                          api_name="/denoise_sensor")
+    assert download.endswith(".csv") and "Done" in summary
+
+
 def test_sensor_log_without_time_column_uses_the_rate_box(client, tmp_path):
     from sigdenoise.io import read_sensor_log
 

@@ -59,7 +59,7 @@ train-speech: $(STAMP)-dev
 	$(PY) -m sigdenoise.cli train --config configs/speech.toml
 	$(PY) -m sigdenoise.cli train --config configs/speech-finetune.toml
 
-# Stage 1 (~25 min), stage 2 (~25 min), then one scale on the posterior spread for a 90 % band.
+# Stage 1 (~25 min), stage 2 (~5 min), then one scale on the posterior spread for a 90 % band.
 train-sensor: $(STAMP)-dev
 	$(PY) -m sigdenoise.cli fetch-data sensor
 	$(PY) -m sigdenoise.cli train --config configs/sensor.toml

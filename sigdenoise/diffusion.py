@@ -126,7 +126,8 @@ def si_sdr(estimate: torch.Tensor, reference: torch.Tensor, eps: float = 1e-8,
     return 10 * torch.log10(target_energy / (error_energy + eps) + eps)
 
 
-def snr(estimate: torch.Tensor, reference: torch.Tensor, eps: float = 1e-8, max_db: float | None = None) -> torch.Tensor:
+def snr(estimate: torch.Tensor, reference: torch.Tensor, eps: float = 1e-8,
+        max_db: float | None = None) -> torch.Tensor:
     """Plain SNR in dB along the last axis: unlike :func:`si_sdr`, a wrong output level costs.
 
     ``max_db`` floors the error as in :func:`si_sdr`, for use as a training loss.

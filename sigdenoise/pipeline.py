@@ -83,8 +83,9 @@ class DenoiseModel:
 
     # ------------------------------------------------------------------ public
     def denoise(self, x: Signal, *, sample_rate: float, steps: int | None = None, seed: int = 0,
-                num_samples: int = 1, return_std: bool = False, strength: float | None = None, repair_nan: bool = False,
-                remove_hum: bool = True, eta: float = 1.0, progress: Callable[[float], None] | None = None):
+                num_samples: int = 1, return_std: bool = False, strength: float | None = None,
+                repair_nan: bool = False, remove_hum: bool = True, eta: float = 1.0,
+                progress: Callable[[float], None] | None = None):
         """Denoise ``x`` and return the same type, shape, dtype and rate.
 
         Args:
@@ -142,6 +143,8 @@ class DenoiseModel:
         if repaired.any():  # only then copy: a 10-minute stereo file should not be held twice
             rows, repaired = repair_nonfinite(rows, repair=repair_nan, name="input")
         model_sr = self.config.sample_rate or sample_rate  # 0 = rate-agnostic: run at the input's rate
+        # The network reads the rate only to place mains lines (diffusion.mains_map); 0 means "none".
+        network_rate = model_sr if remove_hum else 0.0
         n_model = resampled_length(shape[-1], orig_sr=sample_rate, target_sr=model_sr)
         if n_model < 1:
             raise ValueError(f"{shape[-1]} samples at {sample_rate} Hz is shorter than one sample at the model's "
@@ -157,7 +160,7 @@ class DenoiseModel:
             report = None if progress is None else (lambda f, g=g: progress((g + f) / n_groups))
             mean_g, std_g = self._denoise_group(rows[start:start + per_group], sample_rate=sample_rate,
                                                 model_sr=model_sr, steps=steps, seed=seed, num_samples=num_samples,
-                                                remove_hum=remove_hum, eta=eta, progress=report)
+                                                network_rate=network_rate, eta=eta, progress=report)
             if strength == 1.0:
                 est[start:start + per_group] = mean_g
             else:
@@ -169,7 +172,8 @@ class DenoiseModel:
                              repaired=repaired.reshape(shape) if repaired.any() else None)
 
     def _denoise_group(self, rows: np.ndarray, *, sample_rate: float, model_sr: float, steps: int, seed: int,
-                       num_samples: int, remove_hum: bool, eta: float, progress) -> tuple[np.ndarray, np.ndarray | None]:
+                       num_samples: int, network_rate: float, eta: float,
+                       progress) -> tuple[np.ndarray, np.ndarray | None]:
         """prepare -> sample -> restore for a few rows ``[R, T]``; returns mean and spread at the input rate."""
         at_model_rate = resample(rows, orig_sr=sample_rate, target_sr=model_sr)
         offset = at_model_rate.mean(-1, keepdims=True, dtype=np.float64)
@@ -183,9 +187,8 @@ class DenoiseModel:
         total = mean = m2 = None
         for k in range(num_samples):  # running mean and variance (Welford): no stack of all samples
             report = None if progress is None else (lambda f, k=k: progress((k + f) / num_samples))
-            # The network reads the rate only to place mains lines (diffusion.mains_map); 0 means "none".
-            sample = self._sample_rows(scaled, rate=model_sr if remove_hum else 0.0, steps=steps, seed=seed + k,
-                                       eta=eta, progress=report)
+            sample = self._sample_rows(scaled, rate=network_rate, steps=steps, seed=seed + k, eta=eta,
+                                       progress=report)
             sample = sample.cpu().double().numpy() / gain + offset
             if k == 0:
                 mean, m2 = sample, np.zeros_like(sample) if num_samples > 1 else None

@@ -497,7 +497,7 @@ def _denoise_block(model, data: np.ndarray, *, rate: float, options: BatchOption
 
 
 def _denoise_sensor(job: FileJob, model, options: BatchOptions, sample_rate: float | None) -> tuple[float, int, dict]:
-    from .io import DENOISED_CSV_DIGITS, read_sensor_log, sensor_extra_channels, write_sensor_log
+    from .io import read_sensor_log, write_denoised_log
 
     if Path(job.input).suffix.lower() in (".csv", ".tsv"):
         return _denoise_csv_streamed(job, model, options, sample_rate)
@@ -506,10 +506,8 @@ def _denoise_sensor(job: FileJob, model, options: BatchOptions, sample_rate: flo
     if missing.all():
         raise _all_missing(job.input)
     mean, std = _denoise_block(model, log.data, rate=log.sample_rate, options=options, seed=options.seed)
-    out = dataclasses.replace(log, data=mean)
-    write_sensor_log(job.output, out, extra_channels=sensor_extra_channels(log.channel_names, std,
-                                                                           missing if missing.any() else None),
-                     digits=DENOISED_CSV_DIGITS)
+    write_denoised_log(job.output, dataclasses.replace(log, data=mean), std=std,
+                       repaired=missing if missing.any() else None)
     return float(log.sample_rate), int(log.data.shape[1]), {"missing_samples": int(missing.sum())}
 
 
@@ -599,11 +597,10 @@ def _denoise_csv_streamed(job: FileJob, model, options: BatchOptions,
     """Denoise a CSV/TSV of any size: read in pieces, denoise in overlapping segments, append to a temp file.
 
     The output is written piece by piece (one piece per input piece, with its own times),
-    each through ``write_sensor_log`` into a scratch file that is appended to the temp
+    each through ``write_denoised_log`` into a scratch file that is appended to the temp
     output; ``atomic_write`` renames the temp file only when the whole log is done.
     """
-    from .io import (DENOISED_CSV_DIGITS, SensorLog, atomic_write, iter_sensor_log_chunks, sensor_extra_channels,
-                     write_sensor_log)
+    from .io import SensorLog, atomic_write, iter_sensor_log_chunks, write_denoised_log
 
     output = Path(job.output)
     pieces = iter_sensor_log_chunks(job.input, chunk_rows=options.csv_chunk_rows, sample_rate=sample_rate)
@@ -642,8 +639,7 @@ def _denoise_csv_streamed(job: FileJob, model, options: BatchOptions,
                 unit = _TIME_UNIT_SECONDS[meta.get("time_unit", "s")]
                 meta["time_start"] = float(meta.get("time_start", 0.0) or 0.0) + first_sample / rate / unit
             block = SensorLog(mean, rate, names, start_time, meta)
-            write_sensor_log(scratch, block, extra_channels=sensor_extra_channels(names, std, gaps),
-                             digits=DENOISED_CSV_DIGITS)
+            write_denoised_log(scratch, block, std=std, repaired=gaps)
             with open(scratch, "rb") as source:
                 shutil.copyfileobj(source, sink, 1 << 20)
             counts["blocks"] += 1

@@ -133,6 +133,9 @@ class TrainConfig:
     magnitude_weight: float = 0.7
     sisdr_weight: float = 0.002  # weight of the waveform term (SI-SDR or SNR, in dB)
     waveform_loss: str = "si_sdr"  # "si_sdr" or "snr" (diffusion.bridge_loss)
+    # The waveform term stops rewarding an example past this many dB: higher asks for a more exact
+    # pass-through of nearly clean input, at the risk of those examples swamping the batch.
+    waveform_max_db: float = 30.0
     validate_every: int = 1000
     validation_clips: int = 32
     checkpoint_every: int = 200

@@ -140,19 +140,19 @@ def snr(estimate: torch.Tensor, reference: torch.Tensor, eps: float = 1e-8,
 
 
 WAVEFORM_LOSSES = {"si_sdr": si_sdr, "snr": snr}
-SISDR_LOSS_MAX_DB = 30.0  # beyond this an example counts as solved (see si_sdr)
 
 
 def bridge_loss(denoiser: BridgeDenoiser, clean: torch.Tensor, noisy: torch.Tensor, *, t_one_prob: float,
                 complex_weight: float, magnitude_weight: float, sisdr_weight: float,
-                waveform_loss: str = "si_sdr", generator: torch.Generator | None = None,
-                rate: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+                waveform_loss: str = "si_sdr", waveform_max_db: float = 30.0,
+                generator: torch.Generator | None = None, rate: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
     """Training loss on waveforms ``[B, T]``: draw t, form x_t, predict x0, compare.
 
     A share ``t_one_prob`` of examples sits at t=1 (x_t = y), the first sampler step,
     which carries most of the work at the few steps we ship. ``waveform_loss`` names the
     waveform term weighted by ``sisdr_weight``: "si_sdr" (speech: the level is the listener's
-    business) or "snr" (sensors: a trace's level is part of the measurement).
+    business) or "snr" (sensors: a trace's level is part of the measurement); beyond
+    ``waveform_max_db`` an example counts as solved (see :func:`si_sdr`).
     """
     b = clean.shape[0]
     x0, y = denoiser.encode(clean), denoiser.encode(noisy)
@@ -167,7 +167,7 @@ def bridge_loss(denoiser: BridgeDenoiser, clean: torch.Tensor, noisy: torch.Tens
     # gradient there grows as the output shrinks and swamps the batch, so those are left to the spectral terms.
     speech = clean.pow(2).mean(-1) > 1e-10
     per_example = WAVEFORM_LOSSES[waveform_loss](denoiser.decode(est, clean.shape[-1]), clean,
-                                                 max_db=SISDR_LOSS_MAX_DB)
+                                                 max_db=waveform_max_db)
     waveform = (per_example * speech).sum() / speech.sum().clamp(min=1)
     loss = complex_weight * complex_term + magnitude_weight * magnitude_term - sisdr_weight * waveform
     return loss, {"loss": loss.item(), "complex": complex_term.item(), "magnitude": magnitude_term.item(),

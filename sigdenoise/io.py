@@ -1217,21 +1217,25 @@ def _read_tdms(path: Path, *, sample_rate, time_column, columns, dataset) -> Sen
 
 
 # --------------------------------------------------------------------------- writers
-def sensor_extra_channels(names: list[str], std, repaired) -> dict[str, np.ndarray]:
-    """Columns written beside a denoised log's values: ``<name>_std`` (posterior spread, when sampled)
-    and ``<name>_repaired`` (1 where the input had no value and the output holds an estimate)."""
-    extra = {}
-    if std is not None:
-        extra.update({f"{name}_std": row for name, row in zip(names, std)})
-    if repaired is not None:
-        extra.update({f"{name}_repaired": row.astype(np.float64) for name, row in zip(names, repaired)})
-    return extra
-
-
 # Significant digits of each column's spread that a denoised CSV keeps: a resolution of 1e-6 of the
 # signal's standard deviation, far below the model's own error, instead of float64's 17 digits (which
 # made a 2 GB log's output 3.8 GB). Binary formats store the floats themselves.
 DENOISED_CSV_DIGITS = 7
+
+
+def write_denoised_log(path: PathLike, log: SensorLog, *, std=None, repaired=None) -> None:
+    """Write a denoised log (``log.data`` holds the estimate) the one way every front end does.
+
+    Beside each channel go ``<name>_std`` (the posterior spread, when sampled) and ``<name>_repaired``
+    (1 where the input had no value and the output holds an estimate); CSV/TSV values keep
+    :data:`DENOISED_CSV_DIGITS` significant digits of their column's spread.
+    """
+    extra = {}
+    if std is not None:
+        extra.update({f"{name}_std": row for name, row in zip(log.channel_names, std)})
+    if repaired is not None:
+        extra.update({f"{name}_repaired": row.astype(np.float64) for name, row in zip(log.channel_names, repaired)})
+    write_sensor_log(path, log, extra_channels=extra, digits=DENOISED_CSV_DIGITS)
 
 
 def write_sensor_log(path: PathLike, log: SensorLog, *, extra_channels: dict[str, np.ndarray] | None = None,

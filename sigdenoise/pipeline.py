@@ -6,6 +6,7 @@ same type, shape and rate. The CLI, the batch runner and the web UI all call thi
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -275,14 +276,6 @@ def load_model(name_or_path: str | Path = "speech", *, device: str | torch.devic
     return DenoiseModel(network, config, metadata=meta, device=device, batch_size=batch_size)
 
 
-def sensor_log_outputs(log, result: DenoiseResult):
-    """The denoised log and its extra columns (:func:`sigdenoise.io.sensor_extra_channels`)."""
-    from .io import sensor_extra_channels
-
-    return (type(log)(**{**log.__dict__, "data": result.mean}),
-            sensor_extra_channels(log.channel_names, result.std, result.repaired))
-
-
 def denoise_file(input_path: str | Path, output_path: str | Path, *, model: str | DenoiseModel = "speech",
                  steps: int | None = None, seed: int = 0, strength: float | None = None, num_samples: int = 1,
                  repair_nan: bool = True, remove_hum: bool = True, **read_kwargs) -> dict:
@@ -290,7 +283,7 @@ def denoise_file(input_path: str | Path, output_path: str | Path, *, model: str 
 
     Returns a small summary (rate, duration, seconds taken). Never writes over the input.
     """
-    from .io import DENOISED_CSV_DIGITS, AudioClip, read_signal, write_audio, write_sensor_log
+    from .io import AudioClip, read_signal, write_audio, write_denoised_log
 
     input_path, output_path = Path(input_path), Path(output_path)
     if output_path.exists() and input_path.exists() and output_path.resolve() == input_path.resolve():
@@ -309,7 +302,7 @@ def denoise_file(input_path: str | Path, output_path: str | Path, *, model: str 
         result = model.denoise_detailed(signal.data, sample_rate=signal.sample_rate, steps=steps, seed=seed,
                                         strength=strength, num_samples=num_samples, repair_nan=repair_nan,
                                         remove_hum=remove_hum)
-        out, extra = sensor_log_outputs(signal, result)
-        write_sensor_log(output_path, out, extra_channels=extra, digits=DENOISED_CSV_DIGITS)
+        write_denoised_log(output_path, dataclasses.replace(signal, data=result.mean), std=result.std,
+                           repaired=result.repaired)
         rate, n = signal.sample_rate, signal.data.shape[-1]
     return {"sample_rate": rate, "seconds_of_signal": n / rate, "seconds_taken": time.time() - started}

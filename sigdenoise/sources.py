@@ -40,6 +40,7 @@ SPEECH_SOURCES = [
     ],
     AptSource("fillets-ng-data-cs", "usr/share/games/fillets-ng/**/*.ogg", "speech", "GPL-2+"),
     AptSource("klettres-data", "usr/share/**/*.ogg", "speech", "GPL-2+"),
+    AptSource("ktuberling-data", "usr/share/ktuberling/sounds/*/*.ogg", "speech", "GPL-2+ or CC0 (per file)"),
 ]
 
 NOISE_SOURCES = [
@@ -139,6 +140,8 @@ def _speaker_of(package: str, path: Path) -> str:
         return "cs-" + (parts[1] if len(parts) >= 3 else "other")
     if package == "klettres-data":  # usr/share/klettres/<language>/<alpha|syllab>/x.ogg
         return "klettres-" + path.parent.parent.name
+    if package == "ktuberling-data":  # usr/share/ktuberling/sounds/<language>/word.ogg, one voice each
+        return "ktuberling-" + path.parent.name
     return package + "/" + path.name
 
 

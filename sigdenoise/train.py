@@ -194,7 +194,7 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
                                   rate=torch.from_numpy(rates),
                                   t_one_prob=config.t_one_prob, complex_weight=config.complex_weight,
                                   magnitude_weight=config.magnitude_weight, sisdr_weight=config.sisdr_weight,
-                                  waveform_loss=config.waveform_loss,
+                                  waveform_loss=config.waveform_loss, waveform_max_db=config.waveform_max_db,
                                   generator=gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()

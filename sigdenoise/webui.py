@@ -9,6 +9,7 @@ for the zoomable sensor plot).
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import functools
 import logging
 import math
@@ -28,8 +29,7 @@ import numpy as np  # noqa: E402
 
 import sigdenoise  # noqa: E402
 from sigdenoise.io import (  # noqa: E402
-    DENOISED_CSV_DIGITS, SENSOR_EXTENSIONS, SignalFileError, read_audio, read_sensor_log, write_audio,
-    write_sensor_log,
+    SENSOR_EXTENSIONS, SignalFileError, read_audio, read_sensor_log, write_audio, write_denoised_log,
 )
 
 log = logging.getLogger(__name__)
@@ -372,12 +372,10 @@ def make_denoise_sensor(max_minutes: float):
                                         progress=_progress_callback(progress, 0.02, 0.9, "Denoising"))
         taken = time.time() - started
         progress(0.92, desc="Writing the file")
-        from sigdenoise.pipeline import sensor_log_outputs
-
-        cleaned, extra = sensor_log_outputs(signal, result)
         suffix = ".parquet" if output_format == "Parquet" else ".csv"
         out_path = _output_dir() / f"{Path(log_path).stem}-denoised{suffix}"
-        write_sensor_log(out_path, cleaned, extra_channels=extra, digits=DENOISED_CSV_DIGITS)
+        write_denoised_log(out_path, dataclasses.replace(signal, data=result.mean), std=result.std,
+                           repaired=result.repaired)
         progress(0.96, desc="Drawing the plot")
         figure = sensor_figure(signal.data, result.mean, result.std, signal.sample_rate, signal.channel_names,
                                signal.start_time)

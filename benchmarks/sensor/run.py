@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 
 from sigdenoise.calibrate import Z90  # noqa: E402  (mean ± 1.645 std: the nominal 90 % band)
 
-from ..common import fmt, machine_description, markdown_table, mean_ci  # noqa: E402
+from ..common import display_path, fmt, machine_description, markdown_table, mean_ci  # noqa: E402
 
 SEED = 20241126
 
@@ -189,7 +189,7 @@ def run_sigdenoise(traces, cases, *, model_name: str, num_samples: int, device: 
     except Exception as exc:
         return None, f"unavailable: denoise_detailed failed: {type(exc).__name__}: {exc}"
     info = model.info()
-    return out, (f"{info.get('path', model_name)}, {info['parameters']:,} parameters, "
+    return out, (f"{display_path(info.get('path', model_name))}, {info['parameters']:,} parameters, "
                  f"{model.config.bridge.default_steps} sampler steps, {num_samples} posterior samples")
 
 

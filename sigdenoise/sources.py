@@ -40,7 +40,7 @@ SPEECH_SOURCES = [
     ],
     AptSource("fillets-ng-data-cs", "usr/share/games/fillets-ng/**/*.ogg", "speech", "GPL-2+"),
     AptSource("klettres-data", "usr/share/**/*.ogg", "speech", "GPL-2+"),
-    AptSource("ktuberling-data", "usr/share/ktuberling/sounds/*/*.ogg", "speech", "GPL-2+ or CC0 (per file)"),
+    AptSource("ktuberling-data", "usr/share/ktuberling/sounds/*/*.ogg", "speech", "GPL-2+"),
 ]
 
 NOISE_SOURCES = [

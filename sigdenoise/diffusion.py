@@ -145,7 +145,8 @@ WAVEFORM_LOSSES = {"si_sdr": si_sdr, "snr": snr}
 def bridge_loss(denoiser: BridgeDenoiser, clean: torch.Tensor, noisy: torch.Tensor, *, t_one_prob: float,
                 complex_weight: float, magnitude_weight: float, sisdr_weight: float,
                 waveform_loss: str = "si_sdr", waveform_max_db: float = 30.0,
-                generator: torch.Generator | None = None, rate: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+                generator: torch.Generator | None = None,
+                rate: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
     """Training loss on waveforms ``[B, T]``: draw t, form x_t, predict x0, compare.
 
     A share ``t_one_prob`` of examples sits at t=1 (x_t = y), the first sampler step,

@@ -185,7 +185,7 @@ class DenoiseModel:
         scaled = torch.from_numpy((centred * gain).astype(np.float32)).to(self.device)
         del centred
 
-        total = mean = m2 = None
+        mean = m2 = None
         for k in range(num_samples):  # running mean and variance (Welford): no stack of all samples
             report = None if progress is None else (lambda f, k=k: progress((k + f) / num_samples))
             sample = self._sample_rows(scaled, rate=network_rate, steps=steps, seed=seed + k, eta=eta,

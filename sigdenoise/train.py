@@ -74,6 +74,16 @@ def load_state(path: Path, model, ema, opt, rng: np.random.Generator) -> tuple[i
     return int(meta["step"]), float(meta["elapsed"])
 
 
+def training_in_bf16(precision: str) -> bool:
+    """Whether to train under bfloat16 autocast; refuses an unknown precision, warns where bf16 is emulated."""
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision={precision!r}: use 'fp32' or 'bf16'")
+    if precision == "bf16" and not torch.cpu._is_avx512_bf16_supported():
+        print("[train] precision='bf16' on a CPU without AVX512-BF16/AMX: it works but may be slower than fp32",
+              flush=True)
+    return precision == "bf16"
+
+
 def learning_rate(step: int, config: TrainConfig) -> float:
     """Short linear warm-up, then cosine decay from ``lr`` to ``lr_final``."""
     warmup = min(200, config.steps // 10)
@@ -121,6 +131,7 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
     """Train (or resume) and return the path of the EMA checkpoint."""
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
+    bf16 = training_in_bf16(config.precision)
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.json").write_text(json.dumps(to_dict(config), indent=1))
@@ -190,12 +201,13 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
         for group in opt.param_groups:
             group["lr"] = learning_rate(step, config)
         clean, noisy, rates = source.batch(config.batch_size, rng)
-        loss, parts = bridge_loss(model, torch.from_numpy(clean), torch.from_numpy(noisy),
-                                  rate=torch.from_numpy(rates),
-                                  t_one_prob=config.t_one_prob, complex_weight=config.complex_weight,
-                                  magnitude_weight=config.magnitude_weight, sisdr_weight=config.sisdr_weight,
-                                  waveform_loss=config.waveform_loss, waveform_max_db=config.waveform_max_db,
-                                  generator=gen)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss, parts = bridge_loss(model, torch.from_numpy(clean), torch.from_numpy(noisy),
+                                      rate=torch.from_numpy(rates),
+                                      t_one_prob=config.t_one_prob, complex_weight=config.complex_weight,
+                                      magnitude_weight=config.magnitude_weight, sisdr_weight=config.sisdr_weight,
+                                      waveform_loss=config.waveform_loss, waveform_max_db=config.waveform_max_db,
+                                      generator=gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

@@ -132,3 +132,20 @@ def test_excluded_speakers_are_left_out_of_training_data(dns_like):
     assert set(kept.speech) == {"b"}
     with pytest.raises(ValueError, match="exclude_speakers"):
         build_training_data(dataclasses.replace(config, exclude_speakers=("*",)), sample_rate=16000, target_rms=0.05)
+
+
+def test_bf16_training_runs_and_ships_float32_weights(tmp_path, voicebank_like):
+    config = _write_config(tmp_path, f'kind = "paired"\npaired_dir = "{voicebank_like}"')
+    assert cli_main(["train", "--config", config, "--set", "steps=2", "--set", 'precision="bf16"']) == 0
+    from sigdenoise.checkpoint import load_checkpoint
+
+    state, _, meta = load_checkpoint(tmp_path / "run" / "model.safetensors")
+    assert all(v.dtype == torch.float32 for v in state.values() if v.is_floating_point())
+    assert meta["training"]["config"]["precision"] == "bf16"
+    assert all(np.isfinite(v).all() for v in meta["training"]["validation"].values())
+
+
+def test_unknown_precision_is_refused(tmp_path, voicebank_like):
+    config = _write_config(tmp_path, f'kind = "paired"\npaired_dir = "{voicebank_like}"')
+    with pytest.raises((ValueError, SystemExit), match="precision"):
+        cli_main(["train", "--config", config, "--set", "steps=1", "--set", 'precision="fp16"'])

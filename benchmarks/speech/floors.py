@@ -1,8 +1,9 @@
 """The speech model's behaviour checks that a quality table does not show.
 
-    python -m benchmarks.speech.floors [--model speech] [--out benchmarks/speech/floors.md]
+    python -m benchmarks.speech.floors [--model speech] [--out benchmarks/speech/floors.md] [--no-peers]
 
-- noise only in -> how much quieter out (dB), on held-out noise files;
+- noise only in -> how much quieter out (dB), on held-out noise files; the learned peers
+  (DeepFilterNet3, DTLN, NSNet2, RNNoise) get the same inputs in the same run (``--no-peers`` skips them);
 - clean speech in (nothing added) -> SI-SDR of the output against the input;
 - a 10-minute 44.1 kHz stereo file -> peak resident memory of the whole call, and wall time;
 - chunk seams: the same 12 s mixture denoised in 4 s chunks and in one piece, compared
@@ -39,17 +40,35 @@ def _validation(role):
     return [(root, c) for c in clips if is_validation(c, role)]
 
 
-def check_noise_only(model, n=20):
+def _noise_only_inputs(n=20):
+    """Held-out noise files alone (first 4 s), each at a random level around -26 dBFS RMS."""
     rng = np.random.default_rng(0)
-    out = []
+    inputs = []
     for root, clip in _validation("noise")[:n]:
         x = _load(root, clip)[: 4 * SR].astype(np.float32)
         if x.size < SR or np.sqrt(np.mean(x ** 2)) < 1e-4:
             continue
-        x = x / np.sqrt(np.mean(x ** 2)) * 0.05 * rng.uniform(0.5, 2)
-        y = model.denoise(x, sample_rate=SR)
-        out.append(10 * np.log10(np.mean(x ** 2) / (np.mean(y ** 2) + 1e-12)))
+        inputs.append(x / np.sqrt(np.mean(x ** 2)) * 0.05 * rng.uniform(0.5, 2))
+    return inputs
+
+
+def check_noise_only(denoise, inputs):
+    """Mean and worst attenuation (dB) of ``denoise(x, sr)`` on noise-only inputs, and their count."""
+    out = [10 * np.log10(np.mean(x ** 2) / (np.mean(denoise(x, SR) ** 2) + 1e-12)) for x in inputs]
     return float(np.mean(out)), float(np.min(out)), len(out)
+
+
+def peers_noise_only(inputs):
+    """The same check for every installed learned peer (the classical ones are not speech models)."""
+    from .peers import PEERS, PeerUnavailable
+
+    rows = {}
+    for name in ("DeepFilterNet3", "DTLN", "NSNet2", "RNNoise"):
+        try:
+            rows[name] = check_noise_only(PEERS[name](), inputs)
+        except PeerUnavailable as exc:
+            print(f"[floors] {name} skipped: {exc}")
+    return rows
 
 
 def check_clean_passthrough(model, n=20):
@@ -128,6 +147,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="speech")
     parser.add_argument("--out", default="benchmarks/speech/floors.md")
+    parser.add_argument("--no-peers", dest="peers", action="store_false",
+                        help="skip running the learned peers on the noise-only inputs")
     args = parser.parse_args(argv)
     import torch
 
@@ -137,14 +158,19 @@ def main(argv=None):
     model = sigdenoise.load_model(args.model, device="cpu")
     results = {}
     t = time.time()
-    results["noise_only_attenuation_db"] = check_noise_only(model)
+    noise_inputs = _noise_only_inputs()
+    results["noise_only_attenuation_db"] = check_noise_only(
+        lambda x, sr: model.denoise(x, sample_rate=sr), noise_inputs)
     results["clean_passthrough_si_sdr_db"] = check_clean_passthrough(model)
     results["long_file_peak_mib_wall_s"] = check_long_file(args.model)
     results["seams_snr_near_far_db_jump_ratio"] = check_seams(model)
+    seconds = time.time() - t
+    if args.peers:
+        results["peers_noise_only_attenuation_db"] = peers_noise_only(noise_inputs)
     lines = [
         "# Speech model behaviour checks", "",
         f"`python -m benchmarks.speech.floors --model {args.model}` — {machine_description()}, "
-        f"{time.strftime('%Y-%m-%d')}, {time.time() - t:.0f} s", "",
+        f"{time.strftime('%Y-%m-%d')}, {seconds:.0f} s (sigdenoise's checks)", "",
         "| check | result | floor |", "|---|---|---|",
         "| noise-only input, attenuation (mean / worst, dB, {2} files) | {0:.1f} / {1:.1f} | ≥ 20 dB |".format(
             *results["noise_only_attenuation_db"]),
@@ -157,6 +183,11 @@ def main(argv=None):
         "| seams: chunked vs one-piece output, SNR near borders / elsewhere (dB); border jump ratio | "
         "{0:.1f} / {1:.1f}; {2:.2f} | no audible seam |".format(*results["seams_snr_near_far_db_jump_ratio"]),
     ]
+    peers = results.get("peers_noise_only_attenuation_db")
+    if peers:
+        lines += ["", "The noise-only check on the learned peers, same inputs, same run:", "",
+                  "| system | attenuation, mean / worst (dB) |", "|---|---|",
+                  *[f"| {name} | {mean:.1f} / {worst:.1f} |" for name, (mean, worst, _) in peers.items()]]
     Path(args.out).write_text("\n".join(lines) + "\n")
     Path(args.out).with_suffix(".json").write_text(json.dumps(results, indent=1))
     print("\n".join(lines))

@@ -1,4 +1,8 @@
-"""Calibrate a model's uncertainty band: one scale on the posterior spread, fitted on held-out data.
+"""Calibrate a model after training: its "do no harm" fallback and its uncertainty band.
+
+Sensor models first get ``fallback_below_db`` (see :class:`~sigdenoise.config.ModelConfig`): the
+correction size under which a chunk is handed back unchanged, chosen on windows of the *training*
+split's series under every corruption recipe as the threshold with the best mean output SNR.
 
 The spread of a few posterior samples is a relative measure; how wide the band must be to
 hold the truth as often as it claims depends on the model and its sampler. We fit one
@@ -12,6 +16,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import torch
 
 Z90 = 1.645  # mean ± 1.645 std holds 90 % of a Gaussian
 
@@ -25,6 +30,64 @@ def fit_scale(errors: np.ndarray, spreads: np.ndarray, *, target: float = 0.90, 
     """The smallest scale whose band covers ``target`` of the samples (the target-quantile of |e| / (z·std))."""
     ratio = np.abs(errors) / (z * np.maximum(spreads, 1e-12))
     return float(np.quantile(ratio, target))
+
+
+FALLBACK_GRID_DB = tuple(float(v) for v in range(-40, -4, 3))  # -40 ... -7 dB
+
+
+def output_snr(clean: np.ndarray, estimate: np.ndarray) -> float:
+    """10·log10(Σ(c−c̄)² / Σ(y−c)²), the sensor benchmark's output SNR."""
+    signal = np.sum((clean - clean.mean()) ** 2)
+    return float(10 * np.log10(signal / max(np.sum((estimate - clean) ** 2), 1e-30)))
+
+
+def recipe_windows(*, count: int, seed: int, data_dir: str | Path | None = None, max_samples: int = 4096
+                   ) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """(clean, noisy, rate): ``count`` windows of the training split's series, each under every recipe.
+
+    Windows go round the families in turn (a random series of each), so the 1,000 PLAID currents
+    weigh no more than the one ECG record."""
+    from .sensor_data import RECIPES, default_sensor_cache, load_sensor_corpus
+
+    families: dict[str, list[dict]] = {}
+    for entry in load_sensor_corpus(data_dir or default_sensor_cache(), split="train"):
+        if len(entry["signal"]) >= 256:
+            families.setdefault(entry["group"], []).append(entry)
+    names = sorted(families)
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(count):
+        members = families[names[k % len(names)]]
+        entry = members[int(rng.integers(len(members)))]
+        signal = np.asarray(entry["signal"], np.float64)
+        n = min(signal.size, max_samples)
+        start = int(rng.integers(0, signal.size - n + 1))
+        clean = signal[start:start + n]
+        out += [(clean, recipe(clean, rng, float(entry["sample_rate"])), float(entry["sample_rate"]))
+                for recipe in RECIPES.values()]
+    return out
+
+
+def fit_fallback(model, examples) -> tuple[float | None, dict]:
+    """The ``fallback_below_db`` with the best mean output SNR on ``examples`` (None if none beats off)."""
+    from .pipeline import FALLBACK_RAMP_DB, correction_db
+    from .preprocess import repair_nonfinite
+
+    model.config = dataclasses.replace(model.config, fallback_below_db=None)
+    scores: dict[float | None, list[float]] = {None: [], **{t: [] for t in FALLBACK_GRID_DB}}
+    for clean, noisy, rate in examples:
+        estimate = np.asarray(model.denoise_detailed(noisy, sample_rate=rate, repair_nan=True).mean, np.float64)
+        given, _ = repair_nonfinite(noisy[None], repair=True)  # what the model was handed (gaps filled)
+        given = given[0]
+        correction = float(correction_db(torch.from_numpy(given), torch.from_numpy(estimate)))
+        scores[None].append(output_snr(clean, estimate))
+        for threshold in FALLBACK_GRID_DB:
+            keep = min(max((correction - threshold) / FALLBACK_RAMP_DB, 0.0), 1.0)
+            scores[threshold].append(output_snr(clean, given + keep * (estimate - given)))
+    means = {t: float(np.mean(v)) for t, v in scores.items()}
+    best = max(means, key=lambda t: (means[t], t is None))  # ties go to "off"
+    return best, {"fallback_below_db": best, "mean_snr_db_by_threshold": {str(t): round(m, 3) for t, m in means.items()},
+                  "examples": len(examples), "data": "training split, windows taken round the families in turn, x every recipe (sensor_data.RECIPES)"}
 
 
 def calibration_examples(config, *, count: int, seed: int, data_dir: str | Path | None = None
@@ -46,12 +109,19 @@ def calibration_examples(config, *, count: int, seed: int, data_dir: str | Path 
 
 
 def calibrate(model_path: str | Path, out_path: str | Path, *, count: int = 256, num_samples: int = 8,
-              target: float = 0.90, seed: int = 4321, data_dir: str | Path | None = None) -> dict:
-    """Fit ``uncertainty_scale`` for the model at ``model_path`` and write the calibrated copy to ``out_path``."""
+              target: float = 0.90, seed: int = 4321, data_dir: str | Path | None = None,
+              fallback_windows: int = 32) -> dict:
+    """Fit ``fallback_below_db`` (sensor models; ``fallback_windows=0`` skips it) and ``uncertainty_scale``
+    for the model at ``model_path``, and write the calibrated copy to ``out_path``."""
     from .checkpoint import load_checkpoint, save_checkpoint
     from .pipeline import load_model
 
     model = load_model(model_path, device="cpu")
+    fallback, fallback_summary = model.config.fallback_below_db, None
+    if model.config.task == "sensor" and fallback_windows > 0:
+        fallback, fallback_summary = fit_fallback(
+            model, recipe_windows(count=fallback_windows, seed=seed, data_dir=data_dir))
+    model.config = dataclasses.replace(model.config, fallback_below_db=fallback)  # the band sees the final mean
     previous = model.config.uncertainty_scale
     errors, spreads = [], []
     for clean, noisy, rate in calibration_examples(model.config, count=count, seed=seed, data_dir=data_dir):
@@ -65,8 +135,9 @@ def calibrate(model_path: str | Path, out_path: str | Path, *, count: int = 256,
     summary = {"uncertainty_scale": scale, "target_coverage": target, "num_samples": num_samples,
                "examples": len(spreads), "coverage_before": coverage(errors, spreads, 1.0),
                "coverage_after": coverage(errors, spreads, scale), "seed": seed,
-               "data": "held-out split, corrupted as in training, seeds disjoint from the benchmark's"}
+               "data": "held-out split, corrupted as in training, seeds disjoint from the benchmark's",
+               "fallback": fallback_summary}
     training = {**meta["training"], "calibration": summary}
-    save_checkpoint(out_path, state, dataclasses.replace(config, uncertainty_scale=scale), data=meta["data"],
-                    training=training)
+    save_checkpoint(out_path, state, dataclasses.replace(config, uncertainty_scale=scale, fallback_below_db=fallback),
+                    data=meta["data"], training=training)
     return summary

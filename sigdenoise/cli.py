@@ -33,7 +33,7 @@ def cmd_calibrate(args) -> int:
     from .calibrate import calibrate
 
     summary = calibrate(args.model, args.out, count=args.examples, num_samples=args.num_samples,
-                        target=args.target)
+                        target=args.target, fallback_windows=args.fallback_windows)
     print(json.dumps(summary, indent=1))
     print(f"[calibrate] calibrated model written to {args.out}")
     return 0
@@ -72,6 +72,9 @@ def cmd_info(args) -> int:
         f"compression |X|^{cfg['stft']['alpha']} x {cfg['stft']['scale']}",
         f"sampler      Brownian bridge, sigma_max {cfg['bridge']['sigma_max']}, "
         f"default {cfg['bridge']['default_steps']} steps, strength {cfg.get('default_strength', 1.0)}",
+        f"calibrated   band scale {cfg.get('uncertainty_scale', 1.0):.4g}; fallback "
+        + ("off" if cfg.get("fallback_below_db") is None
+           else f"to the input in chunks the model changes by under {cfg['fallback_below_db']:g} dB"),
         f"data         {json.dumps(info.get('data', {}))}",
         f"training     step {info.get('training', {}).get('step', '?')}, "
         f"{info.get('training', {}).get('hours', '?')} h; validation {json.dumps(validation)}",
@@ -152,12 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restart", action="store_true", help="ignore a saved state in the output folder")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("calibrate", help="fit the uncertainty band's scale on held-out data (writes a copy)")
+    p = sub.add_parser("calibrate", help="fit the fallback threshold (sensor) and the uncertainty band's scale "
+                                         "(writes a copy)")
     p.add_argument("model", help="a .safetensors checkpoint (e.g. runs/sensor/model.safetensors)")
     p.add_argument("-o", "--out", required=True, help="where to write the calibrated checkpoint")
     p.add_argument("--examples", type=int, default=256, help="held-out examples to fit on (default 256)")
     p.add_argument("--num-samples", type=int, default=8, help="posterior samples per example (default 8)")
     p.add_argument("--target", type=float, default=0.90, help="coverage of mean ± 1.645 std to aim for (0.90)")
+    p.add_argument("--fallback-windows", type=int, default=32,
+                   help="training-split windows (x every recipe) to fit a sensor model's fallback on; 0 skips it")
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("fetch-data", help="download and prepare the training corpora into ~/.cache/sigdenoise")

@@ -198,6 +198,8 @@ class DenoiseModel:
                 mean = mean + delta / (k + 1)
                 m2 += delta * (sample - mean)
         mean[silent] = at_model_rate[silent]
+        if self.config.fallback_below_db is not None:
+            mean = fall_back_to_input(at_model_rate, mean, self.chunk_samples(), below_db=self.config.fallback_below_db)
         mean = resample(mean.astype(rows.dtype, copy=False), orig_sr=model_sr, target_sr=sample_rate)
         if num_samples == 1:
             return mean, None
@@ -251,6 +253,33 @@ class DenoiseModel:
             if progress is not None:
                 progress(min(1.0, (start + len(batch)) / flat.shape[0]))
         return overlap_add(out.reshape(chunks.shape), plan)
+
+
+FALLBACK_RAMP_DB = 3.0
+
+
+def correction_db(noisy: torch.Tensor, estimate: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Energy of ``estimate - noisy`` relative to ``noisy``'s own (mean removed), in dB, along the last
+    axis; ``valid`` (1/0, same shape) leaves padding out of both."""
+    valid = torch.ones_like(noisy) if valid is None else valid
+    count = valid.sum(-1, keepdim=True).clamp(min=1)
+    centred = (noisy - (noisy * valid).sum(-1, keepdim=True) / count) * valid
+    change = ((estimate - noisy) * valid).pow(2).sum(-1)
+    return 10 * torch.log10(change.clamp(min=1e-30) / centred.pow(2).sum(-1).clamp(min=1e-30))
+
+
+def fall_back_to_input(noisy: np.ndarray, estimate: np.ndarray, chunking: tuple[int, int], *,
+                       below_db: float) -> np.ndarray:
+    """Per chunk of the model's own chunking: the input where the correction is under ``below_db`` (dB),
+    the estimate above ``below_db + FALLBACK_RAMP_DB``, a linear blend between; chunks crossfade as in
+    sampling, so no seam appears where neighbours decide differently. Rows ``[R, T]``."""
+    chunk, overlap = chunking
+    plan = plan_chunks(noisy.shape[-1], chunk=chunk, overlap=overlap)
+    x, y = torch.from_numpy(np.asarray(noisy, np.float64)), torch.from_numpy(np.asarray(estimate, np.float64))
+    x_chunks, y_chunks = split_chunks(x, plan), split_chunks(y, plan)
+    valid = split_chunks(torch.ones_like(x), plan)
+    keep = ((correction_db(x_chunks, y_chunks, valid) - below_db) / FALLBACK_RAMP_DB).clamp(0.0, 1.0)
+    return (x + overlap_add(keep[..., None] * (y_chunks - x_chunks), plan)).numpy().astype(estimate.dtype)
 
 
 def _like(y: np.ndarray, x: Signal, shape, dtype, is_torch: bool) -> Signal:

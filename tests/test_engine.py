@@ -322,3 +322,30 @@ def test_remove_hum_false_hides_the_mains_lines_from_a_sensor_model(tmp_path, ti
     voice = np.random.default_rng(7).standard_normal(8000) * 0.1  # a model without a mains map ignores it
     np.testing.assert_array_equal(tiny_model.denoise(voice, sample_rate=16000, steps=1, remove_hum=False),
                                   tiny_model.denoise(voice, sample_rate=16000, steps=1))
+
+
+def test_fallback_hands_back_chunks_the_model_barely_changed():
+    from sigdenoise.pipeline import FALLBACK_RAMP_DB, correction_db, fall_back_to_input
+
+    rng = np.random.default_rng(0)
+    x = 5.0 + np.sin(np.linspace(0, 60, 3000))[None]  # an offset must not count as signal
+    y = x.copy()
+    y[0, :800] += 0.3 * rng.standard_normal(800)  # a big correction in the first chunk (0-1000) only
+    y[0, 800:] += 1e-3 * rng.standard_normal(2200)  # the rest: far below -25 dB, model error
+    out = fall_back_to_input(x, y, (1000, 100), below_db=-25.0)  # chunks start every 900 samples
+    np.testing.assert_allclose(out[0, :900], y[0, :900])
+    np.testing.assert_allclose(out[0, 1000:], x[0, 1000:])
+    assert np.abs(np.diff(out[0, 850:1150])).max() < 4 * np.abs(np.diff(y[0, 850:1150])).max()  # crossfaded
+    # between the threshold and FALLBACK_RAMP_DB above it, input and estimate blend linearly
+    db = float(correction_db(torch.from_numpy(x[0, :1000]), torch.from_numpy(y[0, :1000])))
+    half = fall_back_to_input(x[:, :1000], y[:, :1000], (1000, 100), below_db=db - FALLBACK_RAMP_DB / 2)
+    np.testing.assert_allclose(half, (x[:, :1000] + y[:, :1000]) / 2)
+
+
+def test_fallback_setting_reaches_denoise(tiny_checkpoints):
+    model = sigdenoise.load_model("sensor", device="cpu")
+    x = np.sin(np.linspace(0, 40, 2000)) + 0.05 * np.random.default_rng(1).standard_normal(2000)
+    raw = model.denoise(x, sample_rate=100.0)
+    assert not np.allclose(raw, x)  # the untrained model does change its input
+    model.config = dataclasses.replace(model.config, fallback_below_db=100.0)  # every chunk falls back
+    np.testing.assert_allclose(model.denoise(x, sample_rate=100.0), x, atol=1e-6)

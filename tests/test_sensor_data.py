@@ -270,10 +270,15 @@ def test_calibration_fits_the_band_to_its_target_coverage(tmp_path):
     write_cache(tmp_path / "cache")
     raw = save_tiny_model(tmp_path / "raw.safetensors", "sensor", 0)
     out = tmp_path / "calibrated.safetensors"
-    summary = calibrate(raw, out, count=12, num_samples=4, target=0.9, data_dir=tmp_path / "cache")
+    summary = calibrate(raw, out, count=12, num_samples=4, target=0.9, data_dir=tmp_path / "cache",
+                        fallback_windows=3)
     assert summary["examples"] > 6 * 256 and abs(summary["coverage_after"] - 0.9) < 0.01
     model = sigdenoise.load_model(out, device="cpu")
     assert model.config.uncertainty_scale == pytest.approx(summary["uncertainty_scale"])
+    fallback = summary["fallback"]  # fitted on the training families: 3 windows x every recipe
+    assert fallback["examples"] == 3 * 9 and model.config.fallback_below_db == fallback["fallback_below_db"]
+    scores = fallback["mean_snr_db_by_threshold"]
+    assert scores[str(fallback["fallback_below_db"])] == max(scores.values())
     assert model.metadata["training"]["calibration"]["coverage_after"] == summary["coverage_after"]
     assert raw.exists() and sigdenoise.load_model(raw, device="cpu").config.uncertainty_scale == 1.0
 

@@ -16,7 +16,6 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-import torch
 
 Z90 = 1.645  # mean ± 1.645 std holds 90 % of a Gaussian
 
@@ -70,7 +69,7 @@ def recipe_windows(*, count: int, seed: int, data_dir: str | Path | None = None,
 
 def fit_fallback(model, examples) -> tuple[float | None, dict]:
     """The ``fallback_below_db`` with the best mean output SNR on ``examples`` (None if none beats off)."""
-    from .pipeline import FALLBACK_RAMP_DB, correction_db
+    from .pipeline import fall_back_to_input
     from .preprocess import repair_nonfinite
 
     model.config = dataclasses.replace(model.config, fallback_below_db=None)
@@ -78,12 +77,10 @@ def fit_fallback(model, examples) -> tuple[float | None, dict]:
     for clean, noisy, rate in examples:
         estimate = np.asarray(model.denoise_detailed(noisy, sample_rate=rate, repair_nan=True).mean, np.float64)
         given, _ = repair_nonfinite(noisy[None], repair=True)  # what the model was handed (gaps filled)
-        given = given[0]
-        correction = float(correction_db(torch.from_numpy(given), torch.from_numpy(estimate)))
         scores[None].append(output_snr(clean, estimate))
-        for threshold in FALLBACK_GRID_DB:
-            keep = min(max((correction - threshold) / FALLBACK_RAMP_DB, 0.0), 1.0)
-            scores[threshold].append(output_snr(clean, given + keep * (estimate - given)))
+        for threshold in FALLBACK_GRID_DB:  # the pipeline's own rule, applied afterwards at each threshold
+            kept = fall_back_to_input(given, estimate[None], model.chunk_samples(), below_db=threshold)[0]
+            scores[threshold].append(output_snr(clean, kept))
     means = {t: float(np.mean(v)) for t, v in scores.items()}
     best = max(means, key=lambda t: (means[t], t is None))  # ties go to "off"
     return best, {"fallback_below_db": best, "mean_snr_db_by_threshold": {str(t): round(m, 3) for t, m in means.items()},

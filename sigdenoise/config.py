@@ -71,6 +71,10 @@ class ModelConfig:
     # Also feed where mains hum (50/60 Hz and harmonics, folded below Nyquist) falls among the STFT bins
     # at the input's rate: a rate-agnostic model cannot otherwise tell hum from a trace's own rhythm.
     mains_map_input: bool = False
+    # Also feed the spectrum of a classical estimate: BayesShrink wavelet denoising of the noisy input
+    # (preprocess.wavelet_shrink). On trace shapes it never saw, the network can lean on a method that
+    # knows no shapes at all instead of rewriting them as the ones it learned.
+    wavelet_input: bool = False
     # Do no harm: where the model changes a chunk by less than this (correction energy relative to the
     # chunk's own, in dB), hand the chunk back as it came in, fading in over 3 dB above. A correction that
     # small is below the model's own error on shapes it has not seen (a nearly clean trace it would

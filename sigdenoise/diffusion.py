@@ -16,7 +16,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .nets import build_backbone
-from .preprocess import from_spec, to_spec
+from .preprocess import from_spec, to_spec, wavelet_shrink
 
 
 def bridge_sigma(t: torch.Tensor, sigma_max: float) -> torch.Tensor:
@@ -71,9 +71,14 @@ class BridgeDenoiser(nn.Module):
         freq_bins = config.stft.n_fft // 2 + 1
         self.crop = freq_bins % (2 ** len(config.net.channels))  # drop the top bin(s) so F halves cleanly
         self.net = build_backbone(
-            config.net.name, in_channels=4 + config.log_magnitude_input + config.mains_map_input, out_channels=4, freq_bins=freq_bins - self.crop,
+            config.net.name, in_channels=self.input_planes(config), out_channels=4, freq_bins=freq_bins - self.crop,
             channels=config.net.channels, bottleneck=config.net.bottleneck, dilations=config.net.dilations,
             emb_dim=config.net.emb_dim, norm=config.net.norm, zero_head=config.mask_offset != 0)
+
+    @staticmethod
+    def input_planes(config: ModelConfig) -> int:
+        """x_t and y (real, imaginary), then each optional input: log|y|, the mains map, the wavelet estimate."""
+        return 4 + config.log_magnitude_input + config.mains_map_input + 2 * config.wavelet_input
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor,
                 rate: torch.Tensor | None = None) -> torch.Tensor:
@@ -87,6 +92,10 @@ class BridgeDenoiser(nn.Module):
                 raise ValueError("this model needs the signals' sample rates (rate=...) for its mains-hum map")
             lines = mains_map(rate, n_fft=self.config.stft.n_fft, freq_bins=keep)
             planes.append(lines[:, :, None].expand_as(y_in.real).to(y_in.real.dtype))
+        if self.config.wavelet_input:  # derived from y itself, so callers pass nothing new
+            length = (cond.shape[-1] - 1) * self.config.stft.hop_length
+            shrunk = self.encode(wavelet_shrink(self.decode(cond, length)))[..., :keep, :].to(y_in.dtype)
+            planes += [shrunk.real, shrunk.imag]
         feats = torch.stack(planes, dim=1)
         out = self.net(feats, t).float()
         mask = torch.complex(out[:, 0] + self.config.mask_offset, out[:, 1])

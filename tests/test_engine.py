@@ -291,6 +291,24 @@ def test_model_with_mains_map_needs_and_uses_the_rate(tmp_path):
     assert out_1k.shape == x.shape and not np.allclose(out_1k, out_64)
 
 
+def test_model_with_wavelet_input_sees_a_classical_estimate_of_its_condition(tmp_path):
+    config = dataclasses.replace(make_tiny_config("sensor", 0), wavelet_input=True)
+    torch.manual_seed(0)
+    net = BridgeDenoiser(config)
+    assert net.net.stem.conv.in_channels == BridgeDenoiser.input_planes(config) == 6
+    with torch.no_grad():  # the two extra planes reach the output: zero their weights and it changes
+        _, noisy = _toy_batch(np.random.default_rng(0), n=2, length=2000)
+        y = net.eval().encode(noisy)
+        before = net(y, torch.ones(2), y)
+        net.net.stem.conv.weight[:, 4:] = 0
+        assert not torch.allclose(before, net(y, torch.ones(2), y))
+    save_checkpoint(tmp_path / "w.safetensors", net.state_dict(), config)
+    model = sigdenoise.load_model(tmp_path / "w.safetensors", device="cpu")
+    assert model.config.wavelet_input
+    x = np.sin(np.arange(3000) / 10.0)
+    assert model.denoise(x, sample_rate=100.0).shape == x.shape
+
+
 def test_a_models_default_strength_applies_when_a_call_names_none(tmp_path):
     from sigdenoise.cli import main as cli_main
 

@@ -72,10 +72,11 @@ def fit_fallback(model, examples) -> tuple[float | None, dict]:
     from .pipeline import fall_back_to_input
     from .preprocess import repair_nonfinite
 
-    model.config = dataclasses.replace(model.config, fallback_below_db=None)
+    unfallen = dataclasses.replace(model.config, fallback_below_db=None)  # the raw estimates, scored after
     scores: dict[float | None, list[float]] = {None: [], **{t: [] for t in FALLBACK_GRID_DB}}
     for clean, noisy, rate in examples:
-        estimate = np.asarray(model.denoise_detailed(noisy, sample_rate=rate, repair_nan=True).mean, np.float64)
+        estimate = np.asarray(model.with_config(unfallen).denoise_detailed(noisy, sample_rate=rate, repair_nan=True)
+                              .mean, np.float64)
         given, _ = repair_nonfinite(noisy[None], repair=True)  # what the model was handed (gaps filled)
         scores[None].append(output_snr(clean, estimate))
         for threshold in FALLBACK_GRID_DB:  # the pipeline's own rule, applied afterwards at each threshold
@@ -118,7 +119,7 @@ def calibrate(model_path: str | Path, out_path: str | Path, *, count: int = 256,
     if model.config.task == "sensor" and fallback_windows > 0:
         fallback, fallback_summary = fit_fallback(
             model, recipe_windows(count=fallback_windows, seed=seed, data_dir=data_dir))
-    model.config = dataclasses.replace(model.config, fallback_below_db=fallback)  # the band sees the final mean
+    model = model.with_config(dataclasses.replace(model.config, fallback_below_db=fallback))  # the band sees the final mean
     previous = model.config.uncertainty_scale
     errors, spreads = [], []
     for clean, noisy, rate in calibration_examples(model.config, count=count, seed=seed, data_dir=data_dir):

@@ -6,6 +6,7 @@ same type, shape and rate. The CLI, the batch runner and the web UI all call thi
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import time
@@ -206,6 +207,13 @@ class DenoiseModel:
         spread = np.sqrt(m2 / num_samples) * self.config.uncertainty_scale
         spread[silent] = 0.0
         return mean, resample(spread, orig_sr=model_sr, target_sr=sample_rate).clip(min=0)
+
+    def with_config(self, config: ModelConfig) -> "DenoiseModel":
+        """The same network (shared, not copied) under another config: calibration and checks try settings
+        on it without changing the model they were handed."""
+        twin = copy.copy(self)
+        twin.config = config
+        return twin
 
     def resolve_steps(self, steps: int | None, *, num_samples: int = 1, eta: float = 1.0) -> int:
         """The sampler steps a call runs: ``steps``, or the model's default (>= 2 for several samples).

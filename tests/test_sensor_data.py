@@ -283,6 +283,24 @@ def test_calibration_fits_the_band_to_its_target_coverage(tmp_path):
     assert raw.exists() and sigdenoise.load_model(raw, device="cpu").config.uncertainty_scale == 1.0
 
 
+def test_fitting_the_fallback_leaves_the_model_it_was_handed_alone(tmp_path):
+    import dataclasses
+
+    import sigdenoise
+    from sigdenoise.calibrate import fit_fallback, recipe_windows
+
+    from .conftest import save_tiny_model
+
+    write_cache(tmp_path / "cache")
+    model = sigdenoise.load_model(save_tiny_model(tmp_path / "raw.safetensors", "sensor", 0), device="cpu")
+    model.config = dataclasses.replace(model.config, fallback_below_db=-20.0)
+    fit_fallback(model, recipe_windows(count=1, seed=0, data_dir=tmp_path / "cache"))
+    assert model.config.fallback_below_db == -20.0
+    twin = model.with_config(dataclasses.replace(model.config, fallback_below_db=None))
+    assert twin.network is model.network and twin.config.fallback_below_db is None
+    assert model.config.fallback_below_db == -20.0
+
+
 def test_augmented_examples_stay_finite_scaled_and_only_in_training(tmp_path):
     from sigdenoise.data import build_training_data
 

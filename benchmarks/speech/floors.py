@@ -123,12 +123,8 @@ def check_seams(model):
     noise = np.resize(noise, clean.size).astype(np.float32)
     noisy = clean + noise / (np.sqrt(np.mean(noise ** 2)) + 1e-9) * np.sqrt(np.mean(clean ** 2)) * 10 ** (-5 / 20)
     chunked = model.denoise(noisy, sample_rate=SR, eta=0.0)
-    whole_cfg = replace(model.config, chunk_seconds=13.0)
-    saved, model.config = model.config, whole_cfg
-    try:
-        whole = model.denoise(noisy, sample_rate=SR, eta=0.0)
-    finally:
-        model.config = saved
+    saved = model.config
+    whole = model.with_config(replace(saved, chunk_seconds=13.0)).denoise(noisy, sample_rate=SR, eta=0.0)
     step = int((saved.chunk_seconds - saved.overlap_seconds) * SR)
     borders = np.arange(step, clean.size - step // 2, step) + int(saved.overlap_seconds * SR) // 2
     half = int(0.025 * SR)

@@ -49,6 +49,7 @@ bench-speech: $(STAMP)-bench
 
 bench-sensor: $(STAMP)-bench
 	$(PY) -m benchmarks.sensor.run --plot docs/sensor-band.png
+	$(PY) -m benchmarks.sensor.bounds
 	$(PY) -m benchmarks.sensor.floors
 
 bench-batch: $(STAMP)-dev

@@ -155,9 +155,13 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
         from .pipeline import resolve_checkpoint
 
         state, init_cfg, _ = load_checkpoint(resolve_checkpoint(init))
-        if init_cfg.net != mcfg.net or init_cfg.stft != mcfg.stft:
-            raise ValueError(f"--init {init}: its network/STFT settings differ from this config's; "
+        # The weights fix the network and the number of bins; the hop and the compression are the
+        # representation they are fine-tuned to, so a deliberate change there is allowed (and said).
+        if init_cfg.net != mcfg.net or init_cfg.stft.n_fft != mcfg.stft.n_fft:
+            raise ValueError(f"--init {init}: its network or n_fft differs from this config's; "
                              "copy its [model] section into the config to fine-tune it")
+        if init_cfg.stft != mcfg.stft:
+            print(f"[train] fine-tuning {init} from STFT {init_cfg.stft} to {mcfg.stft}", flush=True)
         model.load_state_dict(state)
     ema = BridgeDenoiser(mcfg)
     ema.load_state_dict(model.state_dict())

@@ -91,6 +91,14 @@ def test_train_on_dns_style_folders_and_fine_tune(tmp_path, dns_like):
     tuned = tmp_path / "tuned"
     assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(tuned), "--set", "steps=1"]) == 0
     assert (tuned / "model.safetensors").exists()
+    # a new hop is a representation to fine-tune to; a new network or FFT size cannot take the weights
+    rehopped = tmp_path / "rehopped"
+    assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(rehopped), "--set", "steps=1",
+                     "--set", "model.stft.hop_length=8"]) == 0
+    assert sigdenoise.load_model(rehopped / "model.safetensors", device="cpu").config.stft.hop_length == 8
+    with pytest.raises(ValueError, match="n_fft"):
+        cli_main(["train", "--config", config, "--init", str(first), "--out", str(tmp_path / "refft"),
+                  "--set", "steps=1", "--set", "model.stft.n_fft=126"])
 
 
 def test_ema_model_carries_batch_norm_statistics(tmp_path, voicebank_like):

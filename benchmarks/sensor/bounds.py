@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import numpy as np
+
+from sigdenoise.io import atomic_write
 
 from ..common import markdown_table
 from .run import SEED, build_cases, build_traces
@@ -97,10 +98,7 @@ def main(argv=None) -> int:
         "oracle on every recipe.",
         "", "## Per recipe", "", table("recipe", "recipe"), "", "## Per held-out family", "",
         table("family", "family"), ""])
-    out = Path(args.out)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, out)
+    atomic_write(Path(args.out), lambda tmp: tmp.write_text(text))
     print(text)
     return 0
 

@@ -28,6 +28,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from sigdenoise.calibrate import Z90  # noqa: E402  (mean ± 1.645 std: the nominal 90 % band)
+from sigdenoise.io import atomic_write  # noqa: E402
 
 from ..common import display_path, fmt, machine_description, markdown_table, mean_ci  # noqa: E402
 
@@ -239,9 +240,7 @@ def plot_typical_case(traces, cases, sig: list[dict], noisy: list[dict], *, mode
     ax.set_title(caption, fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp)
-    os.replace(tmp, path)
+    atomic_write(path, fig.savefig)
     return caption
 
 
@@ -382,9 +381,7 @@ def main(argv=None) -> int:
     payload = {"command": command, "machine": machine, "seed": args.seed, "sigdenoise": sig_status,
                "classical_settings": SETTINGS, "cases": per_case}
     for path, content in ((out, text), (out.with_suffix(".json"), json.dumps(payload, indent=1))):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(content)
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp, content=content: tmp.write_text(content))
     print(text)
     return 0
 

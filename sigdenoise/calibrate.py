@@ -72,11 +72,10 @@ def fit_fallback(model, examples) -> tuple[float | None, dict]:
     from .pipeline import fall_back_to_input
     from .preprocess import repair_nonfinite
 
-    unfallen = dataclasses.replace(model.config, fallback_below_db=None)  # the raw estimates, scored after
+    raw = model.with_config(dataclasses.replace(model.config, fallback_below_db=None))  # rule applied below
     scores: dict[float | None, list[float]] = {None: [], **{t: [] for t in FALLBACK_GRID_DB}}
     for clean, noisy, rate in examples:
-        estimate = np.asarray(model.with_config(unfallen).denoise_detailed(noisy, sample_rate=rate, repair_nan=True)
-                              .mean, np.float64)
+        estimate = np.asarray(raw.denoise_detailed(noisy, sample_rate=rate, repair_nan=True).mean, np.float64)
         given, _ = repair_nonfinite(noisy[None], repair=True)  # what the model was handed (gaps filled)
         scores[None].append(output_snr(clean, estimate))
         for threshold in FALLBACK_GRID_DB:  # the pipeline's own rule, applied afterwards at each threshold

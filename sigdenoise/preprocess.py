@@ -184,7 +184,7 @@ def idwt_level(approx: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
 
 
 def wavelet_shrink(x: torch.Tensor, *, levels: int = 5) -> torch.Tensor:
-    """BayesShrink wavelet denoising (Chang, Yu and Vetterli 2000) of ``[B, T]``, in float32.
+    """BayesShrink wavelet denoising (Chang, Yu and Vetterli 2000) of ``[..., T]``, returned in float32.
 
     Noise sigma from the finest details (median absolute value / 0.6745); each detail level is
     soft-thresholded at sigma^2 / sigma_signal, where sigma_signal^2 is that level's variance less

@@ -33,6 +33,7 @@ class NetConfig:
     channels: tuple[int, ...] = (16, 24, 32, 48)  # per frequency-halving level
     bottleneck: int = 192
     dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)  # temporal blocks at the bottleneck
+    freq_dilations: tuple[int, ...] = ()  # full-resolution blocks after the decoder, dilated along frequency
     emb_dim: int = 64
     norm: str = "frame"  # "frame" (per-frame layer norm) or "batch"; see nets.layers.make_norm
 

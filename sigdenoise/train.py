@@ -10,13 +10,14 @@ import json
 import math
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import TrainConfig, to_dict
+from .config import NetConfig, TrainConfig, to_dict
 from .data import build_training_data
 from .diffusion import BridgeDenoiser, bridge_loss, si_sdr, snr
 from .sampling import sample_bridge
@@ -127,6 +128,18 @@ def validate(model: BridgeDenoiser, clean: np.ndarray, noisy: np.ndarray, rates:
     return out
 
 
+def grown_blocks(old: NetConfig, new: NetConfig) -> dict[str, list[int]] | None:
+    """Indices of the blocks ``new`` appends to ``old`` (``{"temporal": [...], "refine": [...]}``), or None
+    when ``new`` is not ``old`` plus appended temporal or frequency blocks."""
+    same_rest = replace(new, dilations=old.dilations, freq_dilations=old.freq_dilations) == old
+    appended = (new.dilations[:len(old.dilations)] == old.dilations
+                and new.freq_dilations[:len(old.freq_dilations)] == old.freq_dilations)
+    if not (same_rest and appended):
+        return None
+    return {"temporal": list(range(len(old.dilations), len(new.dilations))),
+            "refine": list(range(len(old.freq_dilations), len(new.freq_dilations)))}
+
+
 def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, progress: bool = True) -> Path:
     """Train (or resume) and return the path of the EMA checkpoint."""
     torch.set_num_threads(config.threads)
@@ -157,12 +170,24 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
         state, init_cfg, _ = load_checkpoint(resolve_checkpoint(init))
         # The weights fix the network and the number of bins; the hop and the compression are the
         # representation they are fine-tuned to, so a deliberate change there is allowed (and said).
-        if init_cfg.net != mcfg.net or init_cfg.stft.n_fft != mcfg.stft.n_fft:
-            raise ValueError(f"--init {init}: its network or n_fft differs from this config's; "
-                             "copy its [model] section into the config to fine-tune it")
+        grown = grown_blocks(init_cfg.net, mcfg.net)
+        if grown is None or init_cfg.stft.n_fft != mcfg.stft.n_fft:
+            raise ValueError(f"--init {init}: its network or n_fft differs from this config's (a config may only "
+                             "append temporal or frequency blocks); copy its [model] section into the config "
+                             "to fine-tune it")
         if init_cfg.stft != mcfg.stft:
             print(f"[train] fine-tuning {init} from STFT {init_cfg.stft} to {mcfg.stft}", flush=True)
-        model.load_state_dict(state)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        new_blocks = [model.net.temporal[i] for i in grown["temporal"]] + [model.net.refine[i] for i in grown["refine"]]
+        new_names = {f"net.{group}.{i}." for group in ("temporal", "refine") for i in grown[group]}
+        stray = [k for k in missing if not any(k.startswith(n) for n in new_names)]
+        if unexpected or stray:
+            raise ValueError(f"--init {init}: weights do not match the network (missing {stray[:3]}, "
+                             f"unexpected {unexpected[:3]})")
+        for block in new_blocks:  # appended blocks start as no-ops: step 0 reproduces the init model
+            block.make_identity()
+        if new_blocks:
+            print(f"[train] {init}: {len(new_blocks)} new block(s) {grown}, starting as identity", flush=True)
     ema = BridgeDenoiser(mcfg)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)

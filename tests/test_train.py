@@ -101,6 +101,38 @@ def test_train_on_dns_style_folders_and_fine_tune(tmp_path, dns_like):
                   "--set", "steps=1", "--set", "model.stft.n_fft=126"])
 
 
+def test_init_grows_appended_blocks_as_identity(tmp_path, dns_like):
+    from sigdenoise.checkpoint import load_checkpoint
+    from sigdenoise.diffusion import BridgeDenoiser
+    from sigdenoise.train import grown_blocks
+
+    config = _write_config(tmp_path, f'kind = "speech_mix"\nclean_dir = "{dns_like / "clean"}"\n'
+                                     f'noise_dir = "{dns_like / "noise"}"')
+    assert cli_main(["train", "--config", config, "--set", "steps=1"]) == 0
+    first = tmp_path / "run" / "model.safetensors"
+    state, old_cfg, _ = load_checkpoint(first)
+    new_net = dataclasses.replace(old_cfg.net, dilations=old_cfg.net.dilations + (4,), freq_dilations=(1, 2))
+    assert grown_blocks(old_cfg.net, new_net) == {"temporal": [len(old_cfg.net.dilations)], "refine": [0, 1]}
+    assert grown_blocks(new_net, old_cfg.net) is None  # dropping blocks is not growing
+    assert grown_blocks(old_cfg.net, dataclasses.replace(new_net, bottleneck=old_cfg.net.bottleneck + 8)) is None
+    # zero training steps: the grown network must compute exactly what the init network did
+    grown = tmp_path / "grown"
+    assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(grown), "--set", "steps=0",
+                     "--set", f"model.net.dilations={list(new_net.dilations)}",
+                     "--set", "model.net.freq_dilations=[1, 2]"]) == 0
+    new_state, new_cfg, _ = load_checkpoint(grown / "model.safetensors")
+    assert new_cfg.net == new_net
+    old_model, new_model = BridgeDenoiser(old_cfg).eval(), BridgeDenoiser(new_cfg).eval()
+    old_model.load_state_dict(state)
+    new_model.load_state_dict(new_state)
+    spec = old_model.encode(torch.randn(2, 1600))
+    t = torch.full((2,), 0.7)
+    torch.testing.assert_close(new_model(spec, t, spec), old_model(spec, t, spec))
+    with pytest.raises(ValueError, match="append"):
+        cli_main(["train", "--config", config, "--init", str(first), "--out", str(tmp_path / "wider"),
+                  "--set", "steps=1", "--set", "model.net.bottleneck=24"])
+
+
 def test_ema_model_carries_batch_norm_statistics(tmp_path, voicebank_like):
     config = _write_config(tmp_path, f'kind = "paired"\npaired_dir = "{voicebank_like}"')
     assert cli_main(["train", "--config", config, "--set", "steps=3", "--set", 'model.net.norm="batch"',

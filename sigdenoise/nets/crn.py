@@ -2,7 +2,7 @@
 
 Frequency is halved at each encoder level while time keeps full resolution, so any
 number of frames works; the bottleneck mixes time with dilated depthwise convolutions
-(parallel on CPU, unlike an RNN). The noise level t enters every block via FiLM.
+(parallel on CPU, unlike an RNN), and optional full-resolution blocks mix neighbouring bins. The noise level t enters every block via FiLM.
 Input ``Tensor[B x C_in x F x T]``, output ``Tensor[B x C_out x F x T]``; F must be
 divisible by 2 ** len(channels).
 """
@@ -52,13 +52,42 @@ class TemporalBlock(nn.Module):
     def forward(self, x, emb):
         return x + self.mlp(self.film(self.norm(self.depthwise(x)), emb))
 
+    def make_identity(self) -> None:
+        """Zero the residual branch's output, so a block added to trained weights starts as a no-op."""
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+
+class FrequencyBlock(nn.Module):
+    """Residual block at full resolution: a 3x3 convolution dilated along frequency, then a pointwise MLP.
+
+    The U-Net brings its deep features back to full resolution by nearest-neighbour upsampling, so
+    without these the mask's detail between neighbouring bins (harmonics, formant edges) comes from
+    the shallow stem alone.
+    """
+
+    def __init__(self, dim: int, dilation: int, emb_dim: int, norm: str):
+        super().__init__()
+        self.conv = nn.Conv2d(dim, dim, (3, 3), padding=(dilation, 1), dilation=(dilation, 1))
+        self.norm = make_norm(norm, dim)
+        self.film = FiLM(emb_dim, dim)
+        self.mlp = nn.Sequential(nn.Conv2d(dim, 2 * dim, 1), nn.SiLU(), nn.Conv2d(2 * dim, dim, 1))
+
+    def forward(self, x, emb):
+        return x + self.mlp(self.film(self.norm(self.conv(x)), emb))
+
+    def make_identity(self) -> None:
+        """Zero the residual branch's output, so a block added to trained weights starts as a no-op."""
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
 
 class BridgeCRN(nn.Module):
     """The backbone: ``net(x, t) -> y`` with x ``[B, C_in, F, T]`` and t ``[B]`` in [0, 1]."""
 
     def __init__(self, *, in_channels: int, out_channels: int, freq_bins: int, channels=(16, 24, 32, 48),
-                 bottleneck: int = 192, dilations=(1, 2, 4, 8), emb_dim: int = 64, norm: str = "frame",
-                 zero_head: bool = False):
+                 bottleneck: int = 192, dilations=(1, 2, 4, 8), freq_dilations=(), emb_dim: int = 64,
+                 norm: str = "frame", zero_head: bool = False):
         super().__init__()
         levels = len(channels)
         if freq_bins % (2 ** levels):
@@ -72,6 +101,7 @@ class BridgeCRN(nn.Module):
         self.temporal = nn.ModuleList(TemporalBlock(bottleneck, d, emb_dim, norm) for d in dilations)
         self.out_of_time = nn.Conv1d(bottleneck, flat, 1)
         self.up = nn.ModuleList(DecoderBlock(widths[i + 1], widths[i], emb_dim, norm) for i in reversed(range(levels)))
+        self.refine = nn.ModuleList(FrequencyBlock(channels[0], d, emb_dim, norm) for d in freq_dilations)
         self.head = nn.Conv2d(channels[0], out_channels, 1)
         if zero_head:  # the output starts at exactly zero, so a wrapper's offset decides the initial map
             nn.init.zeros_(self.head.weight)
@@ -92,4 +122,6 @@ class BridgeCRN(nn.Module):
         skips.pop()
         for block in self.up:
             h = block(h, skips.pop(), emb)
+        for block in self.refine:
+            h = block(h, emb)
         return self.head(h)

@@ -55,13 +55,13 @@ bench-sensor: $(STAMP)-bench
 bench-batch: $(STAMP)-dev
 	$(PY) -m benchmarks.batch.run
 
-# Stage 1 (~64 min), stage 2 (~61 min), stage 3 with seven more voices (~41 min): 2 h 46 min in all.
+# Stage 1 (~64 min), stage 2 (~61 min), stage 3 with seven more voices and new noises (~30 min, bf16): 2 h 35 min in all.
 train-speech: $(STAMP)-dev
 	$(PY) -m sigdenoise.cli fetch-data speech noise
 	$(PY) -m sigdenoise.cli train --config configs/speech.toml
 	$(PY) -m sigdenoise.cli train --config configs/speech-finetune.toml
 	$(PY) -m sigdenoise.cli train --config configs/speech-voices.toml
-	cp runs/speech-v6/model.safetensors checkpoints/speech.safetensors
+	cp runs/speech-v11/model.safetensors checkpoints/speech.safetensors
 
 # Stage 1 (~25 min), stage 2 (~5 min), then one scale on the posterior spread for a 90 % band.
 train-sensor: $(STAMP)-dev

@@ -109,6 +109,9 @@ class DataConfig:
     # Training split only. speech_mix: speed perturbation and spectral tilt (new voices); sensor: time
     # stretch, sign and direction flips, two-family sums.
     augment: bool = False
+    # speech_mix, training split only: new noises from the ones we have (resampling, random equalisation,
+    # slow level swings; machine drones with random pitch among the synthetic kinds).
+    noise_augment: bool = False
     # speech_mix: speaker groups (glob patterns, e.g. "cs-*") left out of training and in-training
     # validation. The benchmark's held-out set (data.is_validation) does not change.
     exclude_speakers: tuple[str, ...] = ()

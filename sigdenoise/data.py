@@ -110,6 +110,36 @@ def mains_hum(n: int, *, sample_rate: float, rng: np.random.Generator) -> np.nda
     return (x / (x.std() + 1e-12)).astype(np.float32)
 
 
+def machine_drone(n: int, *, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
+    """A motor, fan or engine: harmonics of a random 30-400 Hz fundamental that wanders slowly, unit RMS."""
+    t = np.arange(n) / sample_rate
+    f0 = float(np.exp(rng.uniform(np.log(30.0), np.log(400.0))))
+    wander = 1.0 + rng.uniform(0.0, 0.03) * np.sin(2 * np.pi * rng.uniform(0.1, 2.0) * t + rng.uniform(0, 2 * np.pi))
+    phase = 2 * np.pi * f0 * np.cumsum(wander) / sample_rate
+    slope = rng.uniform(0.3, 2.0)  # how fast the harmonics fall off: buzzing (small) to humming (large)
+    x = np.zeros(n)
+    for k in range(1, 40):
+        if k * f0 * 1.03 >= sample_rate / 2:
+            break
+        x += rng.uniform(0.2, 1.0) / k ** slope * np.sin(k * phase + rng.uniform(0, 2 * np.pi))
+    return (x / (x.std() + 1e-12)).astype(np.float32)
+
+
+def random_equaliser(x: np.ndarray, rng: np.random.Generator, max_db: float = 12.0) -> np.ndarray:
+    """``x`` through a random smooth gain curve (up to +-``max_db``, a few bumps across the band)."""
+    spec = np.fft.rfft(x)
+    knots = rng.uniform(-max_db, max_db, size=rng.integers(3, 8))
+    gain_db = np.interp(np.linspace(0, 1, spec.size), np.linspace(0, 1, knots.size), knots)
+    return np.fft.irfft(spec * 10 ** (gain_db / 20), x.size).astype(np.float32)
+
+
+def slow_swing(n: int, *, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
+    """A level envelope swinging at 0.2-4 Hz by up to 80 %: machines ramping, traffic passing."""
+    t = np.arange(n) / sample_rate
+    depth = rng.uniform(0.2, 0.8)
+    return (1.0 - depth * 0.5 * (1 + np.sin(2 * np.pi * rng.uniform(0.2, 4.0) * t + rng.uniform(0, 2 * np.pi)))).astype(np.float32)
+
+
 def set_snr(clean: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
     """Scale ``noise`` so that clean/noise power ratio is ``snr_db``."""
     p_clean = np.mean(clean ** 2) + 1e-10
@@ -130,6 +160,10 @@ class SpeechMixer:
     # formants together) and a random spectral tilt change the timbre; without them a model trained on
     # ~20 voices gained 5.3 dB SI-SDR on its training speakers but only 2.6 dB on held-out ones.
     augment: bool = False
+    # Training only: new noises from the ones we have. A model trained on ~40 min of real noise came
+    # within 0.6 dB SI-SDR of DTLN on held-out voices over training noises, but 2.7 dB behind it on
+    # training voices over held-out noises: the noises, not the voices, were what it had not generalised.
+    noise_augment: bool = False
 
     def _window(self, stream: np.ndarray, n: int, rng) -> np.ndarray:
         if stream.size <= n:
@@ -156,13 +190,31 @@ class SpeechMixer:
         tilt = rng.uniform(-0.6, 0.6)  # y[k] = x[k] - tilt x[k-1]: brighter (> 0) or darker (< 0) voice
         return lfilter([1.0, -tilt], [1.0], x).astype(np.float32)
 
+    def _real_noise(self, n, rng) -> np.ndarray:
+        if not self.noise_augment:
+            return self._window(self.noise[rng.integers(len(self.noise))], n, rng)
+        import soxr
+
+        speed = float(np.exp(rng.uniform(np.log(0.6), np.log(1.6))))  # moves the spectrum and the tempo
+        span = max(int(round(n * speed)), 1)
+        x = soxr.resample(self._window(self.noise[rng.integers(len(self.noise))], span, rng), span, n)[:n]
+        x = random_equaliser(np.pad(x, (0, n - x.size)), rng)
+        if rng.uniform() < 0.3:
+            x = x * slow_swing(n, sample_rate=self.sample_rate, rng=rng)
+        return x.astype(np.float32)
+
     def _noise(self, n, rng) -> np.ndarray:
         if rng.uniform() >= self.config.synthetic_noise_prob and self.noise:
-            x = self._window(self.noise[rng.integers(len(self.noise))], n, rng)
+            x = self._real_noise(n, rng)
             if rng.uniform() < 0.3:  # layer two real noises: factories are rarely one machine
-                x = x + rng.uniform(0.2, 1.0) * self._window(self.noise[rng.integers(len(self.noise))], n, rng)
+                x = x + rng.uniform(0.2, 1.0) * self._real_noise(n, rng)
             return x
-        kind = rng.choice(["white", "pink", "brown", "hum", "babble"])
+        kinds = ["white", "pink", "brown", "hum", "babble"] + (["drone", "coloured"] if self.noise_augment else [])
+        kind = rng.choice(kinds)
+        if kind == "drone":
+            return machine_drone(n, sample_rate=self.sample_rate, rng=rng) + 0.1 * coloured_noise(n, exponent=1, rng=rng)
+        if kind == "coloured":
+            return random_equaliser(coloured_noise(n, exponent=rng.uniform(-1.0, 2.5), rng=rng), rng)
         if kind == "hum":
             return mains_hum(n, sample_rate=self.sample_rate, rng=rng) + 0.1 * coloured_noise(n, exponent=1, rng=rng)
         if kind == "babble":
@@ -262,7 +314,8 @@ def build_training_data(config: DataConfig, *, sample_rate: int, target_rms: flo
         noise = [np.asarray(c["audio"], np.float32)
                  for c in load_corpus(noise_dir, role="noise", split=split, sample_rate=sample_rate)]
         return SpeechMixer(speech=speech, noise=noise, config=config, sample_rate=sample_rate, target_rms=target_rms,
-                           augment=config.augment and split == "train")
+                           augment=config.augment and split == "train",
+                           noise_augment=config.noise_augment and split == "train")
     if config.kind == "sensor":
         from .sensor_data import SensorCorruptor
 

@@ -160,6 +160,29 @@ def test_speech_augmentation_changes_voices_only_in_training(dns_like):
     assert not plain.augment and not np.allclose(plain.batch(8, np.random.default_rng(0))[0], clean)
 
 
+def test_noise_augmentation_makes_new_noises_only_in_training(dns_like):
+    from sigdenoise.config import DataConfig
+    from sigdenoise.data import build_training_data, machine_drone, random_equaliser
+
+    config = DataConfig(kind="speech_mix", clean_dir=str(dns_like / "clean"), noise_dir=str(dns_like / "noise"),
+                        segment_seconds=0.5, synthetic_noise_prob=0.0, noise_augment=True)
+    train = build_training_data(config, sample_rate=16000, target_rms=0.05, split="train")
+    plain = build_training_data(dataclasses.replace(config, noise_augment=False), sample_rate=16000, target_rms=0.05)
+    assert train.noise_augment and not plain.noise_augment
+    assert not build_training_data(config, sample_rate=16000, target_rms=0.05, split="validation").noise_augment
+    augmented, original = train._noise(8000, np.random.default_rng(3)), plain._noise(8000, np.random.default_rng(3))
+    assert augmented.shape == original.shape == (8000,) and np.isfinite(augmented).all()
+    assert not np.allclose(augmented, original)
+    # a drone is harmonic: its spectrum is concentrated in a few lines, unlike white noise
+    drone = machine_drone(16000, sample_rate=16000, rng=np.random.default_rng(0))
+    assert abs(drone.std() - 1) < 1e-3
+    power = np.sort(np.abs(np.fft.rfft(drone)) ** 2)[::-1]
+    assert power[:200].sum() > 0.9 * power.sum()
+    x = np.random.default_rng(1).standard_normal(4001).astype(np.float32)
+    shaped = random_equaliser(x, np.random.default_rng(2), max_db=6.0)
+    assert shaped.shape == x.shape and 10 ** (-6 / 20) < shaped.std() / x.std() < 10 ** (6 / 20)
+
+
 def test_excluded_speakers_are_left_out_of_training_data(dns_like):
     from sigdenoise.config import DataConfig
     from sigdenoise.data import build_training_data

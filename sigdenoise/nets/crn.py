@@ -39,7 +39,16 @@ class DecoderBlock(nn.Module):
         return self.act(self.film(self.norm(x + skip), emb))
 
 
-class TemporalBlock(nn.Module):
+class ResidualMLPBlock(nn.Module):
+    """A residual block whose branch ends in ``self.mlp``; see :meth:`make_identity`."""
+
+    def make_identity(self) -> None:
+        """Zero the residual branch's output, so a block added to trained weights starts as a no-op."""
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+
+class TemporalBlock(ResidualMLPBlock):
     """Residual block: dilated depthwise conv over time, then a pointwise MLP."""
 
     def __init__(self, dim: int, dilation: int, emb_dim: int, norm: str):
@@ -52,13 +61,8 @@ class TemporalBlock(nn.Module):
     def forward(self, x, emb):
         return x + self.mlp(self.film(self.norm(self.depthwise(x)), emb))
 
-    def make_identity(self) -> None:
-        """Zero the residual branch's output, so a block added to trained weights starts as a no-op."""
-        nn.init.zeros_(self.mlp[-1].weight)
-        nn.init.zeros_(self.mlp[-1].bias)
 
-
-class FrequencyBlock(nn.Module):
+class FrequencyBlock(ResidualMLPBlock):
     """Residual block at full resolution: a 3x3 convolution dilated along frequency, then a pointwise MLP.
 
     The U-Net brings its deep features back to full resolution by nearest-neighbour upsampling, so
@@ -75,11 +79,6 @@ class FrequencyBlock(nn.Module):
 
     def forward(self, x, emb):
         return x + self.mlp(self.film(self.norm(self.conv(x)), emb))
-
-    def make_identity(self) -> None:
-        """Zero the residual branch's output, so a block added to trained weights starts as a no-op."""
-        nn.init.zeros_(self.mlp[-1].weight)
-        nn.init.zeros_(self.mlp[-1].bias)
 
 
 class BridgeCRN(nn.Module):

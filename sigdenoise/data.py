@@ -137,7 +137,8 @@ def slow_swing(n: int, *, sample_rate: float, rng: np.random.Generator) -> np.nd
     """A level envelope swinging at 0.2-4 Hz by up to 80 %: machines ramping, traffic passing."""
     t = np.arange(n) / sample_rate
     depth = rng.uniform(0.2, 0.8)
-    return (1.0 - depth * 0.5 * (1 + np.sin(2 * np.pi * rng.uniform(0.2, 4.0) * t + rng.uniform(0, 2 * np.pi)))).astype(np.float32)
+    swing = 0.5 * (1 + np.sin(2 * np.pi * rng.uniform(0.2, 4.0) * t + rng.uniform(0, 2 * np.pi)))
+    return (1.0 - depth * swing).astype(np.float32)
 
 
 def set_snr(clean: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
@@ -211,12 +212,11 @@ class SpeechMixer:
             return x
         kinds = ["white", "pink", "brown", "hum", "babble"] + (["drone", "coloured"] if self.noise_augment else [])
         kind = rng.choice(kinds)
-        if kind == "drone":
-            return machine_drone(n, sample_rate=self.sample_rate, rng=rng) + 0.1 * coloured_noise(n, exponent=1, rng=rng)
+        if kind in ("hum", "drone"):  # a tonal source over a faint pink bed
+            tone = (mains_hum if kind == "hum" else machine_drone)(n, sample_rate=self.sample_rate, rng=rng)
+            return tone + 0.1 * coloured_noise(n, exponent=1, rng=rng)
         if kind == "coloured":
             return random_equaliser(coloured_noise(n, exponent=rng.uniform(-1.0, 2.5), rng=rng), rng)
-        if kind == "hum":
-            return mains_hum(n, sample_rate=self.sample_rate, rng=rng) + 0.1 * coloured_noise(n, exponent=1, rng=rng)
         if kind == "babble":
             return sum(self._speech(n, rng) for _ in range(rng.integers(3, 7)))
         return coloured_noise(n, exponent={"white": 0.0, "pink": 1.0, "brown": 2.0}[kind], rng=rng)

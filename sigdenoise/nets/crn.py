@@ -2,7 +2,8 @@
 
 Frequency is halved at each encoder level while time keeps full resolution, so any
 number of frames works; the bottleneck mixes time with dilated depthwise convolutions
-(parallel on CPU, unlike an RNN), and optional full-resolution blocks mix neighbouring bins. The noise level t enters every block via FiLM.
+(parallel on CPU, unlike an RNN), and optional full-resolution blocks mix neighbouring bins.
+The noise level t enters every block via FiLM.
 Input ``Tensor[B x C_in x F x T]``, output ``Tensor[B x C_out x F x T]``; F must be
 divisible by 2 ** len(channels).
 """

@@ -112,9 +112,17 @@ class DataConfig:
     # speech_mix, training split only: new noises from the ones we have (resampling, random equalisation,
     # slow level swings; machine drones with random pitch among the synthetic kinds).
     noise_augment: bool = False
+    # with noise_augment: share of real noises played through a random synthetic room (data.room_reverb),
+    # a machine heard from across a hall rather than close up.
+    noise_reverb_prob: float = 0.0
     # speech_mix: speaker groups (glob patterns, e.g. "cs-*") left out of training and in-training
     # validation. The benchmark's held-out set (data.is_validation) does not change.
     exclude_speakers: tuple[str, ...] = ()
+    # speech_mix: the pauses of these speaker groups' recordings (glob patterns; room tone, hiss, hum) become
+    # real noise, drawn for a share ``pause_noise_prob`` of the noisy examples. Use groups that are not
+    # clean targets (see exclude_speakers), or the model learns to remove what it is also taught to keep.
+    pause_noise_groups: tuple[str, ...] = ()
+    pause_noise_prob: float = 0.0
     # sensor, training split only (with augment): share of clean segments drawn from generic synthetic
     # shapes (sensor_data.synthetic_trace) instead of the real series.
     synthetic_clean_prob: float = 0.0

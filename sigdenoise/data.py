@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +89,43 @@ def speaker_streams(clips: list[dict], *, sample_rate: int, rng: np.random.Gener
     return {g: np.concatenate(parts) for g, parts in streams.items()}
 
 
+def pauses(audio: np.ndarray, sample_rate: int, *, min_seconds: float = 0.14) -> list[np.ndarray]:
+    """The pauses of one speech recording: runs of 20 ms frames within 6 dB of its noise floor.
+
+    The floor is the 5th percentile of frame energy; frames must also sit 20 dB under the loud ones
+    (a take with no pauses gives nothing) and above -80 dBFS (digital silence teaches nothing). One frame
+    is trimmed from each end of a run so that no speech onset or tail leaks in.
+    """
+    n = max(1, int(0.02 * sample_rate))
+    frames = np.asarray(audio[: audio.size // n * n], np.float32).reshape(-1, n)
+    if len(frames) < 3:
+        return []
+    energy = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+    low, high = np.percentile(energy, [5, 95])
+    quiet = (energy < low + 6) & (energy < high - 20) & (energy > -80)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]])))
+    runs = []
+    for start, stop in zip(edges[::2], edges[1::2]):
+        if (stop - start) * n >= min_seconds * sample_rate:
+            runs.append(frames[start + 1:stop - 1].reshape(-1))
+    return runs
+
+
+def pause_streams(clips: list[dict], patterns: tuple[str, ...], *, sample_rate: int) -> list[np.ndarray]:
+    """Per matching speaker group, its pauses joined into one noise stream (5 ms fades at the joins)."""
+    fade = np.sin(np.linspace(0, np.pi / 2, int(0.005 * sample_rate), dtype=np.float32)) ** 2
+    streams: dict[str, list[np.ndarray]] = {}
+    for clip in clips:
+        if not any(fnmatch.fnmatchcase(clip["group"], pattern) for pattern in patterns):
+            continue
+        for run in pauses(clip["audio"], sample_rate):
+            run = run.copy()
+            run[:fade.size] *= fade
+            run[-fade.size:] *= fade[::-1]
+            streams.setdefault(clip["group"], []).append(run)
+    return [np.concatenate(runs) for runs in streams.values() if sum(r.size for r in runs) >= sample_rate]
+
+
 # --------------------------------------------------------------------------- synthetic noise
 def coloured_noise(n: int, *, exponent: float, rng: np.random.Generator) -> np.ndarray:
     """Gaussian noise with power spectrum ~ 1/f^exponent (0 white, 1 pink, 2 brown), unit RMS."""
@@ -133,6 +170,20 @@ def random_equaliser(x: np.ndarray, rng: np.random.Generator, max_db: float = 12
     return np.fft.irfft(spec * 10 ** (gain_db / 20), x.size).astype(np.float32)
 
 
+def room_reverb(x: np.ndarray, *, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
+    """``x`` heard across a room: a direct path plus an exponentially decaying diffuse tail (RT60 0.2-1.2 s),
+    at the input's RMS."""
+    from scipy.signal import fftconvolve
+
+    rt60 = rng.uniform(0.2, 1.2)
+    t = np.arange(int(rt60 * sample_rate)) / sample_rate
+    tail = rng.standard_normal(t.size) * np.exp(-6.9 * t / rt60)  # -60 dB at rt60
+    tail *= 10 ** (rng.uniform(-6, 6) / 20) / (np.sqrt(np.sum(tail ** 2)) + 1e-12)  # direct-to-reverb ratio
+    tail[0] += 1.0
+    y = fftconvolve(x, tail)[: x.size]
+    return (y * np.sqrt(np.mean(x ** 2)) / (np.sqrt(np.mean(y ** 2)) + 1e-12)).astype(np.float32)
+
+
 def slow_swing(n: int, *, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
     """A level envelope swinging at 0.2-4 Hz by up to 80 %: machines ramping, traffic passing."""
     t = np.arange(n) / sample_rate
@@ -165,6 +216,8 @@ class SpeechMixer:
     # within 0.6 dB SI-SDR of DTLN on held-out voices over training noises, but 2.7 dB behind it on
     # training voices over held-out noises: the noises, not the voices, were what it had not generalised.
     noise_augment: bool = False
+    # Room tone from the pauses of recordings we do not use as targets (pause_streams).
+    pause_noise: list[np.ndarray] = field(default_factory=list)
 
     def _window(self, stream: np.ndarray, n: int, rng) -> np.ndarray:
         if stream.size <= n:
@@ -191,20 +244,25 @@ class SpeechMixer:
         tilt = rng.uniform(-0.6, 0.6)  # y[k] = x[k] - tilt x[k-1]: brighter (> 0) or darker (< 0) voice
         return lfilter([1.0, -tilt], [1.0], x).astype(np.float32)
 
-    def _real_noise(self, n, rng) -> np.ndarray:
+    def _real_noise(self, n, rng, sources: list[np.ndarray] | None = None) -> np.ndarray:
+        sources = sources or self.noise
         if not self.noise_augment:
-            return self._window(self.noise[rng.integers(len(self.noise))], n, rng)
+            return self._window(sources[rng.integers(len(sources))], n, rng)
         import soxr
 
         speed = float(np.exp(rng.uniform(np.log(0.6), np.log(1.6))))  # moves the spectrum and the tempo
         span = max(int(round(n * speed)), 1)
-        x = soxr.resample(self._window(self.noise[rng.integers(len(self.noise))], span, rng), span, n)[:n]
+        x = soxr.resample(self._window(sources[rng.integers(len(sources))], span, rng), span, n)[:n]
         x = random_equaliser(np.pad(x, (0, n - x.size)), rng)
+        if self.config.noise_reverb_prob and rng.uniform() < self.config.noise_reverb_prob:  # 0: same draws as before
+            x = room_reverb(x, sample_rate=self.sample_rate, rng=rng)
         if rng.uniform() < 0.3:
             x = x * slow_swing(n, sample_rate=self.sample_rate, rng=rng)
         return x.astype(np.float32)
 
     def _noise(self, n, rng) -> np.ndarray:
+        if self.pause_noise and rng.uniform() < self.config.pause_noise_prob:
+            return self._real_noise(n, rng, self.pause_noise)
         if rng.uniform() >= self.config.synthetic_noise_prob and self.noise:
             x = self._real_noise(n, rng)
             if rng.uniform() < 0.3:  # layer two real noises: factories are rarely one machine
@@ -305,7 +363,8 @@ def build_training_data(config: DataConfig, *, sample_rate: int, target_rms: flo
         rng = np.random.default_rng(seed)
         clean_dir = config.clean_dir or default_cache("speech", sample_rate)
         noise_dir = config.noise_dir or default_cache("noise", sample_rate)
-        clips = [clip for clip in load_corpus(clean_dir, role="speech", split=split, sample_rate=sample_rate)
+        corpus = load_corpus(clean_dir, role="speech", split=split, sample_rate=sample_rate)
+        clips = [clip for clip in corpus
                  if not any(fnmatch.fnmatchcase(clip["group"], pattern) for pattern in config.exclude_speakers)]
         if not clips:
             raise ValueError(f"no {split} speech left in {clean_dir} after exclude_speakers = "
@@ -313,9 +372,13 @@ def build_training_data(config: DataConfig, *, sample_rate: int, target_rms: flo
         speech = speaker_streams(clips, sample_rate=sample_rate, rng=rng)
         noise = [np.asarray(c["audio"], np.float32)
                  for c in load_corpus(noise_dir, role="noise", split=split, sample_rate=sample_rate)]
+        pause_noise = pause_streams(corpus, config.pause_noise_groups, sample_rate=sample_rate)
+        if config.pause_noise_groups and config.pause_noise_prob > 0 and not pause_noise and split == "train":
+            raise ValueError(f"no pauses of a second or more found for pause_noise_groups = "
+                             f"{list(config.pause_noise_groups)} in {clean_dir}")
         return SpeechMixer(speech=speech, noise=noise, config=config, sample_rate=sample_rate, target_rms=target_rms,
                            augment=config.augment and split == "train",
-                           noise_augment=config.noise_augment and split == "train")
+                           noise_augment=config.noise_augment and split == "train", pause_noise=pause_noise)
     if config.kind == "sensor":
         from .sensor_data import SensorCorruptor
 

@@ -162,7 +162,7 @@ def test_speech_augmentation_changes_voices_only_in_training(dns_like):
 
 def test_noise_augmentation_makes_new_noises_only_in_training(dns_like):
     from sigdenoise.config import DataConfig
-    from sigdenoise.data import build_training_data, machine_drone, random_equaliser
+    from sigdenoise.data import build_training_data, machine_drone, random_equaliser, room_reverb
 
     config = DataConfig(kind="speech_mix", clean_dir=str(dns_like / "clean"), noise_dir=str(dns_like / "noise"),
                         segment_seconds=0.5, synthetic_noise_prob=0.0, noise_augment=True)
@@ -178,9 +178,40 @@ def test_noise_augmentation_makes_new_noises_only_in_training(dns_like):
     assert abs(drone.std() - 1) < 1e-3
     power = np.sort(np.abs(np.fft.rfft(drone)) ** 2)[::-1]
     assert power[:200].sum() > 0.9 * power.sum()
+    click = np.zeros(16000, np.float32)
+    click[100] = 1.0
+    heard = room_reverb(click, sample_rate=16000, rng=np.random.default_rng(4))
+    assert abs(np.sqrt(np.mean(heard ** 2)) - np.sqrt(np.mean(click ** 2))) < 1e-4  # level kept
+    assert np.sum(heard[100 + 1600:] ** 2) > 0.001 * np.sum(heard ** 2)  # a tail 100 ms on
+    assert np.sum(heard[:100] ** 2) < 1e-12  # causal (up to FFT round-off)
     x = np.random.default_rng(1).standard_normal(4001).astype(np.float32)
     shaped = random_equaliser(x, np.random.default_rng(2), max_db=6.0)
     assert shaped.shape == x.shape and 10 ** (-6 / 20) < shaped.std() / x.std() < 10 ** (6 / 20)
+
+
+def test_pauses_of_noisy_recordings_become_noise_without_speech_in_them():
+    from sigdenoise.config import DataConfig
+    from sigdenoise.data import SpeechMixer, pause_streams, pauses
+
+    sr, rng = 16000, np.random.default_rng(0)
+    hiss = 0.003 * rng.standard_normal(3 * sr).astype(np.float32)  # about -50 dBFS of room tone
+    take = hiss.copy()
+    take[sr:2 * sr] += 0.3 * np.sin(2 * np.pi * 220 * np.arange(sr) / sr)  # one second of "speech"
+    runs = pauses(take, sr)
+    assert sum(r.size for r in runs) > 1.5 * sr  # most of the two pause seconds
+    for run in runs:  # no tone leaks in: each run is hiss-level
+        assert 0.5 < run.std() / 0.003 < 1.5
+    assert pauses(0.3 * rng.standard_normal(sr), sr) == []  # no pauses: nothing 20 dB under the loud frames
+    assert pauses(np.zeros(sr, np.float32), sr) == []  # digital silence is not noise
+
+    clips = [{"group": "noisy-a", "audio": take}, {"group": "clean-b", "audio": take}]
+    streams = pause_streams(clips, ("noisy-*",), sample_rate=sr)
+    assert len(streams) == 1 and streams[0].size > 1.5 * sr
+    mixer = SpeechMixer(speech={"b": take}, noise=[np.ones(sr, np.float32)], sample_rate=sr, target_rms=0.05,
+                        config=DataConfig(pause_noise_groups=("noisy-*",), pause_noise_prob=1.0,
+                                          synthetic_noise_prob=0.0), pause_noise=streams)
+    noise = mixer._noise(4000, rng)
+    assert 0.5 < noise.std() / 0.003 < 1.5  # drawn from the pauses, not from the other noise
 
 
 def test_excluded_speakers_are_left_out_of_training_data(dns_like):

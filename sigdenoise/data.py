@@ -89,6 +89,13 @@ def speaker_streams(clips: list[dict], *, sample_rate: int, rng: np.random.Gener
     return {g: np.concatenate(parts) for g, parts in streams.items()}
 
 
+def frame_energy_db(audio: np.ndarray, sample_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """A recording cut into 20 ms frames ``[F, n]`` (the tail dropped) and each frame's energy in dBFS."""
+    n = max(1, int(0.02 * sample_rate))
+    frames = np.asarray(audio[: audio.size // n * n], np.float32).reshape(-1, n)
+    return frames, 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+
+
 def pauses(audio: np.ndarray, sample_rate: int, *, min_seconds: float = 0.14) -> list[np.ndarray]:
     """The pauses of one speech recording: runs of 20 ms frames within 6 dB of its noise floor.
 
@@ -96,11 +103,10 @@ def pauses(audio: np.ndarray, sample_rate: int, *, min_seconds: float = 0.14) ->
     (a take with no pauses gives nothing) and above -80 dBFS (digital silence teaches nothing). One frame
     is trimmed from each end of a run so that no speech onset or tail leaks in.
     """
-    n = max(1, int(0.02 * sample_rate))
-    frames = np.asarray(audio[: audio.size // n * n], np.float32).reshape(-1, n)
+    frames, energy = frame_energy_db(audio, sample_rate)
+    n = frames.shape[1]
     if len(frames) < 3:
         return []
-    energy = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
     low, high = np.percentile(energy, [5, 95])
     quiet = (energy < low + 6) & (energy < high - 20) & (energy > -80)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]])))

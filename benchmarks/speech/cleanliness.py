@@ -15,16 +15,13 @@ import json
 
 import numpy as np
 
+from sigdenoise.data import frame_energy_db
 from sigdenoise.sources import CACHE
-
-FRAME_SECONDS = 0.02
 
 
 def clip_floor_and_range(audio: np.ndarray, sample_rate: int) -> tuple[float, float]:
     """(noise floor in dBFS, 5-95 % frame-energy range in dB) of one clip."""
-    n = max(1, int(sample_rate * FRAME_SECONDS))
-    frames = audio[: audio.size // n * n].reshape(-1, n).astype(np.float64)
-    energy = 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-12)
+    energy = frame_energy_db(audio, sample_rate)[1]
     low, high = np.percentile(energy, [5, 95])
     return float(low), float(high - low)
 

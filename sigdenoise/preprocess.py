@@ -129,8 +129,9 @@ def compress(spec: torch.Tensor, *, alpha: float, scale: float) -> torch.Tensor:
     """Amplitude-compressed complex spectrogram ``scale * |X|^alpha * exp(i angle X)``."""
     if alpha == 1.0:
         return spec * scale
-    mag = spec.abs()
-    return scale * mag.pow(alpha) * torch.exp(1j * spec.angle())
+    # X |X|^(alpha-1), not |X|^alpha exp(i angle X): the same values, but a gradient that stays finite where
+    # |X| = 0 (the angle's is not), for losses that compress a network's output (the refiner's).
+    return scale * spec * spec.abs().clamp_min(1e-20).pow(alpha - 1)
 
 
 def decompress(spec: torch.Tensor, *, alpha: float, scale: float) -> torch.Tensor:

@@ -47,16 +47,6 @@ class BridgeConfig:
 
 
 @dataclass(frozen=True)
-class RefinerConfig:
-    """The optional time-domain second stage (:mod:`sigdenoise.nets.refiner`)."""
-
-    channels: int = 128  # learned filters
-    kernel: int = 64  # filter length in samples at the model's rate; the hop is half of it
-    dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32)  # temporal blocks, in filterbank frames
-    norm: str = "batch"
-
-
-@dataclass(frozen=True)
 class ModelConfig:
     """Everything needed to rebuild a model and run it on new signals."""
 
@@ -91,9 +81,6 @@ class ModelConfig:
     # small is below the model's own error on shapes it has not seen (a nearly clean trace it would
     # otherwise rewrite). None: off. Fitted by ``sigdenoise calibrate`` on the training split.
     fallback_below_db: float | None = None
-    # A time-domain stage after the bridge (its estimate and the noisy input in, a corrected waveform out),
-    # trained on the frozen bridge model (TrainConfig.stage = "refiner"). None: no second stage.
-    refiner: RefinerConfig | None = None
 
     def __post_init__(self):
         if self.representation != "stft":
@@ -152,9 +139,6 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     out_dir: str = "runs/speech"
-    # "bridge": train the spectral network. "refiner": add ``model.refiner`` to the ``init`` model and train
-    # only it, on the frozen bridge's default-step output (the rest of [model] then comes from ``init``).
-    stage: str = "bridge"
     # Fine-tuning: start from this model's weights (a name in checkpoints/ or a .safetensors path);
     # the CLI's --init overrides it. Resuming a run's own state.safetensors takes precedence over both.
     init: str = ""
@@ -216,11 +200,8 @@ def from_dict(cls, data: dict):
     kwargs = {}
     for key, value in data.items():
         hint = hints[key]
-        inner = [h for h in typing.get_args(hint) if dataclasses.is_dataclass(h)]  # Optional[SomeConfig]
         if dataclasses.is_dataclass(hint):
             kwargs[key] = from_dict(hint, value)
-        elif inner and isinstance(value, dict):
-            kwargs[key] = from_dict(inner[0], value)
         elif typing.get_origin(hint) is tuple:
             kwargs[key] = tuple(value)
         else:

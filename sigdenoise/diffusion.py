@@ -16,7 +16,6 @@ from torch import nn
 
 from .config import ModelConfig
 from .nets import build_backbone
-from .nets.refiner import WaveRefiner
 from .preprocess import from_spec, to_spec, wavelet_shrink
 
 
@@ -76,9 +75,6 @@ class BridgeDenoiser(nn.Module):
             channels=config.net.channels, bottleneck=config.net.bottleneck, dilations=config.net.dilations,
             freq_dilations=config.net.freq_dilations,
             emb_dim=config.net.emb_dim, norm=config.net.norm, zero_head=config.mask_offset != 0)
-        refiner = config.refiner
-        self.refiner = None if refiner is None else WaveRefiner(
-            channels=refiner.channels, kernel=refiner.kernel, dilations=refiner.dilations, norm=refiner.norm)
 
     @staticmethod
     def input_planes(config: ModelConfig) -> int:
@@ -119,12 +115,6 @@ class BridgeDenoiser(nn.Module):
         """Compressed complex spectrogram -> waveform ``[B, length]``."""
         return from_spec(spec, self.config.stft, length=length)
 
-    def finish(self, spec: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
-        """The sampler's final spectrogram -> waveform: decode, then (models with one) the time-domain
-        refiner, which also reads the noisy waveform ``noisy`` ``[B, T]``."""
-        wave = self.decode(spec, noisy.shape[-1])
-        return wave if self.refiner is None else self.refiner(wave, noisy)
-
 
 def si_sdr(estimate: torch.Tensor, reference: torch.Tensor, eps: float = 1e-8,
            max_db: float | None = None) -> torch.Tensor:
@@ -162,32 +152,17 @@ def snr(estimate: torch.Tensor, reference: torch.Tensor, eps: float = 1e-8,
 WAVEFORM_LOSSES = {"si_sdr": si_sdr, "snr": snr}
 
 
-def reconstruction_loss(est_spec: torch.Tensor, est_wave: torch.Tensor, clean_spec: torch.Tensor,
-                        clean: torch.Tensor, *, complex_weight: float, magnitude_weight: float, sisdr_weight: float,
-                        waveform_loss: str = "si_sdr", waveform_max_db: float = 30.0) -> tuple[torch.Tensor, dict]:
-    """How far an estimate is from the clean signal, in both domains: compressed-spectrum terms (complex and
-    magnitude) and a waveform term (SI-SDR or SNR, see :func:`bridge_loss`), weighted and summed."""
-    complex_term = (est_spec - clean_spec).abs().pow(2).mean()
-    magnitude_term = (est_spec.abs() - clean_spec.abs()).pow(2).mean()
-    # The waveform term (SI-SDR or SNR) is undefined for a silent reference (noise-only examples): its
-    # gradient there grows as the output shrinks and swamps the batch, so those are left to the spectral terms.
-    speech = clean.pow(2).mean(-1) > 1e-10
-    per_example = WAVEFORM_LOSSES[waveform_loss](est_wave, clean, max_db=waveform_max_db)
-    waveform = (per_example * speech).sum() / speech.sum().clamp(min=1)
-    loss = complex_weight * complex_term + magnitude_weight * magnitude_term - sisdr_weight * waveform
-    return loss, {"loss": loss.item(), "complex": complex_term.item(), "magnitude": magnitude_term.item(),
-                  waveform_loss: waveform.item()}
-
-
 def bridge_loss(denoiser: BridgeDenoiser, clean: torch.Tensor, noisy: torch.Tensor, *, t_one_prob: float,
-                generator: torch.Generator | None = None, rate: torch.Tensor | None = None,
-                **weights) -> tuple[torch.Tensor, dict]:
+                complex_weight: float, magnitude_weight: float, sisdr_weight: float,
+                waveform_loss: str = "si_sdr", waveform_max_db: float = 30.0,
+                generator: torch.Generator | None = None,
+                rate: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
     """Training loss on waveforms ``[B, T]``: draw t, form x_t, predict x0, compare.
 
     A share ``t_one_prob`` of examples sits at t=1 (x_t = y), the first sampler step,
-    which carries most of the work at the few steps we ship. ``weights`` go to :func:`reconstruction_loss`;
-    its ``waveform_loss`` names the waveform term weighted by ``sisdr_weight``: "si_sdr" (speech: the level
-    is the listener's business) or "snr" (sensors: a trace's level is part of the measurement); beyond
+    which carries most of the work at the few steps we ship. ``waveform_loss`` names the
+    waveform term weighted by ``sisdr_weight``: "si_sdr" (speech: the level is the listener's
+    business) or "snr" (sensors: a trace's level is part of the measurement); beyond
     ``waveform_max_db`` an example counts as solved (see :func:`si_sdr`).
     """
     b = clean.shape[0]
@@ -197,20 +172,14 @@ def bridge_loss(denoiser: BridgeDenoiser, clean: torch.Tensor, noisy: torch.Tens
     eps = complex_noise(x0.shape, generator=generator, device=clean.device)
     x_t = bridge_marginal(x0, y, t, eps, denoiser.config.bridge.sigma_max)
     est = denoiser(x_t, t, y, rate)
-    return reconstruction_loss(est, denoiser.decode(est, clean.shape[-1]), x0, clean, **weights)
-
-
-def refiner_loss(denoiser: BridgeDenoiser, clean: torch.Tensor, noisy: torch.Tensor, *,
-                 generator: torch.Generator | None = None, rate: torch.Tensor | None = None,
-                 **weights) -> tuple[torch.Tensor, dict]:
-    """Training loss of the time-domain refiner: the frozen bridge runs its default steps in float32, as it
-    does at inference, and only the refiner's correction of that output is scored (:func:`reconstruction_loss`)."""
-    from .sampling import sample_bridge  # sampling builds on this module
-
-    with torch.no_grad(), torch.autocast(clean.device.type, enabled=False):
-        first = sample_bridge(denoiser, denoiser.encode(noisy), steps=denoiser.config.bridge.default_steps,
-                              sigma_max=denoiser.config.bridge.sigma_max, generator=generator, rate=rate)
-        first = denoiser.decode(first, clean.shape[-1])
-    est_wave = denoiser.refiner(first, noisy)
-    return reconstruction_loss(denoiser.encode(est_wave.float()), est_wave.float(), denoiser.encode(clean), clean,
-                               **weights)
+    complex_term = (est - x0).abs().pow(2).mean()
+    magnitude_term = (est.abs() - x0.abs()).pow(2).mean()
+    # The waveform term (SI-SDR or SNR) is undefined for a silent reference (noise-only examples): its
+    # gradient there grows as the output shrinks and swamps the batch, so those are left to the spectral terms.
+    speech = clean.pow(2).mean(-1) > 1e-10
+    per_example = WAVEFORM_LOSSES[waveform_loss](denoiser.decode(est, clean.shape[-1]), clean,
+                                                 max_db=waveform_max_db)
+    waveform = (per_example * speech).sum() / speech.sum().clamp(min=1)
+    loss = complex_weight * complex_term + magnitude_weight * magnitude_term - sisdr_weight * waveform
+    return loss, {"loss": loss.item(), "complex": complex_term.item(), "magnitude": magnitude_term.item(),
+                  waveform_loss: waveform.item()}

@@ -257,7 +257,7 @@ class DenoiseModel:
                 est = sample_bridge(self.network, spec, steps=steps, sigma_max=self.config.bridge.sigma_max,
                                     eta=eta, generator=generator,
                                     rate=torch.full((len(batch),), float(rate), device=self.device))
-                out[start:start + self.batch_size] = self.network.finish(est.to(torch.complex64), batch)
+                out[start:start + self.batch_size] = self.network.decode(est.to(torch.complex64), plan.chunk)
             if progress is not None:
                 progress(min(1.0, (start + len(batch)) / flat.shape[0]))
         return overlap_add(out.reshape(chunks.shape), plan)

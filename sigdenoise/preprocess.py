@@ -129,9 +129,8 @@ def compress(spec: torch.Tensor, *, alpha: float, scale: float) -> torch.Tensor:
     """Amplitude-compressed complex spectrogram ``scale * |X|^alpha * exp(i angle X)``."""
     if alpha == 1.0:
         return spec * scale
-    # X |X|^(alpha-1), not |X|^alpha exp(i angle X): the same values, but a gradient that stays finite where
-    # |X| = 0 (the angle's is not), for losses that compress a network's output (the refiner's).
-    return scale * spec * spec.abs().clamp_min(1e-20).pow(alpha - 1)
+    mag = spec.abs()
+    return scale * mag.pow(alpha) * torch.exp(1j * spec.angle())
 
 
 def decompress(spec: torch.Tensor, *, alpha: float, scale: float) -> torch.Tensor:

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import ModelConfig, NetConfig, RefinerConfig, TrainConfig, to_dict
+from .config import NetConfig, TrainConfig, to_dict
 from .data import build_training_data
-from .diffusion import BridgeDenoiser, bridge_loss, refiner_loss, si_sdr, snr
+from .diffusion import BridgeDenoiser, bridge_loss, si_sdr, snr
 from .sampling import sample_bridge
 
 
@@ -105,8 +105,8 @@ def validate(model: BridgeDenoiser, clean: np.ndarray, noisy: np.ndarray, rates:
     out = {"noisy_si_sdr": si_sdr(n, c).mean().item(), "noisy_snr": snr(n, c).mean().item()}
     for steps in steps_list:
         g = torch.Generator().manual_seed(0)
-        est = model.finish(sample_bridge(model, model.encode(n), steps=steps, sigma_max=model.config.bridge.sigma_max,
-                                         generator=g, rate=rate), n)
+        est = model.decode(sample_bridge(model, model.encode(n), steps=steps, sigma_max=model.config.bridge.sigma_max,
+                                         generator=g, rate=rate), n.shape[-1])
         out[f"si_sdr@{steps}"] = si_sdr(est, c).mean().item()
         out[f"snr@{steps}"] = snr(est, c).mean().item()
         if pesq_clips and model.config.task == "speech":
@@ -140,23 +140,8 @@ def grown_blocks(old: NetConfig, new: NetConfig) -> dict[str, list[int]] | None:
             "refine": list(range(len(old.freq_dilations), len(new.freq_dilations)))}
 
 
-def refiner_stage_model(init: str, refiner: RefinerConfig | None) -> tuple[ModelConfig, dict]:
-    """The model a refiner stage trains: ``init``'s config and weights plus a refiner (default settings when
-    ``refiner`` is None). Refuses a model that has a refiner already."""
-    from .pipeline import resolve_checkpoint
-
-    if not init:
-        raise ValueError("stage = 'refiner' trains a refiner on top of a trained model: set init (or --init)")
-    state, init_cfg, _ = load_checkpoint(resolve_checkpoint(init))
-    if init_cfg.refiner is not None:
-        raise ValueError(f"init {init} has a refiner already; start from the model without one")
-    return replace(init_cfg, refiner=refiner or RefinerConfig()), state
-
-
 def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, progress: bool = True) -> Path:
     """Train (or resume) and return the path of the EMA checkpoint."""
-    if config.stage not in ("bridge", "refiner"):
-        raise ValueError(f"stage={config.stage!r}: use 'bridge' or 'refiner'")
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     bf16 = training_in_bf16(config.precision)
@@ -164,12 +149,7 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.json").write_text(json.dumps(to_dict(config), indent=1))
     rng = np.random.default_rng(config.seed)
-    init = init or config.init
-    refining = config.stage == "refiner"
-    if refining:
-        mcfg, init_state = refiner_stage_model(init, config.model.refiner)
-    else:
-        mcfg = config.model
+    mcfg = config.model
     source = build_training_data(config.data, sample_rate=mcfg.sample_rate, target_rms=mcfg.target_rms,
                                  seed=config.seed)
     val_source = None
@@ -183,15 +163,8 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
     val_clean, val_noisy, val_rates = val_source.batch(config.validation_clips, np.random.default_rng(1234))
 
     model = BridgeDenoiser(mcfg)
-    if refining:  # everything but the refiner is the init model, frozen
-        missing, unexpected = model.load_state_dict(init_state, strict=False)
-        if unexpected or any(not k.startswith("refiner.") for k in missing):
-            raise ValueError(f"--init {init}: weights do not match its own config (unexpected {unexpected[:3]})")
-        model.requires_grad_(False)
-        model.refiner.requires_grad_(True)
-        print(f"[train] refiner stage on {init}: {sum(p.numel() for p in model.refiner.parameters()):,} "
-              "trainable parameters, the rest frozen", flush=True)
-    elif init:
+    init = init or config.init
+    if init:
         from .pipeline import resolve_checkpoint
 
         state, init_cfg, _ = load_checkpoint(resolve_checkpoint(init))
@@ -218,8 +191,7 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
     ema = BridgeDenoiser(mcfg)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
     state_path = out_dir / "state.safetensors"
     step, elapsed = 0, 0.0
@@ -258,21 +230,16 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
         for group in opt.param_groups:
             group["lr"] = learning_rate(step, config)
         clean, noisy, rates = source.batch(config.batch_size, rng)
-        weights = dict(complex_weight=config.complex_weight, magnitude_weight=config.magnitude_weight,
-                       sisdr_weight=config.sisdr_weight, waveform_loss=config.waveform_loss,
-                       waveform_max_db=config.waveform_max_db)
-        batch = dict(clean=torch.from_numpy(clean), noisy=torch.from_numpy(noisy), rate=torch.from_numpy(rates),
-                     generator=gen)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            if refining:
-                model.eval()  # the frozen bridge keeps its batch-norm statistics
-                model.refiner.train()
-                loss, parts = refiner_loss(model, **batch, **weights)
-            else:
-                loss, parts = bridge_loss(model, **batch, t_one_prob=config.t_one_prob, **weights)
+            loss, parts = bridge_loss(model, torch.from_numpy(clean), torch.from_numpy(noisy),
+                                      rate=torch.from_numpy(rates),
+                                      t_one_prob=config.t_one_prob, complex_weight=config.complex_weight,
+                                      magnitude_weight=config.magnitude_weight, sisdr_weight=config.sisdr_weight,
+                                      waveform_loss=config.waveform_loss, waveform_max_db=config.waveform_max_db,
+                                      generator=gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         opt.step()
         with torch.no_grad():
             decay = min(config.ema_decay, (1 + step) / (10 + step))

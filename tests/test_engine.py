@@ -367,28 +367,3 @@ def test_fallback_setting_reaches_denoise(tiny_checkpoints):
     assert not np.allclose(raw, x)  # the untrained model does change its input
     model.config = dataclasses.replace(model.config, fallback_below_db=100.0)  # every chunk falls back
     np.testing.assert_allclose(model.denoise(x, sample_rate=100.0), x, atol=1e-6)
-
-
-def test_untrained_refiner_passes_the_estimate_through_at_any_length():
-    from sigdenoise.nets.refiner import WaveRefiner
-
-    refiner = WaveRefiner(channels=8, kernel=8, dilations=(1, 2)).eval()
-    for length in (1, 7, 64, 1001):
-        estimate, noisy = torch.randn(2, length), torch.randn(2, length)
-        torch.testing.assert_close(refiner(estimate, noisy), estimate)
-    with torch.no_grad():  # once trained, the correction reads the noisy input too
-        refiner.mask.bias.fill_(0.5)
-    estimate = torch.randn(1, 500)
-    assert not torch.allclose(refiner(estimate, torch.randn(1, 500)), refiner(estimate, torch.randn(1, 500)))
-
-
-def test_checkpoints_without_a_refiner_entry_still_load():
-    import dataclasses
-
-    from sigdenoise.config import ModelConfig, RefinerConfig, from_dict, to_dict
-
-    plain = to_dict(make_tiny_config())
-    plain.pop("refiner")  # as written before the refiner existed
-    assert from_dict(ModelConfig, plain).refiner is None
-    refined = dataclasses.replace(make_tiny_config(), refiner=RefinerConfig(channels=8, dilations=(1, 2)))
-    assert from_dict(ModelConfig, to_dict(refined)) == refined

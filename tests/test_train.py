@@ -243,33 +243,3 @@ def test_unknown_precision_is_refused(tmp_path, voicebank_like):
     config = _write_config(tmp_path, f'kind = "paired"\npaired_dir = "{voicebank_like}"')
     with pytest.raises((ValueError, SystemExit), match="precision"):
         cli_main(["train", "--config", config, "--set", "steps=1", "--set", 'precision="fp16"'])
-
-
-def test_refiner_stage_trains_only_the_refiner_and_ships_one_file(tmp_path, voicebank_like):
-    from sigdenoise.checkpoint import load_checkpoint
-
-    config = _write_config(tmp_path, f'kind = "paired"\npaired_dir = "{voicebank_like}"')
-    assert cli_main(["train", "--config", config, "--set", "steps=2", "--set", 'model.net.norm="batch"',
-                     "--set", "model.mask_offset=1.0"]) == 0
-    first = tmp_path / "run" / "model.safetensors"
-    refined = tmp_path / "refined"
-    assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(refined), "--set", "steps=3",
-                     "--set", 'stage="refiner"', "--set", "model.refiner.channels=8",
-                     "--set", "model.refiner.dilations=[1, 2]"]) == 0
-    base_state, base_cfg, _ = load_checkpoint(first)
-    state, cfg, _ = load_checkpoint(refined / "model.safetensors")
-    assert cfg.refiner is not None and cfg.refiner.channels == 8
-    assert dataclasses.replace(cfg, refiner=None) == base_cfg  # the rest of the model comes from init
-    for name, value in base_state.items():  # frozen, batch-norm statistics included
-        torch.testing.assert_close(state[name], value, msg=name)
-    learned = {k: v for k, v in state.items() if k.startswith("refiner.")}
-    assert learned and not torch.all(learned["refiner.mask.weight"] == 0)
-    model = sigdenoise.load_model(refined / "model.safetensors", device="cpu")
-    noisy = 0.1 * np.random.default_rng(0).standard_normal(5000).astype(np.float32)
-    assert np.isfinite(model.denoise(noisy, sample_rate=16000)).all()
-    with pytest.raises(ValueError, match="refiner already"):
-        cli_main(["train", "--config", config, "--init", str(refined / "model.safetensors"),
-                  "--out", str(tmp_path / "twice"), "--set", "steps=1", "--set", 'stage="refiner"'])
-    with pytest.raises(ValueError, match="init"):
-        cli_main(["train", "--config", config, "--out", str(tmp_path / "noinit"), "--set", "steps=1",
-                  "--set", 'stage="refiner"'])

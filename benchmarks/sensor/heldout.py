@@ -59,9 +59,9 @@ def main(argv=None) -> int:
 
     def draw(seed: int) -> torch.Tensor:
         with torch.no_grad():
-            return model.finish(sample_bridge(model, model.encode(noisy), steps=steps,
+            return model.decode(sample_bridge(model, model.encode(noisy), steps=steps,
                                               sigma_max=model_config.bridge.sigma_max, rate=rate,
-                                              generator=torch.Generator().manual_seed(seed)), noisy)
+                                              generator=torch.Generator().manual_seed(seed)), noisy.shape[-1])
 
     estimate = draw(0)
     snr_in, snr_out = snr(noisy, clean).numpy(), snr(estimate, clean).numpy()

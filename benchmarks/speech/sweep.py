@@ -48,8 +48,8 @@ def main(argv=None):
     for steps in (1, 2, 3):
         for eta in (0.0, 1.0):
             with torch.no_grad():
-                est = net.finish(sample_bridge(net, net.encode(n), steps=steps, sigma_max=config.bridge.sigma_max,
-                                               eta=eta, generator=torch.Generator().manual_seed(0)), n)
+                est = net.decode(sample_bridge(net, net.encode(n), steps=steps, sigma_max=config.bridge.sigma_max,
+                                               eta=eta, generator=torch.Generator().manual_seed(0)), n.shape[-1])
             scores = [wideband_pesq(k, est[k].numpy()) for k in range(len(c)) if np.abs(clean[k]).max() >= 1e-4]
             print(f"steps {steps} eta {eta:.0f}: SI-SDR {si_sdr(est, c).mean():.2f}  "
                   f"PESQ {np.mean([s for s in scores if s is not None]):.3f}", flush=True)
@@ -59,8 +59,9 @@ def main(argv=None):
 
     mixed = [k for k in range(len(c)) if np.abs(clean[k]).max() >= 1e-4 and not np.array_equal(clean[k], noisy[k])]
     with torch.no_grad():
-        est = net.finish(sample_bridge(net, net.encode(n), steps=config.bridge.default_steps,
-                                       sigma_max=config.bridge.sigma_max, generator=torch.Generator().manual_seed(0)), n)
+        est = net.decode(sample_bridge(net, net.encode(n), steps=config.bridge.default_steps,
+                                       sigma_max=config.bridge.sigma_max, generator=torch.Generator().manual_seed(0)),
+                         n.shape[-1])
     print(f"\nstrength sweep at {config.bridge.default_steps} step(s), {len(mixed)} noisy mixtures "
           f"(noisy: ESTOI {np.mean([stoi(clean[k], noisy[k], 16000, extended=True) for k in mixed]):.3f})")
     for strength in (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7):

@@ -50,20 +50,17 @@ class ResidualMLPBlock(nn.Module):
 
 
 class TemporalBlock(ResidualMLPBlock):
-    """Residual block: dilated depthwise conv over time, then a pointwise MLP.
-
-    ``emb_dim=0`` drops the FiLM conditioning (networks without a noise level, such as the refiner)."""
+    """Residual block: dilated depthwise conv over time, then a pointwise MLP."""
 
     def __init__(self, dim: int, dilation: int, emb_dim: int, norm: str):
         super().__init__()
         self.depthwise = nn.Conv1d(dim, dim, 3, padding=dilation, dilation=dilation, groups=dim)
         self.norm = make_norm(norm, dim, ndim=3)
-        self.film = FiLM(emb_dim, dim) if emb_dim else None
+        self.film = FiLM(emb_dim, dim)
         self.mlp = nn.Sequential(nn.Conv1d(dim, 2 * dim, 1), nn.SiLU(), nn.Conv1d(2 * dim, dim, 1))
 
-    def forward(self, x, emb=None):
-        h = self.norm(self.depthwise(x))
-        return x + self.mlp(h if self.film is None else self.film(h, emb))
+    def forward(self, x, emb):
+        return x + self.mlp(self.film(self.norm(self.depthwise(x)), emb))
 
 
 class FrequencyBlock(ResidualMLPBlock):

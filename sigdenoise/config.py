@@ -76,6 +76,10 @@ class ModelConfig:
     # (preprocess.wavelet_shrink). On trace shapes it never saw, the network can lean on a method that
     # knows no shapes at all instead of rewriting them as the ones it learned.
     wavelet_input: bool = False
+    # Also feed a noise-floor estimate when > 0: per bin, the minimum of the (3-frame smoothed) level over this
+    # many frames, centred (minimum statistics, after Martin 2001). A noise the model never heard still shows
+    # its floor in the pauses between words; the speech model's gap to its peers is on unseen noises.
+    noise_floor_frames: int = 0
     # Do no harm: where the model changes a chunk by less than this (correction energy relative to the
     # chunk's own, in dB), hand the chunk back as it came in, fading in over 3 dB above. A correction that
     # small is below the model's own error on shapes it has not seen (a nearly clean trace it would
@@ -87,6 +91,8 @@ class ModelConfig:
             raise ValueError(f"unknown representation {self.representation!r}; supported: 'stft'")
         if self.task not in ("speech", "sensor"):
             raise ValueError(f"unknown task {self.task!r}; supported: 'speech', 'sensor'")
+        if self.noise_floor_frames < 0 or (self.noise_floor_frames and self.noise_floor_frames % 2 == 0):
+            raise ValueError(f"noise_floor_frames must be 0 (off) or odd, got {self.noise_floor_frames}")
         if not 0.0 <= self.default_strength <= 1.0:
             raise ValueError(f"default_strength must be within [0, 1], got {self.default_strength}")
 

@@ -55,6 +55,17 @@ def mains_map(sample_rate: torch.Tensor, *, n_fft: int, freq_bins: int) -> torch
     return bumps * (sample_rate.reshape(-1, 1) > 0)
 
 
+def noise_floor(magnitude: torch.Tensor, frames: int) -> torch.Tensor:
+    """Minimum statistics: ``[B, F, T]`` magnitudes -> per bin, the minimum over ``frames`` (odd) frames centred
+    on each frame of the magnitude smoothed over 3 frames; near the edges, over the frames there are."""
+    b, f, t = magnitude.shape
+    rows = magnitude.reshape(b * f, 1, t)
+    smooth = nn.functional.avg_pool1d(rows, 3, stride=1, padding=1, count_include_pad=False)
+    # max_pool1d pads with -inf, so the minimum only ever sees real frames
+    floor = -nn.functional.max_pool1d(-smooth, frames, stride=1, padding=frames // 2)
+    return floor.reshape(b, f, t)
+
+
 class BridgeDenoiser(nn.Module):
     """``denoiser(x_t, t, cond, rate) -> x0 estimate`` on complex spectrograms ``[B, F, T]``.
 
@@ -78,8 +89,10 @@ class BridgeDenoiser(nn.Module):
 
     @staticmethod
     def input_planes(config: ModelConfig) -> int:
-        """x_t and y (real, imaginary), then each optional input: log|y|, the mains map, the wavelet estimate."""
-        return 4 + config.log_magnitude_input + config.mains_map_input + 2 * config.wavelet_input
+        """x_t and y (real, imaginary), then each optional input: log|y|, the mains map, the wavelet estimate,
+        the noise floor (new inputs go last, so a model can grow one: train.grow_input_planes)."""
+        return (4 + config.log_magnitude_input + config.mains_map_input + 2 * config.wavelet_input
+                + (config.noise_floor_frames > 0))
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor,
                 rate: torch.Tensor | None = None) -> torch.Tensor:
@@ -97,6 +110,8 @@ class BridgeDenoiser(nn.Module):
             length = (cond.shape[-1] - 1) * self.config.stft.hop_length
             shrunk = self.encode(wavelet_shrink(self.decode(cond, length)))[..., :keep, :].to(y_in.dtype)
             planes += [shrunk.real, shrunk.imag]
+        if self.config.noise_floor_frames:
+            planes.append(torch.log(noise_floor(y_in.abs(), self.config.noise_floor_frames) + 1e-4))
         feats = torch.stack(planes, dim=1)
         out = self.net(feats, t).float()
         mask = torch.complex(out[:, 0] + self.config.mask_offset, out[:, 1])

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import NetConfig, TrainConfig, to_dict
+from .config import ModelConfig, NetConfig, TrainConfig, to_dict
 from .data import build_training_data
 from .diffusion import BridgeDenoiser, bridge_loss, si_sdr, snr
 from .sampling import sample_bridge
@@ -140,6 +140,21 @@ def grown_blocks(old: NetConfig, new: NetConfig) -> dict[str, list[int]] | None:
             "refine": list(range(len(old.freq_dilations), len(new.freq_dilations)))}
 
 
+STEM_WEIGHT = "net.stem.conv.weight"
+
+
+def grow_input_planes(state: dict[str, torch.Tensor], old: ModelConfig, new: ModelConfig) -> dict[str, torch.Tensor]:
+    """``old``'s weights for ``new`` when ``new`` only adds the noise-floor input (the last plane): the stem's
+    weights for it start at zero, so the grown model computes exactly what ``old`` did. Otherwise unchanged."""
+    same_inputs = replace(new, noise_floor_frames=old.noise_floor_frames)
+    if new.noise_floor_frames == old.noise_floor_frames or old.noise_floor_frames:
+        return state
+    if BridgeDenoiser.input_planes(same_inputs) != BridgeDenoiser.input_planes(old):
+        return state  # other inputs differ too: the shape check below refuses it
+    stem = state[STEM_WEIGHT]
+    return {**state, STEM_WEIGHT: torch.cat([stem, stem.new_zeros(stem.shape[0], 1, *stem.shape[2:])], dim=1)}
+
+
 def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, progress: bool = True) -> Path:
     """Train (or resume) and return the path of the EMA checkpoint."""
     torch.set_num_threads(config.threads)
@@ -177,7 +192,15 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
                              "to fine-tune it")
         if init_cfg.stft != mcfg.stft:
             print(f"[train] fine-tuning {init} from STFT {init_cfg.stft} to {mcfg.stft}", flush=True)
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        grown_state = grow_input_planes(state, init_cfg, mcfg)
+        if grown_state is not state:
+            print(f"[train] {init}: adding the noise-floor input ({mcfg.noise_floor_frames} frames), starting at zero",
+                  flush=True)
+        state = grown_state
+        try:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as exc:  # a tensor of another shape: the inputs changed in a way we cannot grow
+            raise ValueError(f"--init {init}: weights do not fit this config's network ({exc})") from exc
         new_blocks = [model.net.temporal[i] for i in grown["temporal"]] + [model.net.refine[i] for i in grown["refine"]]
         new_names = {f"net.{group}.{i}." for group in ("temporal", "refine") for i in grown[group]}
         stray = [k for k in missing if not any(k.startswith(n) for n in new_names)]

@@ -367,3 +367,17 @@ def test_fallback_setting_reaches_denoise(tiny_checkpoints):
     assert not np.allclose(raw, x)  # the untrained model does change its input
     model.config = dataclasses.replace(model.config, fallback_below_db=100.0)  # every chunk falls back
     np.testing.assert_allclose(model.denoise(x, sample_rate=100.0), x, atol=1e-6)
+
+
+def test_noise_floor_tracks_the_level_between_bursts():
+    from sigdenoise.diffusion import noise_floor
+
+    level = torch.full((1, 2, 40), 0.1)
+    level[..., 10:20] = 5.0  # a loud word over a steady floor
+    floor = noise_floor(level, 15)
+    assert floor.shape == level.shape
+    torch.testing.assert_close(floor[..., :8], level[..., :8])  # the edges use the frames there are
+    assert floor[..., 15].max() < 0.2  # mid-word, the window still reaches the pauses
+    assert torch.all(noise_floor(level, 1) >= 0.1)
+    with pytest.raises(ValueError, match="odd"):
+        dataclasses.replace(make_tiny_config(), noise_floor_frames=4)

@@ -164,7 +164,7 @@ def test_real_manifest_split_has_no_family_in_both():
 
 def test_batch_is_scaled_like_the_pipeline(tmp_path):
     write_cache(tmp_path)
-    config = DataConfig(kind="sensor", segment_seconds=0.256, snr_db=(-5.0, 20.0))
+    config = DataConfig(kind="sensor", clean_dir=str(tmp_path), segment_seconds=0.256, snr_db=(-5.0, 20.0))
     source = SensorCorruptor.from_cache(config, sample_rate=0, target_rms=0.01, split="train")
     assert source.segment_samples == 256
     clean, noisy, _ = source.batch(16, np.random.default_rng(0))
@@ -177,7 +177,7 @@ def test_batch_is_scaled_like_the_pipeline(tmp_path):
 
 def test_example_matches_a_hand_computed_pipeline_scaling(tmp_path):
     write_cache(tmp_path)
-    config = DataConfig(kind="sensor", segment_seconds=0.256)
+    config = DataConfig(kind="sensor", clean_dir=str(tmp_path), segment_seconds=0.256)
     source = SensorCorruptor.from_cache(config, sample_rate=0, target_rms=0.05, split="train")
     source.recipes = ("white",)
     source.clean_prob = 0.0
@@ -196,7 +196,7 @@ def test_example_matches_a_hand_computed_pipeline_scaling(tmp_path):
 
 def test_clean_pass_and_dropout_repair(tmp_path):
     write_cache(tmp_path)
-    config = DataConfig(kind="sensor", segment_seconds=0.256)
+    config = DataConfig(kind="sensor", clean_dir=str(tmp_path), segment_seconds=0.256)
     source = SensorCorruptor.from_cache(config, sample_rate=0, target_rms=0.05, split="validation")
     source.clean_prob = 1.0
     clean, noisy, _ = source.batch(4, np.random.default_rng(0))

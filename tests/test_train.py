@@ -243,3 +243,31 @@ def test_unknown_precision_is_refused(tmp_path, voicebank_like):
     config = _write_config(tmp_path, f'kind = "paired"\npaired_dir = "{voicebank_like}"')
     with pytest.raises((ValueError, SystemExit), match="precision"):
         cli_main(["train", "--config", config, "--set", "steps=1", "--set", 'precision="fp16"'])
+
+
+def test_init_grows_the_noise_floor_input_starting_at_zero(tmp_path, dns_like):
+    from sigdenoise.checkpoint import load_checkpoint
+    from sigdenoise.diffusion import BridgeDenoiser
+
+    config = _write_config(tmp_path, f'kind = "speech_mix"\nclean_dir = "{dns_like / "clean"}"\n'
+                                     f'noise_dir = "{dns_like / "noise"}"')
+    assert cli_main(["train", "--config", config, "--set", "steps=1"]) == 0
+    first = tmp_path / "run" / "model.safetensors"
+    grown = tmp_path / "grown"
+    assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(grown), "--set", "steps=0",
+                     "--set", "model.noise_floor_frames=5"]) == 0
+    old_state, old_cfg, _ = load_checkpoint(first)
+    new_state, new_cfg, _ = load_checkpoint(grown / "model.safetensors")
+    assert new_cfg.noise_floor_frames == 5
+    old_model, new_model = BridgeDenoiser(old_cfg).eval(), BridgeDenoiser(new_cfg).eval()
+    old_model.load_state_dict(old_state)
+    new_model.load_state_dict(new_state)
+    spec = old_model.encode(torch.randn(2, 1600))
+    t = torch.ones(2)
+    torch.testing.assert_close(new_model(spec, t, spec), old_model(spec, t, spec))
+    # once trained, the new input is read
+    tuned = tmp_path / "tuned"
+    assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(tuned), "--set", "steps=2",
+                     "--set", "model.noise_floor_frames=5"]) == 0
+    tuned_state, _, _ = load_checkpoint(tuned / "model.safetensors")
+    assert tuned_state["net.stem.conv.weight"][:, -1].abs().sum() > 0

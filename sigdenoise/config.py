@@ -77,8 +77,8 @@ class ModelConfig:
     # knows no shapes at all instead of rewriting them as the ones it learned.
     wavelet_input: bool = False
     # Also feed a noise-floor estimate when > 0: per bin, the minimum of the (3-frame smoothed) level over this
-    # many frames, centred (minimum statistics, after Martin 2001). A noise the model never heard still shows
-    # its floor in the pauses between words; the speech model's gap to its peers is on unseen noises.
+    # many frames, centred (minimum statistics, after Martin 2001): a noise the model never heard still shows
+    # its floor in the pauses between words. Off in the bundled models (a speech probe gained nothing; model card).
     noise_floor_frames: int = 0
     # Do no harm: where the model changes a chunk by less than this (correction energy relative to the
     # chunk's own, in dB), hand the chunk back as it came in, fading in over 3 dB above. A correction that

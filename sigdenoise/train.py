@@ -146,11 +146,10 @@ STEM_WEIGHT = "net.stem.conv.weight"
 def grow_input_planes(state: dict[str, torch.Tensor], old: ModelConfig, new: ModelConfig) -> dict[str, torch.Tensor]:
     """``old``'s weights for ``new`` when ``new`` only adds the noise-floor input (the last plane): the stem's
     weights for it start at zero, so the grown model computes exactly what ``old`` did. Otherwise unchanged."""
-    same_inputs = replace(new, noise_floor_frames=old.noise_floor_frames)
-    if new.noise_floor_frames == old.noise_floor_frames or old.noise_floor_frames:
+    if old.noise_floor_frames or not new.noise_floor_frames:
         return state
-    if BridgeDenoiser.input_planes(same_inputs) != BridgeDenoiser.input_planes(old):
-        return state  # other inputs differ too: the shape check below refuses it
+    if BridgeDenoiser.input_planes(replace(new, noise_floor_frames=0)) != BridgeDenoiser.input_planes(old):
+        return state  # other inputs differ too: loading refuses it
     stem = state[STEM_WEIGHT]
     return {**state, STEM_WEIGHT: torch.cat([stem, stem.new_zeros(stem.shape[0], 1, *stem.shape[2:])], dim=1)}
 

@@ -101,16 +101,30 @@ def test_train_on_dns_style_folders_and_fine_tune(tmp_path, dns_like):
                   "--set", "steps=1", "--set", "model.stft.n_fft=126"])
 
 
-def test_init_grows_appended_blocks_as_identity(tmp_path, dns_like):
+def _assert_same_function(old_path, new_path, *, t: float) -> None:
+    """The two checkpoints' networks give the same estimate (a grown model before any training step)."""
     from sigdenoise.checkpoint import load_checkpoint
     from sigdenoise.diffusion import BridgeDenoiser
+
+    models = []
+    for path in (old_path, new_path):
+        state, config, _ = load_checkpoint(path)
+        models.append(BridgeDenoiser(config).eval())
+        models[-1].load_state_dict(state)
+    spec = models[0].encode(torch.randn(2, 1600))
+    times = torch.full((2,), t)
+    torch.testing.assert_close(models[1](spec, times, spec), models[0](spec, times, spec))
+
+
+def test_init_grows_appended_blocks_as_identity(tmp_path, dns_like):
+    from sigdenoise.checkpoint import load_checkpoint
     from sigdenoise.train import grown_blocks
 
     config = _write_config(tmp_path, f'kind = "speech_mix"\nclean_dir = "{dns_like / "clean"}"\n'
                                      f'noise_dir = "{dns_like / "noise"}"')
     assert cli_main(["train", "--config", config, "--set", "steps=1"]) == 0
     first = tmp_path / "run" / "model.safetensors"
-    state, old_cfg, _ = load_checkpoint(first)
+    old_cfg = load_checkpoint(first)[1]
     new_net = dataclasses.replace(old_cfg.net, dilations=old_cfg.net.dilations + (4,), freq_dilations=(1, 2))
     assert grown_blocks(old_cfg.net, new_net) == {"temporal": [len(old_cfg.net.dilations)], "refine": [0, 1]}
     assert grown_blocks(new_net, old_cfg.net) is None  # dropping blocks is not growing
@@ -120,14 +134,8 @@ def test_init_grows_appended_blocks_as_identity(tmp_path, dns_like):
     assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(grown), "--set", "steps=0",
                      "--set", f"model.net.dilations={list(new_net.dilations)}",
                      "--set", "model.net.freq_dilations=[1, 2]"]) == 0
-    new_state, new_cfg, _ = load_checkpoint(grown / "model.safetensors")
-    assert new_cfg.net == new_net
-    old_model, new_model = BridgeDenoiser(old_cfg).eval(), BridgeDenoiser(new_cfg).eval()
-    old_model.load_state_dict(state)
-    new_model.load_state_dict(new_state)
-    spec = old_model.encode(torch.randn(2, 1600))
-    t = torch.full((2,), 0.7)
-    torch.testing.assert_close(new_model(spec, t, spec), old_model(spec, t, spec))
+    assert load_checkpoint(grown / "model.safetensors")[1].net == new_net
+    _assert_same_function(first, grown / "model.safetensors", t=0.7)
     with pytest.raises(ValueError, match="append"):
         cli_main(["train", "--config", config, "--init", str(first), "--out", str(tmp_path / "wider"),
                   "--set", "steps=1", "--set", "model.net.bottleneck=24"])
@@ -247,7 +255,6 @@ def test_unknown_precision_is_refused(tmp_path, voicebank_like):
 
 def test_init_grows_the_noise_floor_input_starting_at_zero(tmp_path, dns_like):
     from sigdenoise.checkpoint import load_checkpoint
-    from sigdenoise.diffusion import BridgeDenoiser
 
     config = _write_config(tmp_path, f'kind = "speech_mix"\nclean_dir = "{dns_like / "clean"}"\n'
                                      f'noise_dir = "{dns_like / "noise"}"')
@@ -256,15 +263,8 @@ def test_init_grows_the_noise_floor_input_starting_at_zero(tmp_path, dns_like):
     grown = tmp_path / "grown"
     assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(grown), "--set", "steps=0",
                      "--set", "model.noise_floor_frames=5"]) == 0
-    old_state, old_cfg, _ = load_checkpoint(first)
-    new_state, new_cfg, _ = load_checkpoint(grown / "model.safetensors")
-    assert new_cfg.noise_floor_frames == 5
-    old_model, new_model = BridgeDenoiser(old_cfg).eval(), BridgeDenoiser(new_cfg).eval()
-    old_model.load_state_dict(old_state)
-    new_model.load_state_dict(new_state)
-    spec = old_model.encode(torch.randn(2, 1600))
-    t = torch.ones(2)
-    torch.testing.assert_close(new_model(spec, t, spec), old_model(spec, t, spec))
+    assert load_checkpoint(grown / "model.safetensors")[1].noise_floor_frames == 5
+    _assert_same_function(first, grown / "model.safetensors", t=1.0)
     # once trained, the new input is read
     tuned = tmp_path / "tuned"
     assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(tuned), "--set", "steps=2",

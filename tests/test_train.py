@@ -83,11 +83,16 @@ def test_train_on_paired_folder_then_resume(tmp_path, voicebank_like):
     assert y.shape == (1600,)
 
 
-def test_train_on_dns_style_folders_and_fine_tune(tmp_path, dns_like):
+def _trained_on_dns_folders(tmp_path, dns_like, *, steps: int):
+    """A tiny config over the DNS-style folders and the model it trains in ``steps`` steps."""
     config = _write_config(tmp_path, f'kind = "speech_mix"\nclean_dir = "{dns_like / "clean"}"\n'
                                      f'noise_dir = "{dns_like / "noise"}"')
-    assert cli_main(["train", "--config", config, "--set", "steps=2"]) == 0
-    first = tmp_path / "run" / "model.safetensors"
+    assert cli_main(["train", "--config", config, "--set", f"steps={steps}"]) == 0
+    return config, tmp_path / "run" / "model.safetensors"
+
+
+def test_train_on_dns_style_folders_and_fine_tune(tmp_path, dns_like):
+    config, first = _trained_on_dns_folders(tmp_path, dns_like, steps=2)
     tuned = tmp_path / "tuned"
     assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(tuned), "--set", "steps=1"]) == 0
     assert (tuned / "model.safetensors").exists()
@@ -120,10 +125,7 @@ def test_init_grows_appended_blocks_as_identity(tmp_path, dns_like):
     from sigdenoise.checkpoint import load_checkpoint
     from sigdenoise.train import grown_blocks
 
-    config = _write_config(tmp_path, f'kind = "speech_mix"\nclean_dir = "{dns_like / "clean"}"\n'
-                                     f'noise_dir = "{dns_like / "noise"}"')
-    assert cli_main(["train", "--config", config, "--set", "steps=1"]) == 0
-    first = tmp_path / "run" / "model.safetensors"
+    config, first = _trained_on_dns_folders(tmp_path, dns_like, steps=1)
     old_cfg = load_checkpoint(first)[1]
     new_net = dataclasses.replace(old_cfg.net, dilations=old_cfg.net.dilations + (4,), freq_dilations=(1, 2))
     assert grown_blocks(old_cfg.net, new_net) == {"temporal": [len(old_cfg.net.dilations)], "refine": [0, 1]}
@@ -256,10 +258,7 @@ def test_unknown_precision_is_refused(tmp_path, voicebank_like):
 def test_init_grows_the_noise_floor_input_starting_at_zero(tmp_path, dns_like):
     from sigdenoise.checkpoint import load_checkpoint
 
-    config = _write_config(tmp_path, f'kind = "speech_mix"\nclean_dir = "{dns_like / "clean"}"\n'
-                                     f'noise_dir = "{dns_like / "noise"}"')
-    assert cli_main(["train", "--config", config, "--set", "steps=1"]) == 0
-    first = tmp_path / "run" / "model.safetensors"
+    config, first = _trained_on_dns_folders(tmp_path, dns_like, steps=1)
     grown = tmp_path / "grown"
     assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(grown), "--set", "steps=0",
                      "--set", "model.noise_floor_frames=5"]) == 0

@@ -190,6 +190,22 @@ def room_reverb(x: np.ndarray, *, sample_rate: float, rng: np.random.Generator) 
     return (y * np.sqrt(np.mean(x ** 2)) / (np.sqrt(np.mean(y ** 2)) + 1e-12)).astype(np.float32)
 
 
+def band_limit(x: np.ndarray, *, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
+    """``x`` through a random band-pass (half the time low-pass only), as a telephone, radio or small
+    loudspeaker passes a voice: edges at 100-500 Hz and 3-7 kHz, at the input's RMS. (Edges down to
+    1.8 kHz taught a model to keep muffled noises too: noise-only attenuation fell from 17.2 to 12.5 dB.)"""
+    from scipy.signal import butter, sosfilt
+
+    high_edge = min(float(np.exp(rng.uniform(np.log(3000.0), np.log(7000.0)))), 0.45 * sample_rate)
+    if rng.uniform() < 0.5:
+        sos = butter(4, high_edge, btype="lowpass", fs=sample_rate, output="sos")
+    else:
+        low_edge = float(np.exp(rng.uniform(np.log(100.0), np.log(500.0))))
+        sos = butter(4, [low_edge, high_edge], btype="bandpass", fs=sample_rate, output="sos")
+    y = sosfilt(sos, x)
+    return (y * np.sqrt(np.mean(x ** 2)) / (np.sqrt(np.mean(y ** 2)) + 1e-12)).astype(np.float32)
+
+
 def slow_swing(n: int, *, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
     """A level envelope swinging at 0.2-4 Hz by up to 80 %: machines ramping, traffic passing."""
     t = np.arange(n) / sample_rate
@@ -243,12 +259,16 @@ class SpeechMixer:
         import soxr
         from scipy.signal import lfilter
 
-        speed = float(np.exp(rng.uniform(np.log(0.85), np.log(1.15))))
+        slowest, fastest = self.config.speed_range
+        speed = float(np.exp(rng.uniform(np.log(slowest), np.log(fastest))))
         span = int(round(n * speed))
         x = soxr.resample(self._window(self.speech[g], span, rng), span, n)[:n]
         x = np.pad(x, (0, n - x.size))
         tilt = rng.uniform(-0.6, 0.6)  # y[k] = x[k] - tilt x[k-1]: brighter (> 0) or darker (< 0) voice
-        return lfilter([1.0, -tilt], [1.0], x).astype(np.float32)
+        x = lfilter([1.0, -tilt], [1.0], x)
+        if self.config.speech_band_prob and rng.uniform() < self.config.speech_band_prob:  # 0: same draws as before
+            x = band_limit(x, sample_rate=self.sample_rate, rng=rng)
+        return x.astype(np.float32)
 
     def _real_noise(self, n, rng, sources: list[np.ndarray] | None = None) -> np.ndarray:
         sources = sources or self.noise

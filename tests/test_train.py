@@ -170,6 +170,30 @@ def test_speech_augmentation_changes_voices_only_in_training(dns_like):
     assert not plain.augment and not np.allclose(plain.batch(8, np.random.default_rng(0))[0], clean)
 
 
+def test_band_limited_and_wider_pitched_voices_stay_targets(dns_like):
+    from sigdenoise.config import DataConfig
+    from sigdenoise.data import band_limit, build_training_data
+
+    white = np.random.default_rng(0).standard_normal(16000).astype(np.float32)
+    for seed in range(6):
+        thin = band_limit(white, sample_rate=16000, rng=np.random.default_rng(seed))
+        power = np.abs(np.fft.rfft(thin)) ** 2  # 1 Hz bins
+        assert abs(thin.std() - white.std()) < 1e-3 * white.std()  # level kept
+        assert power[7500:].sum() < 0.01 * power.sum()  # nothing left above 7.5 kHz (edges at 3-7 kHz)
+    config = DataConfig(kind="speech_mix", clean_dir=str(dns_like / "clean"), noise_dir=str(dns_like / "noise"),
+                        segment_seconds=0.5, augment=True, clean_input_prob=1.0)
+    wide = dataclasses.replace(config, speed_range=(0.65, 1.5))
+    clean, noisy, _ = build_training_data(dataclasses.replace(wide, speech_band_prob=1.0), sample_rate=16000,
+                                          target_rms=0.05).batch(4, np.random.default_rng(0))
+    full = build_training_data(wide, sample_rate=16000, target_rms=0.05).batch(4, np.random.default_rng(0))[0]
+    assert np.array_equal(clean, noisy)  # clean in, clean out: the thin voice is the target, not the noise
+    assert clean.shape == (4, 8000) and np.isfinite(clean).all()
+    power = np.abs(np.fft.rfft(clean, axis=-1)) ** 2  # 2 Hz bins
+    assert (power[:, 3750:].sum(-1) < 1e-4 * power.sum(-1)).all()  # nothing above 7.5 kHz
+    # the first example draws the same voice either way; only the band-limited one is filtered
+    assert not np.allclose(clean[0], full[0], atol=1e-3)
+
+
 def test_noise_augmentation_makes_new_noises_only_in_training(dns_like):
     from sigdenoise.config import DataConfig
     from sigdenoise.data import build_training_data, machine_drone, random_equaliser, room_reverb

@@ -156,6 +156,8 @@ def grow_input_planes(state: dict[str, torch.Tensor], old: ModelConfig, new: Mod
 
 def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, progress: bool = True) -> Path:
     """Train (or resume) and return the path of the EMA checkpoint."""
+    if init:  # --init wins over the config's; record the one used in config.json and the checkpoint
+        config = replace(config, init=init)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     bf16 = training_in_bf16(config.precision)
@@ -177,7 +179,7 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
     val_clean, val_noisy, val_rates = val_source.batch(config.validation_clips, np.random.default_rng(1234))
 
     model = BridgeDenoiser(mcfg)
-    init = init or config.init
+    init = config.init
     if init:
         from .pipeline import resolve_checkpoint
 

@@ -96,6 +96,7 @@ def test_train_on_dns_style_folders_and_fine_tune(tmp_path, dns_like):
     tuned = tmp_path / "tuned"
     assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(tuned), "--set", "steps=1"]) == 0
     assert (tuned / "model.safetensors").exists()
+    assert json.loads((tuned / "config.json").read_text())["init"] == str(first)  # the weights it started from
     # a new hop is a representation to fine-tune to; a new network or FFT size cannot take the weights
     rehopped = tmp_path / "rehopped"
     assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(rehopped), "--set", "steps=1",

@@ -123,7 +123,7 @@ class DataConfig:
     noise_reverb_prob: float = 0.0
     # speech_mix, with augment: the speed factor's range (pitch and formants move together). Outside
     # x0.85-1.15 a model trained on ~29 voices had never heard a deep voice: slowed x0.7, held-out clean
-    # speech came back at 1.8 dB SI-SDR against itself (DTLN 25.5).
+    # speech came back at 1.6 dB SI-SDR against itself (DTLN 27.4; benchmarks.speech.floors).
     speed_range: tuple[float, float] = (0.85, 1.15)
     # speech_mix, with augment: share of voices band-limited (telephone, radio, small loudspeaker) before
     # mixing, the target band-limited too: the model learns to keep a thin voice, not to treat it as noise.

@@ -176,6 +176,11 @@ def random_equaliser(x: np.ndarray, rng: np.random.Generator, max_db: float = 12
     return np.fft.irfft(spec * 10 ** (gain_db / 20), x.size).astype(np.float32)
 
 
+def at_level_of(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``y`` scaled to ``x``'s RMS: a filter changes a voice's or a noise's colour, not its level."""
+    return (y * np.sqrt(np.mean(x ** 2)) / (np.sqrt(np.mean(y ** 2)) + 1e-12)).astype(np.float32)
+
+
 def room_reverb(x: np.ndarray, *, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
     """``x`` heard across a room: a direct path plus an exponentially decaying diffuse tail (RT60 0.2-1.2 s),
     at the input's RMS."""
@@ -187,7 +192,7 @@ def room_reverb(x: np.ndarray, *, sample_rate: float, rng: np.random.Generator) 
     tail *= 10 ** (rng.uniform(-6, 6) / 20) / (np.sqrt(np.sum(tail ** 2)) + 1e-12)  # direct-to-reverb ratio
     tail[0] += 1.0
     y = fftconvolve(x, tail)[: x.size]
-    return (y * np.sqrt(np.mean(x ** 2)) / (np.sqrt(np.mean(y ** 2)) + 1e-12)).astype(np.float32)
+    return at_level_of(y, x)
 
 
 def band_limit(x: np.ndarray, *, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
@@ -203,7 +208,7 @@ def band_limit(x: np.ndarray, *, sample_rate: float, rng: np.random.Generator) -
         low_edge = float(np.exp(rng.uniform(np.log(100.0), np.log(500.0))))
         sos = butter(4, [low_edge, high_edge], btype="bandpass", fs=sample_rate, output="sos")
     y = sosfilt(sos, x)
-    return (y * np.sqrt(np.mean(x ** 2)) / (np.sqrt(np.mean(y ** 2)) + 1e-12)).astype(np.float32)
+    return at_level_of(y, x)
 
 
 def slow_swing(n: int, *, sample_rate: float, rng: np.random.Generator) -> np.ndarray:

@@ -88,6 +88,13 @@ def machine_description() -> dict:
     }
 
 
+def machine_line(machine: dict) -> str:
+    """One line for a result file's header: what ran it, and how busy the machine was."""
+    return (f"{machine['cpu']}, {machine['cores']} cores available, {machine['memory_gib']} GiB RAM, "
+            f"{machine['platform']}, Python {machine['python']}; load average at start "
+            f"{', '.join(str(x) for x in machine['load_average_at_start'])}")
+
+
 def fmt(value: float, digits: int = 2, half: float | None = None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"

@@ -72,6 +72,7 @@ def cmd_info(args) -> int:
         f"compression |X|^{cfg['stft']['alpha']} x {cfg['stft']['scale']}",
         f"sampler      Brownian bridge, sigma_max {cfg['bridge']['sigma_max']}, "
         f"default {cfg['bridge']['default_steps']} steps, strength {cfg.get('default_strength', 1.0)}",
+        f"DC offset    {'handed back' if cfg.get('keep_offset', True) else 'dropped'}",
         f"calibrated   band scale {cfg.get('uncertainty_scale', 1.0):.4g}; fallback "
         + ("off" if cfg.get("fallback_below_db") is None
            else f"to the input in chunks the model changes by under {cfg['fallback_below_db']:g} dB"),

@@ -34,6 +34,7 @@ class NetConfig:
     bottleneck: int = 192
     dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)  # temporal blocks at the bottleneck
     freq_dilations: tuple[int, ...] = ()  # full-resolution blocks after the decoder, dilated along frequency
+    recurrent: int = 0  # bidirectional GRU blocks after the temporal ones: context across the whole chunk
     emb_dim: int = 64
     norm: str = "frame"  # "frame" (per-frame layer norm) or "batch"; see nets.layers.make_norm
 
@@ -85,6 +86,10 @@ class ModelConfig:
     # small is below the model's own error on shapes it has not seen (a nearly clean trace it would
     # otherwise rewrite). None: off. Fitted by ``sigdenoise calibrate`` on the training split.
     fallback_below_db: float | None = None
+    # Hand the input's mean (its DC offset) back with the output. A sensor trace's offset is part of the
+    # measurement; in a recording it is an inaudible defect, and speech configs drop it: handed back, it
+    # kept "noise-only" files with an offset at full level (benchmarks.speech.floors, session 13).
+    keep_offset: bool = True
 
     def __post_init__(self):
         if self.representation != "stft":

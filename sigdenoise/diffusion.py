@@ -84,7 +84,7 @@ class BridgeDenoiser(nn.Module):
         self.net = build_backbone(
             config.net.name, in_channels=self.input_planes(config), out_channels=4, freq_bins=freq_bins - self.crop,
             channels=config.net.channels, bottleneck=config.net.bottleneck, dilations=config.net.dilations,
-            freq_dilations=config.net.freq_dilations,
+            freq_dilations=config.net.freq_dilations, recurrent=config.net.recurrent,
             emb_dim=config.net.emb_dim, norm=config.net.norm, zero_head=config.mask_offset != 0)
 
     @staticmethod

@@ -180,6 +180,7 @@ class DenoiseModel:
         at_model_rate = resample(rows, orig_sr=sample_rate, target_sr=model_sr)
         offset = at_model_rate.mean(-1, keepdims=True, dtype=np.float64)
         centred = at_model_rate - offset
+        restored_offset = offset if self.config.keep_offset else 0.0
         level = np.sqrt(np.mean(centred ** 2, axis=-1, keepdims=True))
         silent = level[:, 0] < 1e-9  # an all-zero (or constant) row passes through untouched
         gain = self.config.target_rms / np.maximum(level, 1e-9)
@@ -191,7 +192,7 @@ class DenoiseModel:
             report = None if progress is None else (lambda f, k=k: progress((k + f) / num_samples))
             sample = self._sample_rows(scaled, rate=network_rate, steps=steps, seed=seed + k, eta=eta,
                                        progress=report)
-            sample = sample.cpu().double().numpy() / gain + offset
+            sample = sample.cpu().double().numpy() / gain + restored_offset
             if k == 0:
                 mean, m2 = sample, np.zeros_like(sample) if num_samples > 1 else None
             else:

@@ -129,14 +129,17 @@ def validate(model: BridgeDenoiser, clean: np.ndarray, noisy: np.ndarray, rates:
 
 
 def grown_blocks(old: NetConfig, new: NetConfig) -> dict[str, list[int]] | None:
-    """Indices of the blocks ``new`` appends to ``old`` (``{"temporal": [...], "refine": [...]}``), or None
-    when ``new`` is not ``old`` plus appended temporal or frequency blocks."""
-    same_rest = replace(new, dilations=old.dilations, freq_dilations=old.freq_dilations) == old
+    """Indices of the blocks ``new`` appends to ``old`` (``{"temporal": [...], "recurrent": [...], "refine": [...]}``),
+    or None when ``new`` is not ``old`` plus appended temporal, recurrent or frequency blocks."""
+    same_rest = replace(new, dilations=old.dilations, freq_dilations=old.freq_dilations,
+                        recurrent=old.recurrent) == old
     appended = (new.dilations[:len(old.dilations)] == old.dilations
-                and new.freq_dilations[:len(old.freq_dilations)] == old.freq_dilations)
+                and new.freq_dilations[:len(old.freq_dilations)] == old.freq_dilations
+                and new.recurrent >= old.recurrent)
     if not (same_rest and appended):
         return None
     return {"temporal": list(range(len(old.dilations), len(new.dilations))),
+            "recurrent": list(range(old.recurrent, new.recurrent)),
             "refine": list(range(len(old.freq_dilations), len(new.freq_dilations)))}
 
 
@@ -202,8 +205,8 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
             missing, unexpected = model.load_state_dict(state, strict=False)
         except RuntimeError as exc:  # a tensor of another shape: the inputs changed in a way we cannot grow
             raise ValueError(f"--init {init}: weights do not fit this config's network ({exc})") from exc
-        new_blocks = [model.net.temporal[i] for i in grown["temporal"]] + [model.net.refine[i] for i in grown["refine"]]
-        new_names = {f"net.{group}.{i}." for group in ("temporal", "refine") for i in grown[group]}
+        new_blocks = [getattr(model.net, group)[i] for group, indices in grown.items() for i in indices]
+        new_names = {f"net.{group}.{i}." for group, indices in grown.items() for i in indices}
         stray = [k for k in missing if not any(k.startswith(n) for n in new_names)]
         if unexpected or stray:
             raise ValueError(f"--init {init}: weights do not match the network (missing {stray[:3]}, "

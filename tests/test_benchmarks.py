@@ -1,4 +1,4 @@
-"""The speech floors' voice-range check: its transforms and its scoring."""
+"""The speech floors: the voice-range check, and how the noise-only check picks and scores its files."""
 from __future__ import annotations
 
 import numpy as np
@@ -21,3 +21,24 @@ def test_voice_range_scores_a_pass_through_high_and_a_voice_remover_low():
         return np.fft.irfft(spec, x.size)
     hurt = check_voice_range(highpass, [voice])
     assert hurt["muffled (60-2000 Hz)"][0] < 3 and hurt["as recorded"][0] < 3
+
+
+def test_noise_only_picks_every_package_and_spreads_within_each():
+    from benchmarks.speech.floors import round_robin
+
+    groups = {"many": list(range(10)), "few": ["a", "b"], "none": []}
+    picked = round_robin(groups.values(), 6)
+    assert picked == [0, "a", 3, "b", 6, 9]  # both small-package files, the big one sampled end to end
+    assert round_robin(groups.values(), 3) == [0, "a", 9]
+    assert len(round_robin(groups.values(), 50)) == 12  # never more than there is
+
+
+def test_noise_only_attenuation_reads_the_level_taken_away():
+    from benchmarks.speech.floors import mean_worst_count, noise_only_attenuation
+
+    rng = np.random.default_rng(0)
+    inputs = {"loud": rng.standard_normal(4000), "soft": 0.1 * rng.standard_normal(4000)}
+    halved = noise_only_attenuation(lambda x, sr: 0.5 * x, inputs)
+    assert np.allclose(list(halved.values()), 20 * np.log10(2))
+    mean, worst, count = mean_worst_count(noise_only_attenuation(lambda x, sr: x * (0.1 if x.std() > 0.5 else 1), inputs))
+    assert np.isclose(mean, 10.0) and np.isclose(worst, 0.0) and count == 2

@@ -381,3 +381,19 @@ def test_noise_floor_tracks_the_level_between_bursts():
     assert torch.all(noise_floor(level, 1) >= 0.1)
     with pytest.raises(ValueError, match="odd"):
         dataclasses.replace(make_tiny_config(), noise_floor_frames=4)
+
+
+def test_speech_output_drops_the_dc_offset_a_sensor_output_keeps(tiny_model):
+    import dataclasses
+
+    rng = np.random.default_rng(3)
+    x = 0.1 * rng.standard_normal(8000)
+    kept = tiny_model.with_config(dataclasses.replace(tiny_model.config, keep_offset=True))
+    dropped = tiny_model.with_config(dataclasses.replace(tiny_model.config, keep_offset=False))
+    # the offset leaves the network's input unchanged (it is removed first), so only the hand-back differs
+    np.testing.assert_allclose(kept.denoise(x + 0.3, sample_rate=16000, steps=1),
+                               dropped.denoise(x + 0.3, sample_rate=16000, steps=1) + np.mean(x + 0.3), atol=1e-6)
+    np.testing.assert_allclose(dropped.denoise(x + 0.3, sample_rate=16000, steps=1),
+                               dropped.denoise(x, sample_rate=16000, steps=1), atol=1e-6)
+    flat = np.full(4000, 0.25)  # a constant row is silence with an offset: handed back untouched either way
+    np.testing.assert_array_equal(dropped.denoise(flat, sample_rate=16000), flat)

@@ -128,15 +128,17 @@ def test_init_grows_appended_blocks_as_identity(tmp_path, dns_like):
 
     config, first = _trained_on_dns_folders(tmp_path, dns_like, steps=1)
     old_cfg = load_checkpoint(first)[1]
-    new_net = dataclasses.replace(old_cfg.net, dilations=old_cfg.net.dilations + (4,), freq_dilations=(1, 2))
-    assert grown_blocks(old_cfg.net, new_net) == {"temporal": [len(old_cfg.net.dilations)], "refine": [0, 1]}
+    new_net = dataclasses.replace(old_cfg.net, dilations=old_cfg.net.dilations + (4,), freq_dilations=(1, 2),
+                                  recurrent=1)
+    assert grown_blocks(old_cfg.net, new_net) == {"temporal": [len(old_cfg.net.dilations)], "recurrent": [0],
+                                                  "refine": [0, 1]}
     assert grown_blocks(new_net, old_cfg.net) is None  # dropping blocks is not growing
     assert grown_blocks(old_cfg.net, dataclasses.replace(new_net, bottleneck=old_cfg.net.bottleneck + 8)) is None
     # zero training steps: the grown network must compute exactly what the init network did
     grown = tmp_path / "grown"
     assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(grown), "--set", "steps=0",
                      "--set", f"model.net.dilations={list(new_net.dilations)}",
-                     "--set", "model.net.freq_dilations=[1, 2]"]) == 0
+                     "--set", "model.net.freq_dilations=[1, 2]", "--set", "model.net.recurrent=1"]) == 0
     assert load_checkpoint(grown / "model.safetensors")[1].net == new_net
     _assert_same_function(first, grown / "model.safetensors", t=0.7)
     with pytest.raises(ValueError, match="append"):

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common import machine_description, markdown_table
+from ..common import machine_description, machine_line, markdown_table
 
 REPO = Path(__file__).resolve().parents[2]
 FLOOR = 1.6
@@ -211,9 +211,7 @@ def _report(args, machine, model_note, throughput, big) -> str:
         "",
         f"- command: `{command.strip()}`",
         f"- date: {machine['date']}",
-        f"- machine: {machine['cpu']}, {machine['cores']} cores available, {machine['memory_gib']} GiB RAM, "
-        f"{machine['platform']}, Python {machine['python']}; load average at start "
-        f"{', '.join(str(x) for x in machine['load_average_at_start'])}",
+        f"- machine: {machine_line(machine)}",
         f"- models: {model_note}; device cpu, one torch thread per worker",
         "",
     ]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common import machine_description
+from ..common import machine_description, machine_line
 
 LONG_TRACE_SCRIPT = r"""
 import sys, time, numpy as np, torch
@@ -135,7 +135,7 @@ def main(argv=None):
     g, s, m = results["gaps"], results["spikes"], results["multichannel"]
     lines = [
         "# Sensor model behaviour checks", "",
-        f"`python -m benchmarks.sensor.floors --model {args.model}` — {machine_description()}, "
+        f"`python -m benchmarks.sensor.floors --model {args.model}` — {machine_line(machine_description())}, "
         f"{time.strftime('%Y-%m-%d')}, {time.time() - started:.0f} s", "",
         "| check | result | floor |", "|---|---|---|",
         "| 1 h at 1 kHz, 8 posterior samples: peak RSS (MiB) / wall (s), 2 threads | {0:.0f} / {1:.0f} | < 2048 MiB |"

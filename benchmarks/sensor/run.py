@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 from sigdenoise.calibrate import Z90  # noqa: E402  (mean ± 1.645 std: the nominal 90 % band)
 from sigdenoise.io import atomic_write  # noqa: E402
 
-from ..common import display_path, fmt, machine_description, markdown_table, mean_ci  # noqa: E402
+from ..common import display_path, fmt, machine_description, machine_line, markdown_table, mean_ci  # noqa: E402
 
 SEED = 20241126
 
@@ -257,9 +257,7 @@ def report(args, machine, traces, cases, results, sig_status, command) -> str:
         "# Sensor denoising benchmark", "",
         f"- command: `{command}`",
         f"- date: {machine['date']}",
-        f"- machine: {machine['cpu']}, {machine['cores']} cores available, {machine['memory_gib']} GiB RAM, "
-        f"Python {machine['python']}; load average at start "
-        f"{', '.join(str(x) for x in machine['load_average_at_start'])}; 1 thread per system",
+        f"- machine: {machine_line(machine)}; 1 thread per system",
         f"- sigdenoise: {sig_status}",
         f"- traces: {len(traces)} clean windows (at most {args.max_samples} samples) from the held-out families "
         f"({', '.join(f'{f} ×{counts[f]}' for f in families)}); "

@@ -21,17 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common import machine_description
+from ..common import machine_description, machine_line, si_sdr
 from .mixtures import _load, _manifest
 
 SR = 16000
-
-
-def _si_sdr(est, ref):
-    ref = ref - ref.mean()
-    est = est - est.mean()
-    target = (est @ ref) / (ref @ ref + 1e-12) * ref
-    return 10 * np.log10((target @ target) / ((est - target) @ (est - target) + 1e-12))
 
 
 def _validation(role):
@@ -41,22 +34,51 @@ def _validation(role):
     return [(root, c) for c in clips if is_validation(c, role)]
 
 
-def _noise_only_inputs(n=20):
-    """Held-out noise files alone (first 4 s), each at a random level around -26 dBFS RMS."""
+def round_robin(groups, n):
+    """Up to ``n`` items, the groups (lists) taking turns; each group's share evenly spaced over it."""
+    groups = [items for items in groups if items]
+    share = [0] * len(groups)
+    while sum(share) < n and any(s < len(g) for s, g in zip(share, groups)):
+        for i, items in enumerate(groups):
+            if share[i] < len(items) and sum(share) < n:
+                share[i] += 1
+    spaced = [[items[i] for i in np.linspace(0, len(items) - 1, k).round().astype(int)]
+              for items, k in zip(groups, share)]
+    return [queue[i] for i in range(max(share, default=0)) for queue in spaced if i < len(queue)]
+
+
+def _noise_only_inputs(n=30):
+    """``{name: waveform}``: held-out noise files of 1 s or more (first 4 s of each), each at a random
+    level around -26 dBFS RMS.
+
+    Picked round-robin over the noise packages, evenly spaced within each, so every kind of held-out
+    noise counts (the manifest lists packages one after another: its first 20 files are all lincity's).
+    """
     rng = np.random.default_rng(0)
-    inputs = []
-    for root, clip in _validation("noise")[:n]:
+    by_package = {}
+    for root, clip in _validation("noise"):
+        if clip["seconds"] >= 1.0:
+            by_package.setdefault(clip["package"], []).append((root, clip))
+    inputs = {}
+    for root, clip in round_robin(by_package.values(), n):
         x = _load(root, clip)[: 4 * SR].astype(np.float32)
-        if x.size < SR or np.sqrt(np.mean(x ** 2)) < 1e-4:
+        if np.sqrt(np.mean(x ** 2)) < 1e-4:  # digital silence: no level to take away
             continue
-        inputs.append(x / np.sqrt(np.mean(x ** 2)) * 0.05 * rng.uniform(0.5, 2))
+        inputs[f"{clip['package']}/{clip['file'].rsplit('/', 1)[-1]} ({Path(clip['source']).name})"] = (
+            x / np.sqrt(np.mean(x ** 2)) * 0.05 * rng.uniform(0.5, 2))
     return inputs
 
 
-def check_noise_only(denoise, inputs):
-    """Mean and worst attenuation (dB) of ``denoise(x, sr)`` on noise-only inputs, and their count."""
-    out = [10 * np.log10(np.mean(x ** 2) / (np.mean(denoise(x, SR) ** 2) + 1e-12)) for x in inputs]
-    return float(np.mean(out)), float(np.min(out)), len(out)
+def noise_only_attenuation(denoise, inputs):
+    """``{name: dB}``: how much quieter ``denoise(x, sr)`` leaves each noise-only input."""
+    return {name: float(10 * np.log10(np.mean(x ** 2) / (np.mean(np.asarray(denoise(x, SR)) ** 2) + 1e-12)))
+            for name, x in inputs.items()}
+
+
+def mean_worst_count(per_file):
+    """``{name: dB}`` -> (mean, worst, count), the form every row of the report takes."""
+    values = list(per_file.values())
+    return float(np.mean(values)), float(np.min(values)), len(values)
 
 
 def learned_peers():
@@ -112,7 +134,7 @@ def check_clean_passthrough(denoise, clips):
     The Fillets takes carry room sound and effects (every peer in results.md scores them below the
     noisy input), so they test "leave this alone" only loosely; the floor applies to the plain voices.
     """
-    scores = [_si_sdr(denoise(x, SR).astype(np.float64), x.astype(np.float64)) for x in clips]
+    scores = [si_sdr(x, denoise(x, SR)) for x in clips]
     return float(np.mean(scores)), float(np.min(scores)), len(scores)
 
 
@@ -190,23 +212,24 @@ def main(argv=None):
     noise_inputs = _noise_only_inputs()
     clean_clips = _passthrough_clips()
     mine = lambda x, sr: model.denoise(x, sample_rate=sr)  # noqa: E731
-    results["noise_only_attenuation_db"] = check_noise_only(mine, noise_inputs)
+    noise_per_file = {"sigdenoise": noise_only_attenuation(mine, noise_inputs)}
     voice_range = check_voice_range(mine, clean_clips["plain"])
     results["clean_passthrough_si_sdr_db"] = {"plain": voice_range["as recorded"],
                                               "fillets": check_clean_passthrough(mine, clean_clips["fillets"])}
     results["voice_range_si_sdr_db"] = {"sigdenoise": voice_range}
     results["long_file_peak_mib_wall_s"] = check_long_file(args.model)
     results["seams_snr_near_far_db_jump_ratio"] = check_seams(model)
+    results["noise_only_attenuation_db"] = mean_worst_count(noise_per_file["sigdenoise"])
     seconds = time.time() - t
     if args.peers:
         peers = learned_peers()
-        results["peers_noise_only_attenuation_db"] = {name: check_noise_only(fn, noise_inputs)
-                                                      for name, fn in peers.items()}
+        noise_per_file.update((name, noise_only_attenuation(fn, noise_inputs)) for name, fn in peers.items())
+        results["peers_noise_only_attenuation_db"] = {name: mean_worst_count(noise_per_file[name]) for name in peers}
         results["voice_range_si_sdr_db"].update((name, check_voice_range(fn, clean_clips["plain"]))
                                                 for name, fn in peers.items())
     lines = [
         "# Speech model behaviour checks", "",
-        f"`python -m benchmarks.speech.floors --model {args.model}` — {machine_description()}, "
+        f"`python -m benchmarks.speech.floors --model {args.model}` — {machine_line(machine_description())}, "
         f"{time.strftime('%Y-%m-%d')}, {seconds:.0f} s (sigdenoise's checks)", "",
         "| check | result | floor |", "|---|---|---|",
         "| noise-only input, attenuation (mean / worst, dB, {2} files) | {0:.1f} / {1:.1f} | ≥ 20 dB |".format(
@@ -225,6 +248,14 @@ def main(argv=None):
         lines += ["", "The noise-only check on the learned peers, same inputs, same run:", "",
                   "| system | attenuation, mean / worst (dB) |", "|---|---|",
                   *[f"| {name} | {mean:.1f} / {worst:.1f} |" for name, (mean, worst, _) in peers.items()]]
+    systems = list(noise_per_file)
+    packages = sorted({name.split("/", 1)[0] for name in noise_per_file["sigdenoise"]})
+    lines += ["", "Noise-only attenuation per held-out noise package, mean (dB) and file count "
+              "(every file's number is in the .json next to this file):", "",
+              "| package | files | " + " | ".join(systems) + " |", "|---" * (len(systems) + 2) + "|",
+              *["| {} | {} | ".format(p, sum(k.startswith(p + "/") for k in noise_per_file["sigdenoise"])) + " | ".join(
+                  "{:.1f}".format(np.mean([v for k, v in noise_per_file[s].items() if k.startswith(p + "/")]))
+                  for s in systems) + " |" for p in packages]]
     voices = results["voice_range_si_sdr_db"]
     systems = list(voices)
     lines += ["", "Clean voices outside the training recordings' range: the plain clips above made deeper, higher or "
@@ -234,6 +265,7 @@ def main(argv=None):
               *["| {} | ".format(name) + " | ".join("{:.1f} / {:.1f}".format(*voices[s][name][:2]) for s in systems) + " |"
                 for name in voices["sigdenoise"]]]
     Path(args.out).write_text("\n".join(lines) + "\n")
+    results["noise_only_per_file_db"] = noise_per_file
     Path(args.out).with_suffix(".json").write_text(json.dumps(results, indent=1))
     print("\n".join(lines))
 

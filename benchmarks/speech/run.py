@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common import fmt, machine_description, markdown_table, mean_ci
+from ..common import fmt, machine_description, machine_line, markdown_table, mean_ci
 from .mixtures import SEED, SNRS, build_mixtures
 from .peers import PEERS
 
@@ -126,9 +126,7 @@ def _report(args, machine, results, clips, command, mixtures_seconds, threads) -
         "",
         f"- command: `{command}`",
         f"- date: {machine['date']}",
-        f"- machine: {machine['cpu']}, {machine['cores']} cores available, {machine['memory_gib']} GiB RAM, "
-        f"{machine['platform']}, Python {machine['python']}; load average at start "
-        f"{', '.join(str(x) for x in machine['load_average_at_start'])}",
+        f"- machine: {machine_line(machine)}",
         f"- threads per system: {threads} (OMP/MKL/OpenBLAS, torch and ONNX Runtime intra-op); "
         f"sigdenoise device: {args.device}; sigdenoise model: {args.model or 'speech (bundled)'}",
         f"- clips: {n} held-out mixtures ({audio_s:.1f} s of audio, 16 kHz), {n // len(SNRS)}+ per SNR "

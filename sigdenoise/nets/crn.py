@@ -63,6 +63,25 @@ class TemporalBlock(ResidualMLPBlock):
         return x + self.mlp(self.film(self.norm(self.depthwise(x)), emb))
 
 
+class RecurrentBlock(ResidualMLPBlock):
+    """Residual block: a bidirectional GRU over time, then a pointwise MLP.
+
+    The dilated blocks see about half a second either side; a GRU carries what it learned of the
+    noise across the whole chunk, e.g. from a pause seconds earlier.
+    """
+
+    def __init__(self, dim: int, emb_dim: int, norm: str):
+        super().__init__()
+        self.norm = make_norm(norm, dim, ndim=3)
+        self.film = FiLM(emb_dim, dim)
+        self.gru = nn.GRU(dim, dim // 2, batch_first=True, bidirectional=True)
+        self.mlp = nn.Sequential(nn.Conv1d(dim, 2 * dim, 1), nn.SiLU(), nn.Conv1d(2 * dim, dim, 1))
+
+    def forward(self, x, emb):
+        h, _ = self.gru(self.film(self.norm(x), emb).transpose(1, 2))
+        return x + self.mlp(h.transpose(1, 2))
+
+
 class FrequencyBlock(ResidualMLPBlock):
     """Residual block at full resolution: a 3x3 convolution dilated along frequency, then a pointwise MLP.
 
@@ -86,7 +105,7 @@ class BridgeCRN(nn.Module):
     """The backbone: ``net(x, t) -> y`` with x ``[B, C_in, F, T]`` and t ``[B]`` in [0, 1]."""
 
     def __init__(self, *, in_channels: int, out_channels: int, freq_bins: int, channels=(16, 24, 32, 48),
-                 bottleneck: int = 192, dilations=(1, 2, 4, 8), freq_dilations=(), emb_dim: int = 64,
+                 bottleneck: int = 192, dilations=(1, 2, 4, 8), freq_dilations=(), recurrent: int = 0, emb_dim: int = 64,
                  norm: str = "frame", zero_head: bool = False):
         super().__init__()
         levels = len(channels)
@@ -99,6 +118,7 @@ class BridgeCRN(nn.Module):
         flat = channels[-1] * freq_bins // (2 ** levels)
         self.into_time = nn.Conv1d(flat, bottleneck, 1)
         self.temporal = nn.ModuleList(TemporalBlock(bottleneck, d, emb_dim, norm) for d in dilations)
+        self.recurrent = nn.ModuleList(RecurrentBlock(bottleneck, emb_dim, norm) for _ in range(recurrent))
         self.out_of_time = nn.Conv1d(bottleneck, flat, 1)
         self.up = nn.ModuleList(DecoderBlock(widths[i + 1], widths[i], emb_dim, norm) for i in reversed(range(levels)))
         self.refine = nn.ModuleList(FrequencyBlock(channels[0], d, emb_dim, norm) for d in freq_dilations)
@@ -116,7 +136,7 @@ class BridgeCRN(nn.Module):
             skips.append(h)
         b, c, f, frames = h.shape
         z = self.into_time(h.reshape(b, c * f, frames))
-        for block in self.temporal:
+        for block in (*self.temporal, *self.recurrent):
             z = block(z, emb)
         h = h + self.out_of_time(z).reshape(b, c, f, frames)
         skips.pop()

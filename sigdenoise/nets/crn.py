@@ -105,8 +105,8 @@ class BridgeCRN(nn.Module):
     """The backbone: ``net(x, t) -> y`` with x ``[B, C_in, F, T]`` and t ``[B]`` in [0, 1]."""
 
     def __init__(self, *, in_channels: int, out_channels: int, freq_bins: int, channels=(16, 24, 32, 48),
-                 bottleneck: int = 192, dilations=(1, 2, 4, 8), freq_dilations=(), recurrent: int = 0, emb_dim: int = 64,
-                 norm: str = "frame", zero_head: bool = False):
+                 bottleneck: int = 192, dilations=(1, 2, 4, 8), freq_dilations=(), recurrent: int = 0,
+                 emb_dim: int = 64, norm: str = "frame", zero_head: bool = False):
         super().__init__()
         levels = len(channels)
         if freq_bins % (2 ** levels):

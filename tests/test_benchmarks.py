@@ -1,4 +1,4 @@
-"""The speech floors: the voice-range check, and how the noise-only check picks and scores its files."""
+"""The speech benchmarks' checks: voice range, how the noise-only check picks and scores its files, the split cells."""
 from __future__ import annotations
 
 import numpy as np
@@ -43,3 +43,20 @@ def test_noise_only_attenuation_reads_the_level_taken_away():
     quiets_the_loud_one = lambda x, sr: x * (0.1 if x.std() > 0.5 else 1)  # noqa: E731
     mean, worst, count = mean_worst_count(noise_only_attenuation(quiets_the_loud_one, inputs))
     assert np.isclose(mean, 10.0) and np.isclose(worst, 0.0) and count == 2
+
+
+def test_split_cells_draw_disjoint_voices_and_noises():
+    from benchmarks.speech.splits import split_rule
+
+    voices = [{"group": g} for g in ("fr", "klettres-de", "cs-x", "en", "klettres-es", "cs-m", "ktuberling-gl")]
+    noises = [{"md5": f"{k:x}"} for k in (5, 10, 3, 7)]
+    exclude = ("cs-*", "ktuberling-gl")
+
+    def drawn(voices_split, noises_split):
+        select = split_rule(voices_split, noises_split, exclude)
+        return ([c["group"] for c in voices if select(c, "speech")], [c["md5"] for c in noises if select(c, "noise")])
+
+    # held-out voices are the plain ones only: the Fillets minor voice (cs-x) has room sound in its reference
+    assert drawn("held-out", "held-out") == (["fr", "klettres-de"], ["5", "a"])
+    # training voices are what the config trains on: neither held-out nor excluded
+    assert drawn("training", "training") == (["en", "klettres-es"], ["3", "7"])

@@ -3,8 +3,8 @@
 The corpora are the project's cache (``python -m sigdenoise.sources`` fills it):
 ``~/.cache/sigdenoise/{speech,noise}-16000/manifest.json``, mono float32 .npy
 clips at 16 kHz. Only clips for which ``sigdenoise.data.is_validation(clip, role)``
-holds are used; until that function exists, :func:`fallback_is_validation`
-applies the same rule.
+holds are used, unless a caller passes another ``select`` rule (``benchmarks.speech.splits``
+draws the same kind of mixtures from the training split too).
 
 Construction (everything is seeded; mixture ``i`` depends only on ``seed`` and
 ``i``, so ``--clips 8`` gives the first 8 mixtures of ``--clips 60``):
@@ -30,6 +30,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -38,34 +39,6 @@ SNRS = (0, 5, 10, 15)
 SEED = 20240917
 GAP_S = 0.2
 CACHE = Path(os.environ.get("SIGDENOISE_CACHE", Path.home() / ".cache" / "sigdenoise"))
-
-
-def fallback_is_validation(clip: dict, role: str) -> bool:
-    """The held-out rule, as the lead defines it for ``sigdenoise.data.is_validation``.
-
-    Speech: speaker ``fr`` (Asterisk French), the Czech minor voices (``cs-*``
-    other than ``cs-m`` and ``cs-v``) and KLettres ``de`` and ``nl``.
-    Noise: clips whose source md5 (hex) is 0 modulo 5. A clip whose ``md5`` is
-    not hex (the onsen water file: ``"onsen-water"``) is training data.
-    """
-    if role == "speech":
-        g = clip["group"]
-        return g == "fr" or (g.startswith("cs-") and g not in ("cs-m", "cs-v")) or g in ("klettres-de", "klettres-nl")
-    if role == "noise":
-        try:
-            return int(clip["md5"], 16) % 5 == 0
-        except (KeyError, ValueError):
-            return False
-    raise ValueError(f"unknown role {role!r}")
-
-
-def _is_validation():
-    try:
-        from sigdenoise.data import is_validation
-
-        return is_validation, "sigdenoise.data.is_validation"
-    except ImportError:
-        return fallback_is_validation, "benchmarks.speech.mixtures.fallback_is_validation (sigdenoise.data absent)"
 
 
 @dataclass
@@ -186,17 +159,21 @@ def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
 
 
-def build_mixtures(n_clips: int, seed: int = SEED) -> list[Mixture]:
-    """The first ``n_clips`` validation mixtures (deterministic for a given seed)."""
-    is_val, rule = _is_validation()
+def build_mixtures(n_clips: int, seed: int = SEED, select: Callable[[dict, str], bool] | None = None
+                   ) -> list[Mixture]:
+    """The first ``n_clips`` mixtures (deterministic for a given seed) of the clips ``select(clip, role)``
+    keeps, ``role`` being "speech" or "noise"; by default the held-out validation split."""
+    if select is None:
+        from sigdenoise.data import is_validation as select
+    rule = f"{select.__module__}.{select.__qualname__}"
     s_root, s_clips = _manifest("speech")
     n_root, n_clips_all = _manifest("noise")
-    speech = [c for c in s_clips if is_val(c, "speech")]
-    noise = [c for c in n_clips_all if is_val(c, "noise")]
+    speech = [c for c in s_clips if select(c, "speech")]
+    noise = [c for c in n_clips_all if select(c, "noise")]
     plans = _utterance_plans(speech, seed)
     noises = _noise_order(noise, seed)
     if n_clips > len(plans):
-        raise ValueError(f"only {len(plans)} held-out utterances available, {n_clips} asked")
+        raise ValueError(f"only {len(plans)} utterances in the selected split, {n_clips} asked")
     mixtures = []
     for i in range(n_clips):
         rng = np.random.default_rng(_stable_seed(seed, "mixture", i))

@@ -63,7 +63,7 @@ train-speech: $(STAMP)-dev
 	$(PY) -m sigdenoise.cli train --config configs/speech-finetune.toml
 	$(PY) -m sigdenoise.cli train --config configs/speech-voices.toml
 	$(PY) -m sigdenoise.cli train --config configs/speech-range.toml
-	cp runs/speech-v19/model.safetensors checkpoints/speech.safetensors
+	cp runs/speech-v22/model.safetensors checkpoints/speech.safetensors
 
 # Stage 1 (~25 min), stage 2 (~5 min), then one scale on the posterior spread for a 90 % band.
 train-sensor: $(STAMP)-dev

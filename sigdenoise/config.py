@@ -141,6 +141,10 @@ class DataConfig:
     # clean targets (see exclude_speakers), or the model learns to remove what it is also taught to keep.
     pause_noise_groups: tuple[str, ...] = ()
     pause_noise_prob: float = 0.0
+    # speech_mix, with noise_augment (training split only): share of the noisy examples whose noise is
+    # synthetic events (data.event_noise: impacts, chirps, sirens over a coloured bed), the kinds of
+    # noise the real recordings hold few of.
+    event_noise_prob: float = 0.0
     # sensor, training split only (with augment): share of clean segments drawn from generic synthetic
     # shapes (sensor_data.synthetic_trace) instead of the real series.
     synthetic_clean_prob: float = 0.0

@@ -226,6 +226,31 @@ def test_noise_augmentation_makes_new_noises_only_in_training(dns_like):
     assert shaped.shape == x.shape and 10 ** (-6 / 20) < shaped.std() / x.std() < 10 ** (6 / 20)
 
 
+def test_event_noise_is_drawn_in_training_only_and_comes_and_goes(dns_like):
+    from sigdenoise.config import DataConfig
+    from sigdenoise.data import build_training_data, event_noise
+
+    for seed in range(8):
+        x = event_noise(16000, sample_rate=16000, rng=np.random.default_rng(seed))
+        assert x.shape == (16000,) and np.isfinite(x).all() and abs(x.std() - 1) < 1e-3
+    # events come and go: over seeds, the loudest 20 ms frame is well above the median one
+    peaks = []
+    for seed in range(8):
+        frames = event_noise(16000, sample_rate=16000, rng=np.random.default_rng(seed)).reshape(50, 320)
+        energy = (frames ** 2).mean(1)
+        peaks.append(energy.max() / np.median(energy))
+    assert max(peaks) > 10
+    config = DataConfig(kind="speech_mix", clean_dir=str(dns_like / "clean"), noise_dir=str(dns_like / "noise"),
+                        segment_seconds=0.5, noise_augment=True, event_noise_prob=1.0)
+    train = build_training_data(config, sample_rate=16000, target_rms=0.05, split="train")
+    expected_rng = np.random.default_rng(5)
+    expected_rng.uniform()  # the draw that picks event noise
+    expected = event_noise(8000, sample_rate=16000, rng=expected_rng)
+    assert np.array_equal(train._noise(8000, np.random.default_rng(5)), expected)
+    held_out = build_training_data(config, sample_rate=16000, target_rms=0.05, split="validation")
+    assert not np.array_equal(held_out._noise(8000, np.random.default_rng(5)), expected)
+
+
 def test_pauses_of_noisy_recordings_become_noise_without_speech_in_them():
     from sigdenoise.config import DataConfig
     from sigdenoise.data import SpeechMixer, pause_streams, pauses

@@ -35,6 +35,11 @@ def is_validation(clip: dict, role: str) -> bool:
         return False
 
 
+def is_excluded(group: str, patterns) -> bool:
+    """True when a speaker group matches one of ``data.exclude_speakers``' glob patterns."""
+    return any(fnmatch.fnmatchcase(group, pattern) for pattern in patterns)
+
+
 def load_corpus(folder: str | Path, *, role: str, split: str, sample_rate: int = 16000) -> list[dict]:
     """Entries of one split ("train" or "validation") with their audio loaded.
 
@@ -448,8 +453,7 @@ def build_training_data(config: DataConfig, *, sample_rate: int, target_rms: flo
         clean_dir = config.clean_dir or default_cache("speech", sample_rate)
         noise_dir = config.noise_dir or default_cache("noise", sample_rate)
         corpus = load_corpus(clean_dir, role="speech", split=split, sample_rate=sample_rate)
-        clips = [clip for clip in corpus
-                 if not any(fnmatch.fnmatchcase(clip["group"], pattern) for pattern in config.exclude_speakers)]
+        clips = [clip for clip in corpus if not is_excluded(clip["group"], config.exclude_speakers)]
         if not clips:
             raise ValueError(f"no {split} speech left in {clean_dir} after exclude_speakers = "
                              f"{list(config.exclude_speakers)}")

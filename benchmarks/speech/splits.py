@@ -18,7 +18,6 @@ Writes a Markdown table and a .json of per-mixture numbers.
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import time
 from pathlib import Path
@@ -35,7 +34,7 @@ CELLS = (("training", "training"), ("training", "held-out"), ("held-out", "train
 
 def split_rule(voices: str, noises: str, exclude_speakers=()):
     """``select(clip, role)`` for :func:`build_mixtures`: which voices and noises one cell draws from."""
-    from sigdenoise.data import is_validation
+    from sigdenoise.data import is_excluded, is_validation
 
     def select(clip: dict, role: str) -> bool:
         held_out = is_validation(clip, role)
@@ -43,7 +42,7 @@ def split_rule(voices: str, noises: str, exclude_speakers=()):
             return held_out == (noises == "held-out")
         if voices == "held-out":
             return held_out and not clip["group"].startswith("cs-")
-        return not held_out and not any(fnmatch.fnmatchcase(clip["group"], p) for p in exclude_speakers)
+        return not held_out and not is_excluded(clip["group"], exclude_speakers)
 
     select.__qualname__ = f"split_rule({voices} voices, {noises} noises)"
     return select

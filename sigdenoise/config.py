@@ -145,6 +145,11 @@ class DataConfig:
     # synthetic events (data.event_noise: impacts, chirps, sirens over a coloured bed), the kinds of
     # noise the real recordings hold few of.
     event_noise_prob: float = 0.0
+    # the kinds of event stream drawn (data.EVENT_KIND_ODDS): the first three are stage 4's recipe;
+    # "whine" (saws, drills), "notes" (music) and "strokes" (sawing, sweeping) are opt-in
+    event_kinds: tuple[str, ...] = ("impacts", "chirps", "siren")
+    # share of those event noises laid over a real (augmented) noise, as in a workshop or a street
+    event_over_noise_prob: float = 0.0
     # sensor, training split only (with augment): share of clean segments drawn from generic synthetic
     # shapes (sensor_data.synthetic_trace) instead of the real series.
     synthetic_clean_prob: float = 0.0
@@ -152,6 +157,12 @@ class DataConfig:
     # and, half the time, ADC rounding.
     synthetic_broadband_prob: float = 0.0
     seed: int = 0
+
+    def __post_init__(self):
+        from .data import EVENT_KIND_ODDS
+
+        if not self.event_kinds or set(self.event_kinds) - set(EVENT_KIND_ODDS):
+            raise ValueError(f"data.event_kinds must be some of {sorted(EVENT_KIND_ODDS)}, got {list(self.event_kinds)}")
 
 
 @dataclass(frozen=True)

@@ -173,22 +173,36 @@ def machine_drone(n: int, *, sample_rate: float, rng: np.random.Generator) -> np
     return (x / (x.std() + 1e-12)).astype(np.float32)
 
 
-def event_noise(n: int, *, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
+# Relative odds of each kind of event stream. The first three are stage 4's recipe; the others are opt-in
+# (DataConfig.event_kinds) so that the recipe's draws do not change when they are not asked for.
+EVENT_KIND_ODDS = {"impacts": 0.6, "chirps": 0.25, "siren": 0.15, "whine": 0.3, "notes": 0.2, "strokes": 0.3}
+DEFAULT_EVENT_KINDS = ("impacts", "chirps", "siren")
+
+
+def event_noise(n: int, *, sample_rate: float, rng: np.random.Generator,
+                kinds: tuple[str, ...] = DEFAULT_EVENT_KINDS) -> np.ndarray:
     """Noise made of events over a coloured bed, unit RMS: what ~40 min of real recordings have too few of.
 
     Impacts (band-passed bursts decaying in 5-200 ms, 0.3-30 per second: hammering, footsteps, rain or
     crackle at the fast end), bird-like chirps (fast sweeps above 1.5 kHz) and sirens or alarms (a tone of
-    0.4-1.5 kHz sweeping up and down). Pitched events stay outside the voice's 80-400 Hz fundamental range
-    and its glides, so the model is not taught to remove speech-like sounds.
+    0.4-1.5 kHz sweeping up and down); opt-in: whines (saws, drills, turbines), notes (music) and strokes
+    (sawing, scything, sweeping), see the functions named after them. Pitched events stay outside the
+    voice's 80-400 Hz fundamental range and its glides, so the model is not taught to remove speech-like
+    sounds.
     """
     from scipy.signal import butter, sosfilt
 
+    odds = np.array([EVENT_KIND_ODDS[k] for k in kinds])
+    if tuple(kinds) != DEFAULT_EVENT_KINDS:  # the recipe's odds already sum to 1: its draws stay bit-identical
+        odds = odds / odds.sum()
     t = np.arange(n) / sample_rate
     x = np.zeros(n)
     for _ in range(rng.integers(1, 4)):  # a few event streams of different kinds
-        kind = rng.choice(["impacts", "chirps", "siren"], p=[0.6, 0.25, 0.15])
+        kind = rng.choice(list(kinds), p=odds)
         stream = np.zeros(n)
-        if kind == "impacts":
+        if kind in ("whine", "notes", "strokes"):
+            stream = {"whine": whine, "notes": notes, "strokes": strokes}[kind](n, sample_rate=sample_rate, rng=rng)
+        elif kind == "impacts":
             rate = float(np.exp(rng.uniform(np.log(0.3), np.log(30.0))))
             decay = float(np.exp(rng.uniform(np.log(0.005), np.log(0.2))))
             onsets = rng.uniform(0, n / sample_rate, size=rng.poisson(rate * n / sample_rate) + 1)
@@ -221,6 +235,85 @@ def event_noise(n: int, *, sample_rate: float, rng: np.random.Generator) -> np.n
     bed = random_equaliser(coloured_noise(n, exponent=rng.uniform(0.0, 2.0), rng=rng), rng)
     x += float(10 ** rng.uniform(-2.0, 0.0)) * bed  # -40..0 dB relative: events alone or over a hiss
     return (x / (x.std() + 1e-12)).astype(np.float32)
+
+
+def _gate(n: int, *, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
+    """On/off envelope of a machine run in bursts: on 0.2-1.5 s, off 0.1-1 s, 10-100 ms ramps; half the
+    time always on."""
+    if rng.uniform() < 0.5:
+        return np.ones(n)
+    gate, i, on = np.zeros(n), int(rng.uniform(0, 0.5) * sample_rate), True
+    while i < n:
+        span = int(rng.uniform(*((0.2, 1.5) if on else (0.1, 1.0))) * sample_rate)
+        gate[i:i + span] = float(on)
+        i, on = i + span, not on
+    ramp = max(int(rng.uniform(0.01, 0.1) * sample_rate), 1)
+    return np.convolve(gate, np.ones(ramp) / ramp, mode="same")
+
+
+def whine(n: int, *, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
+    """A saw, drill, grinder or turbine: harmonics of a 450 Hz-3 kHz fundamental that spins up and down with
+    the load, with a band of cutting noise, run continuously or in bursts."""
+    from scipy.signal import butter, lfilter, sosfilt
+
+    f0 = float(np.exp(rng.uniform(np.log(450.0), np.log(3000.0))))
+    targets = np.repeat(rng.uniform(0.7, 1.3, size=8), -(-n // 8))[:n]  # the load changes a few times
+    tau = rng.uniform(0.05, 0.5) * sample_rate  # how fast the motor follows it
+    speed = lfilter([1 / tau], [1, 1 / tau - 1], targets, zi=[targets[0] * (1 - 1 / tau)])[0]
+    phase = 2 * np.pi * f0 * np.cumsum(speed) / sample_rate
+    slope = rng.uniform(0.5, 2.0)
+    x = np.zeros(n)
+    for k in range(1, 9):
+        if k * f0 * 1.3 >= sample_rate / 2:
+            break
+        x += rng.uniform(0.2, 1.0) / k ** slope * np.sin(k * phase + rng.uniform(0, 2 * np.pi))
+    centre = float(np.exp(rng.uniform(np.log(1000.0), np.log(0.35 * sample_rate))))
+    cutting = sosfilt(butter(2, [centre / 1.5, min(centre * 1.5, 0.45 * sample_rate)], btype="bandpass",
+                             fs=sample_rate, output="sos"), rng.standard_normal(n))
+    x = x / (x.std() + 1e-12) + rng.uniform(0.0, 1.0) * cutting / (cutting.std() + 1e-12)
+    return x * _gate(n, sample_rate=sample_rate, rng=rng)
+
+
+def notes(n: int, *, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
+    """Music in the background: notes of steady pitch from E4 to C7 (330-2093 Hz, above speaking voices'
+    fundamentals), 1-8 a second, plucked (decaying) or held, one to three at a time."""
+    x = np.zeros(n)
+    slope = rng.uniform(0.7, 2.5)  # flute-like (steep) to brassy (shallow)
+    plucked = rng.uniform() < 0.5
+    onsets = np.sort(rng.uniform(0, n, size=rng.poisson(rng.uniform(1.0, 8.0) * n / sample_rate) + 1)).astype(int)
+    for i, onset in enumerate(onsets):
+        end = n if i + 1 == len(onsets) else onsets[i + 1]
+        length = min(n - onset, int(rng.uniform(0.1, 1.0) * sample_rate) if plucked else max(end - onset, 1) + 800)
+        u = np.arange(length) / sample_rate
+        envelope = (np.exp(-u / rng.uniform(0.05, 0.4)) if plucked else np.ones(length))
+        envelope *= np.minimum(u / 0.01, 1.0)  # 10 ms attack, no click
+        root = int(rng.integers(4, 40))  # semitones above C4: E4..D#7
+        for semitone in [root] + [root + int(d) for d in rng.choice([3, 4, 5, 7, 12], size=rng.integers(0, 3))]:
+            f = 261.63 * 2 ** (semitone / 12)
+            for k in range(1, 8):
+                if k * f >= 0.45 * sample_rate:
+                    break
+                x[onset:onset + length] += envelope / k ** slope * np.sin(2 * np.pi * k * f * u + rng.uniform(0, 2 * np.pi))
+    return x
+
+
+def strokes(n: int, *, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
+    """Sawing, scything, sweeping or filing: band-passed noise swelling and fading in 80-600 ms strokes,
+    0.5-4 a second with some irregularity."""
+    from scipy.signal import butter, sosfilt
+
+    period = sample_rate / rng.uniform(0.5, 4.0)
+    stroke = int(min(rng.uniform(0.08, 0.6) * sample_rate, period))
+    envelope, i = np.zeros(n), int(rng.uniform(-1, 0) * period)
+    while i < n:
+        start, stop = max(i, 0), min(i + stroke, n)
+        if stop > start:
+            envelope[start:stop] = np.sin(np.pi * (np.arange(start, stop) - i) / stroke) ** 2 * rng.uniform(0.5, 1.0)
+        i += int(period * rng.uniform(0.8, 1.2))
+    centre = float(np.exp(rng.uniform(np.log(300.0), np.log(0.3 * sample_rate))))
+    band = sosfilt(butter(2, [centre / rng.uniform(1.3, 3.0), min(centre * rng.uniform(1.3, 3.0), 0.45 * sample_rate)],
+                          btype="bandpass", fs=sample_rate, output="sos"), rng.standard_normal(n))
+    return band * envelope
 
 
 def random_equaliser(x: np.ndarray, rng: np.random.Generator, max_db: float = 12.0) -> np.ndarray:
@@ -351,7 +444,11 @@ class SpeechMixer:
             return self._real_noise(n, rng, self.pause_noise)
         # training only, so that in-training validation stays comparable across runs; 0: same draws as before
         if self.noise_augment and self.config.event_noise_prob and rng.uniform() < self.config.event_noise_prob:
-            return event_noise(n, sample_rate=self.sample_rate, rng=rng)
+            events = event_noise(n, sample_rate=self.sample_rate, rng=rng, kinds=self.config.event_kinds)
+            if self.noise and self.config.event_over_noise_prob and rng.uniform() < self.config.event_over_noise_prob:
+                # a scene: events over a real background, -10..+10 dB relative to it
+                return events + float(10 ** rng.uniform(-0.5, 0.5)) * at_level_of(self._real_noise(n, rng), events)
+            return events
         if rng.uniform() >= self.config.synthetic_noise_prob and self.noise:
             x = self._real_noise(n, rng)
             if rng.uniform() < 0.3:  # layer two real noises: factories are rarely one machine

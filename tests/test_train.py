@@ -251,6 +251,35 @@ def test_event_noise_is_drawn_in_training_only_and_comes_and_goes(dns_like):
     assert not np.array_equal(held_out._noise(8000, np.random.default_rng(5)), expected)
 
 
+def test_opt_in_event_kinds_stay_above_the_voice_and_are_checked(dns_like):
+    from sigdenoise.config import DataConfig
+    from sigdenoise.data import build_training_data, event_noise, notes, strokes, whine
+
+    sr = 16000
+    for kind in (whine, notes, strokes):
+        for seed in range(6):
+            x = kind(2 * sr, sample_rate=sr, rng=np.random.default_rng(seed))
+            assert x.shape == (2 * sr,) and np.isfinite(x).all() and x.std() > 0
+            if kind is not strokes:  # pitched: keep clear of speaking voices' 80-300 Hz fundamentals
+                power = np.abs(np.fft.rfft(x)) ** 2
+                freqs = np.fft.rfftfreq(x.size, 1 / sr)
+                assert power[(freqs > 80) & (freqs < 300)].sum() < 0.01 * power.sum(), (kind.__name__, seed)
+    every = ("impacts", "chirps", "siren", "whine", "notes", "strokes")
+    drawn = [event_noise(sr, sample_rate=sr, rng=np.random.default_rng(seed), kinds=every) for seed in range(6)]
+    assert all(np.isfinite(x).all() and abs(x.std() - 1) < 1e-3 for x in drawn)
+    with pytest.raises(ValueError, match="event_kinds"):
+        DataConfig(event_kinds=("impacts", "thunder"))
+    # laid over a real noise: not the events alone
+    config = DataConfig(kind="speech_mix", clean_dir=str(dns_like / "clean"), noise_dir=str(dns_like / "noise"),
+                        segment_seconds=0.5, noise_augment=True, event_noise_prob=1.0, event_over_noise_prob=1.0)
+    train = build_training_data(config, sample_rate=sr, target_rms=0.05, split="train")
+    rng = np.random.default_rng(5)
+    rng.uniform()
+    alone = event_noise(8000, sample_rate=sr, rng=rng)
+    scene = train._noise(8000, np.random.default_rng(5))
+    assert np.isfinite(scene).all() and not np.allclose(scene, alone)
+
+
 def test_pauses_of_noisy_recordings_become_noise_without_speech_in_them():
     from sigdenoise.config import DataConfig
     from sigdenoise.data import SpeechMixer, pause_streams, pauses

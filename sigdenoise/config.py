@@ -102,6 +102,10 @@ class ModelConfig:
             raise ValueError(f"default_strength must be within [0, 1], got {self.default_strength}")
 
 
+# stage 4's event kinds (data.EVENT_KIND_ODDS holds every kind and its odds)
+DEFAULT_EVENT_KINDS = ("impacts", "chirps", "siren")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Where training examples come from and how they are corrupted."""
@@ -147,7 +151,7 @@ class DataConfig:
     event_noise_prob: float = 0.0
     # the kinds of event stream drawn (data.EVENT_KIND_ODDS): the first three are stage 4's recipe;
     # "whine" (saws, drills), "notes" (music) and "strokes" (sawing, sweeping) are opt-in
-    event_kinds: tuple[str, ...] = ("impacts", "chirps", "siren")
+    event_kinds: tuple[str, ...] = DEFAULT_EVENT_KINDS
     # share of those event noises laid over a real (augmented) noise, as in a workshop or a street
     event_over_noise_prob: float = 0.0
     # sensor, training split only (with augment): share of clean segments drawn from generic synthetic

@@ -57,6 +57,7 @@ bench-batch: $(STAMP)-dev
 
 # Stage 1 (~64 min), stage 2 (~61 min), stage 3 with seven more voices and new noises (~30 min, bf16),
 # stage 4 with deeper, higher and band-limited voices (~16 min, bf16): 2 h 51 min in all on a 2-core Xeon with AMX.
+# Without AMX stages 3-4 pick fp32 themselves (precision = "auto"): about 3 h 55 min on a 2-core EPYC.
 train-speech: $(STAMP)-dev
 	$(PY) -m sigdenoise.cli fetch-data speech noise
 	$(PY) -m sigdenoise.cli train --config configs/speech.toml

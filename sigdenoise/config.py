@@ -197,6 +197,7 @@ class TrainConfig:
     # "bf16": the network's convolutions and matmuls run in bfloat16 under autocast (weights, optimiser,
     # STFT and losses stay float32). On a 2-core AMX Xeon the speech network ran 1.67x faster and the whole
     # training loop 1.56x (batch mixing is untouched). Validation and the shipped model run in float32 either way.
+    # "auto": bf16 where the CPU computes it natively (AMX, AVX512-BF16), else fp32 (train.resolve_precision).
     precision: str = "fp32"
     validate_every: int = 1000
     validation_clips: int = 32

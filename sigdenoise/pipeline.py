@@ -86,7 +86,7 @@ class DenoiseModel:
     # ------------------------------------------------------------------ public
     def denoise(self, x: Signal, *, sample_rate: float, steps: int | None = None, seed: int = 0,
                 num_samples: int = 1, return_std: bool = False, strength: float | None = None,
-                repair_nan: bool = False, remove_hum: bool = True, eta: float = 1.0,
+                repair_nan: bool = False, remove_hum: bool = True, eta: float = 1.0, shifts: int = 1,
                 progress: Callable[[float], None] | None = None):
         """Denoise ``x`` and return the same type, shape, dtype and rate.
 
@@ -105,24 +105,30 @@ class DenoiseModel:
                 the network is then not told where mains lines fall, and leaves them to the signal.
                 Models without a mains map (speech) ignore it.
             eta: 1 = ancestral bridge sampling, 0 = deterministic.
+            shifts: average the estimates over this many placements of the STFT frame grid (the input
+                delayed by ``k * hop / shifts`` samples, k = 0..shifts-1); each placement costs one more pass.
+                The frames' edges then fall in different places, and errors tied to them average out.
             progress: called with the fraction done.
 
         Returns ``y`` or, with ``return_std=True``, ``(mean, std)``.
         """
         result = self.denoise_detailed(x, sample_rate=sample_rate, steps=steps, seed=seed, num_samples=num_samples,
                                        strength=strength, repair_nan=repair_nan, remove_hum=remove_hum, eta=eta,
-                                       progress=progress)
+                                       shifts=shifts, progress=progress)
         return (result.mean, result.std) if return_std else result.mean
 
     def denoise_detailed(self, x: Signal, *, sample_rate: float, steps: int | None = None, seed: int = 0,
                          num_samples: int = 1, strength: float | None = None, repair_nan: bool = False,
-                         remove_hum: bool = True, eta: float = 1.0,
+                         remove_hum: bool = True, eta: float = 1.0, shifts: int = 1,
                          progress: Callable[[float], None] | None = None) -> DenoiseResult:
         """Like :meth:`denoise`, returning a :class:`DenoiseResult` (mean, std, repaired-sample mask)."""
         steps = self.resolve_steps(steps, num_samples=num_samples, eta=eta)
         strength = self.config.default_strength if strength is None else strength
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be within [0, 1], got {strength}")
+        hop = self.config.stft.hop_length
+        if not (isinstance(shifts, (int, np.integer)) and 1 <= shifts <= hop):
+            raise ValueError(f"shifts must be a whole number from 1 to the hop length ({hop}), got {shifts!r}")
         if not (isinstance(sample_rate, (int, float)) and math.isfinite(sample_rate) and sample_rate > 0):
             raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}")
 
@@ -162,7 +168,8 @@ class DenoiseModel:
             report = None if progress is None else (lambda f, g=g: progress((g + f) / n_groups))
             mean_g, std_g = self._denoise_group(rows[start:start + per_group], sample_rate=sample_rate,
                                                 model_sr=model_sr, steps=steps, seed=seed, num_samples=num_samples,
-                                                network_rate=network_rate, eta=eta, progress=report)
+                                                network_rate=network_rate, eta=eta, shifts=int(shifts),
+                                                progress=report)
             if strength == 1.0:
                 est[start:start + per_group] = mean_g
             else:
@@ -174,7 +181,7 @@ class DenoiseModel:
                              repaired=repaired.reshape(shape) if repaired.any() else None)
 
     def _denoise_group(self, rows: np.ndarray, *, sample_rate: float, model_sr: float, steps: int, seed: int,
-                       num_samples: int, network_rate: float, eta: float,
+                       num_samples: int, network_rate: float, eta: float, shifts: int,
                        progress) -> tuple[np.ndarray, np.ndarray | None]:
         """prepare -> sample -> restore for a few rows ``[R, T]``; returns mean and spread at the input rate."""
         at_model_rate = resample(rows, orig_sr=sample_rate, target_sr=model_sr)
@@ -191,7 +198,7 @@ class DenoiseModel:
         for k in range(num_samples):  # running mean and variance (Welford): no stack of all samples
             report = None if progress is None else (lambda f, k=k: progress((k + f) / num_samples))
             sample = self._sample_rows(scaled, rate=network_rate, steps=steps, seed=seed + k, eta=eta,
-                                       progress=report)
+                                       shifts=shifts, progress=report)
             sample = sample.cpu().double().numpy() / gain + restored_offset
             if k == 0:
                 mean, m2 = sample, np.zeros_like(sample) if num_samples > 1 else None
@@ -242,8 +249,21 @@ class DenoiseModel:
         sr = self.config.sample_rate or 1000
         return int(self.config.chunk_seconds * sr), int(self.config.overlap_seconds * sr)
 
-    def _sample_rows(self, rows: torch.Tensor, *, rate: float, steps: int, seed: int, eta: float,
+    def _sample_rows(self, rows: torch.Tensor, *, rate: float, steps: int, seed: int, eta: float, shifts: int = 1,
                      progress=None) -> torch.Tensor:
+        """Rows ``[R, T]`` at the model rate -> estimate, averaged over ``shifts`` placements of the frame grid."""
+        total = None
+        for k in range(shifts):
+            delay = k * self.config.stft.hop_length // shifts
+            report = None if progress is None else (lambda f, k=k: progress((k + f) / shifts))
+            delayed = torch.nn.functional.pad(rows, (delay, 0))
+            estimate = self._sample_chunks(delayed, rate=rate, steps=steps, seed=seed, eta=eta,
+                                           progress=report)[..., delay:]
+            total = estimate if total is None else total.add_(estimate)
+        return total / shifts if shifts > 1 else total
+
+    def _sample_chunks(self, rows: torch.Tensor, *, rate: float, steps: int, seed: int, eta: float,
+                       progress=None) -> torch.Tensor:
         chunk, overlap = self.chunk_samples()
         plan = plan_chunks(rows.shape[-1], chunk=chunk, overlap=overlap)
         chunks = split_chunks(rows, plan)  # [rows, count, chunk]
@@ -316,7 +336,7 @@ def load_model(name_or_path: str | Path = "speech", *, device: str | torch.devic
 
 def denoise_file(input_path: str | Path, output_path: str | Path, *, model: str | DenoiseModel = "speech",
                  steps: int | None = None, seed: int = 0, strength: float | None = None, num_samples: int = 1,
-                 repair_nan: bool = True, remove_hum: bool = True, **read_kwargs) -> dict:
+                 repair_nan: bool = True, remove_hum: bool = True, shifts: int = 1, **read_kwargs) -> dict:
     """Denoise one audio file or sensor log into ``output_path`` (same format; written atomically).
 
     Returns a small summary (rate, duration, seconds taken). Never writes over the input.
@@ -331,7 +351,7 @@ def denoise_file(input_path: str | Path, output_path: str | Path, *, model: str 
     signal = read_signal(input_path, **read_kwargs)
     if isinstance(signal, AudioClip):
         y = model.denoise(signal.data, sample_rate=signal.sample_rate, steps=steps, seed=seed, strength=strength,
-                          num_samples=num_samples, repair_nan=repair_nan)
+                          num_samples=num_samples, repair_nan=repair_nan, shifts=shifts)
         same_kind = input_path.suffix.lower() == output_path.suffix.lower()  # else let the extension decide
         write_audio(output_path, y, signal.sample_rate, format=signal.format if same_kind else None,
                     subtype=signal.subtype if same_kind else None)
@@ -339,7 +359,7 @@ def denoise_file(input_path: str | Path, output_path: str | Path, *, model: str 
     else:
         result = model.denoise_detailed(signal.data, sample_rate=signal.sample_rate, steps=steps, seed=seed,
                                         strength=strength, num_samples=num_samples, repair_nan=repair_nan,
-                                        remove_hum=remove_hum)
+                                        remove_hum=remove_hum, shifts=shifts)
         write_denoised_log(output_path, dataclasses.replace(signal, data=result.mean), std=result.std,
                            repaired=result.repaired)
         rate, n = signal.sample_rate, signal.data.shape[-1]

@@ -75,14 +75,24 @@ def load_state(path: Path, model, ema, opt, rng: np.random.Generator) -> tuple[i
     return int(meta["step"]), float(meta["elapsed"])
 
 
-def training_in_bf16(precision: str) -> bool:
-    """Whether to train under bfloat16 autocast; refuses an unknown precision, warns where bf16 is emulated."""
-    if precision not in ("fp32", "bf16"):
-        raise ValueError(f"precision={precision!r}: use 'fp32' or 'bf16'")
-    if precision == "bf16" and not torch.cpu._is_avx512_bf16_supported():
+def native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AMX or AVX512-BF16); elsewhere torch emulates it."""
+    return torch.cpu._is_avx512_bf16_supported()
+
+
+def resolve_precision(precision: str) -> str:
+    """``"fp32"``, ``"bf16"`` or ``"auto"`` (bf16 where the CPU has it natively, else fp32) -> the one to run.
+
+    Emulated bf16 costs more than it saves (a 2-core EPYC without AVX-512), so a recipe says "auto" and
+    runs at its best on either kind of machine."""
+    if precision not in ("fp32", "bf16", "auto"):
+        raise ValueError(f"precision={precision!r}: use 'fp32', 'bf16' or 'auto'")
+    if precision == "auto":
+        return "bf16" if native_bf16() else "fp32"
+    if precision == "bf16" and not native_bf16():
         print("[train] precision='bf16' on a CPU without AVX512-BF16/AMX: it works but may be slower than fp32",
               flush=True)
-    return precision == "bf16"
+    return precision
 
 
 def learning_rate(step: int, config: TrainConfig) -> float:
@@ -163,7 +173,9 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
         config = replace(config, init=init)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    bf16 = training_in_bf16(config.precision)
+    precision = resolve_precision(config.precision)
+    bf16 = precision == "bf16"
+    print(f"[train] precision {precision} (asked: {config.precision})", flush=True)
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.json").write_text(json.dumps(to_dict(config), indent=1))
@@ -235,8 +247,8 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
     def write_model(metrics: dict) -> Path:
         path = out_dir / "model.safetensors"
         save_checkpoint(path, ema.state_dict(), mcfg, data=data_summary,
-                        training={"step": step, "hours": round(elapsed / 3600, 3), "validation": metrics,
-                                  "config": to_dict(config)})
+                        training={"step": step, "hours": round(elapsed / 3600, 3), "precision": precision,
+                                  "validation": metrics, "config": to_dict(config)})
         return path
 
     bar = None

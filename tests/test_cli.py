@@ -83,6 +83,23 @@ def test_strength_flag_reaches_the_model(tiny_model_env, tmp_path, capsys):
     assert record["status"] == "ok" and record["settings"]["remove_hum"] is False
 
 
+def test_shifts_flag_reaches_the_model_and_is_part_of_the_settings(tiny_model_env, tmp_path, capsys):
+    take = 0.1 * np.random.default_rng(2).standard_normal(8000)
+    sf.write(tmp_path / "take.wav", take, 16000, subtype="FLOAT")
+    common = ["--workers", "1", "--device", "cpu", "--steps", "1"]
+    assert main(["denoise", str(tmp_path / "take.wav"), "-o", str(tmp_path / "one"), *common]) == 0
+    assert main(["denoise", str(tmp_path / "take.wav"), "-o", str(tmp_path / "two"), "--shifts", "2", *common]) == 0
+    one, _ = sf.read(tmp_path / "one" / "take.wav")
+    two, _ = sf.read(tmp_path / "two" / "take.wav")
+    assert one.shape == two.shape and not np.allclose(one, two)
+    assert "shifts" not in json.loads((tmp_path / "one" / "manifest.jsonl").read_text())["settings"]
+    assert json.loads((tmp_path / "two" / "manifest.jsonl").read_text())["settings"]["shifts"] == 2
+    capsys.readouterr()
+    # the same folder with another setting is work to redo, not a file to skip
+    assert main(["denoise", str(tmp_path / "take.wav"), "-o", str(tmp_path / "one"), "--shifts", "2", *common]) == 0
+    assert "1 denoised, 0 skipped" in capsys.readouterr().out
+
+
 def test_info_prints_the_model_as_json(tiny_model_env, capsys):
     assert main(["info", "sensor", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)

@@ -397,3 +397,23 @@ def test_speech_output_drops_the_dc_offset_a_sensor_output_keeps(tiny_model):
                                dropped.denoise(x, sample_rate=16000, steps=1), atol=1e-6)
     flat = np.full(4000, 0.25)  # a constant row is silence with an offset: handed back untouched either way
     np.testing.assert_array_equal(dropped.denoise(flat, sample_rate=16000), flat)
+
+
+def test_shifts_average_placements_of_the_frame_grid_without_moving_the_signal(tiny_model):
+    # A network that passes its input through: every placement must come back aligned with the input.
+    config = dataclasses.replace(make_tiny_config(), mask_offset=1.0,
+                                 net=dataclasses.replace(make_tiny_config().net, norm="batch"))
+    passthrough = sigdenoise.DenoiseModel(BridgeDenoiser(config), config, device="cpu")
+    x = np.random.default_rng(0).standard_normal(5000).astype(np.float32)
+    for shifts in (1, 3, 16):
+        np.testing.assert_allclose(passthrough.denoise(x, sample_rate=16000, shifts=shifts), x, atol=1e-4)
+
+    # An untrained network: its frame-grid errors differ between placements, so the average differs.
+    y = 0.1 * np.sin(2 * np.pi * 440 * np.arange(4000) / 16000)
+    one = tiny_model.denoise(y, sample_rate=16000, seed=3)
+    assert np.array_equal(one, tiny_model.denoise(y, sample_rate=16000, seed=3, shifts=1))
+    two = tiny_model.denoise(y, sample_rate=16000, seed=3, shifts=2)
+    assert two.shape == y.shape and not np.allclose(one, two)
+    for bad in (0, tiny_model.config.stft.hop_length + 1, 1.5):
+        with pytest.raises(ValueError, match="shifts"):
+            tiny_model.denoise(y, sample_rate=16000, shifts=bad)

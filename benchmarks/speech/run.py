@@ -34,10 +34,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _systems(args) -> list[dict]:
-    """The rows, in order: the noisy input, sigdenoise at 1 step and at its default, then the peers."""
+    """The rows, in order: the noisy input, sigdenoise at 1 step, with 2 shifts and at its default steps, then
+    the peers."""
     rows = [{"label": "noisy input", "system": "noisy input"}]
     if not args.no_sigdenoise:
         rows.append({"label": "sigdenoise (1 step)", "system": "sigdenoise", "steps": "1"})
+        rows.append({"label": "sigdenoise (1 step, 2 shifts)", "system": "sigdenoise", "steps": "1", "shifts": "2"})
         rows.append({"label": "sigdenoise (default steps)", "system": "sigdenoise", "steps": "default"})
     rows += [{"label": name, "system": name} for name in PEERS if name != "noisy input"]
     if args.systems:
@@ -55,6 +57,8 @@ def _run_worker(row: dict, inputs: Path, work: Path, args, env: dict) -> tuple[d
            "--inputs", str(inputs), "--output", str(out), "--status", str(status_path)]
     if row.get("steps"):
         cmd += ["--steps", row["steps"]]
+    if row.get("shifts"):
+        cmd += ["--shifts", row["shifts"]]
     if row["system"] == "sigdenoise":
         cmd += ["--device", args.device] + (["--model", args.model] if args.model else [])
     t0 = time.perf_counter()
@@ -155,6 +159,8 @@ def _report(args, machine, results, clips, command, mixtures_seconds, threads) -
     notes = [f"- {r['label']}: {r['status']['state']} — {r['status'].get('reason', '')}"
              for r in results if r["status"]["state"] != "ok"]
     notes += [f"- {r['label']}: runs {r['status']['steps']} sampler step(s) (model default {r['status']['default_steps']})"
+              + (f", averaged over {r['status']['shifts']} placements of the STFT frame grid (`shifts`)"
+                 if r["status"].get("shifts", 1) > 1 else "")
               for r in results if r["status"].get("steps") is not None]
     notes += [f"- {r['label']}: output length differed from the input on {r['status']['length_fixed']} clip(s); "
               "cropped or zero-padded" for r in results if r["status"].get("length_fixed")]

@@ -28,7 +28,7 @@ import time
 import traceback
 
 
-def _build(system: str, steps: str | None, model_path: str | None, device: str = "cpu"):
+def _build(system: str, steps: str | None, model_path: str | None, device: str = "cpu", shifts: int = 1):
     import numpy as np
 
     if system == "sigdenoise":
@@ -43,11 +43,12 @@ def _build(system: str, steps: str | None, model_path: str | None, device: str =
             raise _Unavailable(f"sigdenoise.load_model failed: {type(e).__name__}: {e}") from e
         default = int(model.config.bridge.default_steps)
         k = default if steps in (None, "default") else int(steps)
-        info = {"steps": k, "default_steps": default, "model": str(model.metadata.get("path", model_path or "speech")),
+        info = {"steps": k, "default_steps": default, "shifts": shifts,
+                "model": str(model.metadata.get("path", model_path or "speech")),
                 "device": str(model.device)}
 
         def fn(noisy, sr):
-            y = model.denoise(noisy, sample_rate=sr, steps=k)
+            y = model.denoise(noisy, sample_rate=sr, steps=k, shifts=shifts)
             if hasattr(y, "detach"):
                 y = y.detach().cpu().numpy()
             if model.device.type == "cuda":
@@ -80,6 +81,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--system", required=True)
     ap.add_argument("--steps", default=None)
+    ap.add_argument("--shifts", type=int, default=1, help="sigdenoise: placements of the STFT frame grid to average")
     ap.add_argument("--model", default=None)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--inputs", required=True, help=".npz with x0..x{n-1} and sr")
@@ -102,7 +104,7 @@ def main(argv=None) -> int:
     clips = [data[f"x{i}"] for i in range(int(data["n"]))]
     t0 = time.perf_counter()
     try:
-        fn, info = _build(args.system, args.steps, args.model, args.device)
+        fn, info = _build(args.system, args.steps, args.model, args.device, args.shifts)
     except _NotInstalled as e:
         status.update(state="not installed", reason=str(e))
         write_status()

@@ -71,9 +71,10 @@ class BatchOptions:
 
     def __post_init__(self):
         try:  # the model's own rule, checked here so that a bad batch stops before any model loads
-            check_sampler_request(self.steps, self.uncertainty)
+            check_sampler_request(self.steps, self.uncertainty, self.shifts)
         except ValueError as exc:
-            raise BatchUsageError(f"--steps {self.steps} --uncertainty {self.uncertainty}: {exc}") from None
+            raise BatchUsageError(f"--steps {self.steps} --uncertainty {self.uncertainty} --shifts {self.shifts}: "
+                                  f"{exc}") from None
         if self.strength is not None and not 0.0 <= self.strength <= 1.0:
             raise BatchUsageError(f"strength must be within [0, 1], got {self.strength}")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -86,8 +87,6 @@ class BatchOptions:
             raise BatchUsageError(f"backend must be 'local' or 'dask', got {self.backend!r}")
         if self.scheduler and self.backend != "dask":
             raise BatchUsageError("--scheduler is an address of a Dask scheduler; add --backend dask")
-        if self.shifts < 1:
-            raise BatchUsageError(f"shifts must be >= 1, got {self.shifts}")
         if self.csv_chunk_rows < 1 or self.segment_values < 1:
             raise BatchUsageError("csv_chunk_rows and segment_values must be positive")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -213,12 +214,19 @@ def to_dict(obj) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(obj)))
 
 
-def check_sampler_request(steps: int | None, num_samples: int) -> None:
+def check_sampler_request(steps: int | None, num_samples: int, shifts: int = 1) -> None:
     """Refuse sampler requests no model can serve; torch-free, so the batch CLI checks its flags before loading.
 
     One step is a single network call from the noisy input with no noise drawn: its posterior samples
-    are identical and their spread says nothing, so several samples need at least 2 steps.
+    are identical and their spread says nothing, so several samples need at least 2 steps. Shifts average
+    each sample over placements of the frame grid, which narrows the spread below the calibrated band.
     """
+    if not (isinstance(shifts, numbers.Integral) and shifts >= 1):
+        raise ValueError(f"shifts must be a whole number >= 1, got {shifts!r}")
+    if shifts > 1 and num_samples > 1:
+        raise ValueError(f"shifts={shifts} with num_samples={num_samples}: each sample would be an average over the "
+                         "shifts, so their spread would understate the uncertainty the band is calibrated for; "
+                         "use shifts=1 for an uncertainty band")
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
     if steps is not None and int(steps) < 1:

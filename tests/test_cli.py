@@ -94,6 +94,8 @@ def test_shifts_flag_reaches_the_model_and_is_part_of_the_settings(tiny_model_en
     assert one.shape == two.shape and not np.allclose(one, two)
     assert "shifts" not in json.loads((tmp_path / "one" / "manifest.jsonl").read_text())["settings"]
     assert json.loads((tmp_path / "two" / "manifest.jsonl").read_text())["settings"]["shifts"] == 2
+    assert main(["denoise", str(tmp_path / "take.wav"), "-o", str(tmp_path / "band"), "--shifts", "2",
+                 "--uncertainty", "4", "--workers", "1"]) == 2  # refused before any model loads
     capsys.readouterr()
     # the same folder with another setting is work to redo, not a file to skip
     assert main(["denoise", str(tmp_path / "take.wav"), "-o", str(tmp_path / "one"), "--shifts", "2", *common]) == 0

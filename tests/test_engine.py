@@ -417,3 +417,5 @@ def test_shifts_average_placements_of_the_frame_grid_without_moving_the_signal(t
     for bad in (0, tiny_model.config.stft.hop_length + 1, 1.5):
         with pytest.raises(ValueError, match="shifts"):
             tiny_model.denoise(y, sample_rate=16000, shifts=bad)
+    with pytest.raises(ValueError, match="understate"):  # averaged samples would narrow the calibrated band
+        tiny_model.denoise(y, sample_rate=16000, shifts=2, num_samples=4)

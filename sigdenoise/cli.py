@@ -90,9 +90,8 @@ def cmd_denoise(args) -> int:
     try:
         options = BatchOptions(model=args.model, steps=args.steps, uncertainty=args.uncertainty, seed=args.seed,
                                strength=args.strength, remove_hum=not args.keep_mains, shifts=args.shifts,
-                               device=args.device,
-                               sample_rate=args.sample_rate, workers=args.workers, backend=args.backend,
-                               scheduler=args.scheduler)
+                               device=args.device, sample_rate=args.sample_rate, workers=args.workers,
+                               backend=args.backend, scheduler=args.scheduler)
         summary = run_batch(args.inputs, args.output, options)
     except BatchUsageError as exc:
         print(f"sigdenoise denoise: error: {exc}", file=sys.stderr)

@@ -249,14 +249,14 @@ class DenoiseModel:
         sr = self.config.sample_rate or 1000
         return int(self.config.chunk_seconds * sr), int(self.config.overlap_seconds * sr)
 
-    def _sample_rows(self, rows: torch.Tensor, *, rate: float, steps: int, seed: int, eta: float, shifts: int = 1,
+    def _sample_rows(self, rows: torch.Tensor, *, rate: float, steps: int, seed: int, eta: float, shifts: int,
                      progress=None) -> torch.Tensor:
         """Rows ``[R, T]`` at the model rate -> estimate, averaged over ``shifts`` placements of the frame grid."""
         total = None
         for k in range(shifts):
             delay = k * self.config.stft.hop_length // shifts
             report = None if progress is None else (lambda f, k=k: progress((k + f) / shifts))
-            delayed = torch.nn.functional.pad(rows, (delay, 0))
+            delayed = torch.nn.functional.pad(rows, (delay, 0)) if delay else rows  # pad copies, even by 0
             estimate = self._sample_chunks(delayed, rate=rate, steps=steps, seed=seed, eta=eta,
                                            progress=report)[..., delay:]
             total = estimate if total is None else total.add_(estimate)

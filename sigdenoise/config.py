@@ -82,6 +82,11 @@ class ModelConfig:
     # many frames, centred (minimum statistics, after Martin 2001): a noise the model never heard still shows
     # its floor in the pauses between words. Off in the bundled models (a speech probe gained nothing; model card).
     noise_floor_frames: int = 0
+    # Let the mask read this many frames on each side of the current one: the estimate becomes
+    # sum_k M_k(f, t) * y(f, t + k) + R, a short complex filter along time in each bin (the "deep filtering"
+    # of DeepFilterNet, Schroeter et al. 2022). A one-frame mask can only scale and turn the noisy bin; a
+    # filter can also draw on the neighbouring frames, where a harmonic's phase runs on predictably. 0: one frame.
+    filter_frames: int = 0
     # Do no harm: where the model changes a chunk by less than this (correction energy relative to the
     # chunk's own, in dB), hand the chunk back as it came in, fading in over 3 dB above. A correction that
     # small is below the model's own error on shapes it has not seen (a nearly clean trace it would
@@ -99,6 +104,8 @@ class ModelConfig:
             raise ValueError(f"unknown task {self.task!r}; supported: 'speech', 'sensor'")
         if self.noise_floor_frames < 0 or (self.noise_floor_frames and self.noise_floor_frames % 2 == 0):
             raise ValueError(f"noise_floor_frames must be 0 (off) or odd, got {self.noise_floor_frames}")
+        if self.filter_frames < 0:
+            raise ValueError(f"filter_frames must be >= 0, got {self.filter_frames}")
         if not 0.0 <= self.default_strength <= 1.0:
             raise ValueError(f"default_strength must be within [0, 1], got {self.default_strength}")
 

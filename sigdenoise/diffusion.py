@@ -66,6 +66,19 @@ def noise_floor(magnitude: torch.Tensor, frames: int) -> torch.Tensor:
     return floor.reshape(b, f, t)
 
 
+def filter_offsets(frames: int) -> list[int]:
+    """The frame offsets a ``filter_frames`` model reads besides its own frame, in output-plane order."""
+    return [sign * k for k in range(1, frames + 1) for sign in (-1, 1)]
+
+
+def shift_frames(spec: torch.Tensor, k: int) -> torch.Tensor:
+    """``spec[..., t + k]`` at each frame t of ``[..., T]``, zero where t + k falls outside."""
+    if k == 0:
+        return spec
+    gap = spec.new_zeros(*spec.shape[:-1], min(abs(k), spec.shape[-1]))
+    return torch.cat([spec[..., k:], gap], -1) if k > 0 else torch.cat([gap, spec[..., :k]], -1)
+
+
 class BridgeDenoiser(nn.Module):
     """``denoiser(x_t, t, cond, rate) -> x0 estimate`` on complex spectrograms ``[B, F, T]``.
 
@@ -73,7 +86,8 @@ class BridgeDenoiser(nn.Module):
 
     The backbone sees (x_t, y) as four real channels and returns a complex mask M and a
     complex residual R; the estimate is ``(mask_offset + M) * y + R``. Masking the condition keeps the
-    easy part (keeping speech where the SNR is high) easy for a small network.
+    easy part (keeping speech where the SNR is high) easy for a small network. With ``filter_frames`` = K
+    it also returns masks for the K frames on each side, which add ``M_k * y(t + k)`` (:func:`shift_frames`).
     """
 
     def __init__(self, config: ModelConfig):
@@ -82,9 +96,9 @@ class BridgeDenoiser(nn.Module):
         freq_bins = config.stft.n_fft // 2 + 1
         self.crop = freq_bins % (2 ** len(config.net.channels))  # drop the top bin(s) so F halves cleanly
         self.net = build_backbone(
-            config.net.name, in_channels=self.input_planes(config), out_channels=4, freq_bins=freq_bins - self.crop,
-            channels=config.net.channels, bottleneck=config.net.bottleneck, dilations=config.net.dilations,
-            freq_dilations=config.net.freq_dilations, recurrent=config.net.recurrent,
+            config.net.name, in_channels=self.input_planes(config), out_channels=self.output_planes(config),
+            freq_bins=freq_bins - self.crop, channels=config.net.channels, bottleneck=config.net.bottleneck,
+            dilations=config.net.dilations, freq_dilations=config.net.freq_dilations, recurrent=config.net.recurrent,
             emb_dim=config.net.emb_dim, norm=config.net.norm, zero_head=config.mask_offset != 0)
 
     @staticmethod
@@ -93,6 +107,12 @@ class BridgeDenoiser(nn.Module):
         the noise floor (new inputs go last, so a model can grow one: train.grow_input_planes)."""
         return (4 + config.log_magnitude_input + config.mains_map_input + 2 * config.wavelet_input
                 + (config.noise_floor_frames > 0))
+
+    @staticmethod
+    def output_planes(config: ModelConfig) -> int:
+        """M and R (real, imaginary), then the masks of the frames k = -1, +1, -2, +2, ... (real, imaginary):
+        a model grows to read more frames by appending planes (train.grow_filter_frames)."""
+        return 4 + 4 * config.filter_frames
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor,
                 rate: torch.Tensor | None = None) -> torch.Tensor:
@@ -117,6 +137,8 @@ class BridgeDenoiser(nn.Module):
         mask = torch.complex(out[:, 0] + self.config.mask_offset, out[:, 1])
         residual = torch.complex(out[:, 2], out[:, 3])
         est = mask * y_in + residual
+        for i, k in enumerate(filter_offsets(self.config.filter_frames)):
+            est = est + torch.complex(out[:, 4 + 2 * i], out[:, 5 + 2 * i]) * shift_frames(y_in, k)
         if self.crop:  # the dropped top bins carry almost nothing: pass them through attenuated
             est = torch.cat([est, cond[..., keep:, :] * 0.1], dim=-2)
         return est

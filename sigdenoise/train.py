@@ -167,6 +167,17 @@ def grow_input_planes(state: dict[str, torch.Tensor], old: ModelConfig, new: Mod
     return {**state, STEM_WEIGHT: torch.cat([stem, stem.new_zeros(stem.shape[0], 1, *stem.shape[2:])], dim=1)}
 
 
+def grow_filter_frames(state: dict[str, torch.Tensor], old: ModelConfig, new: ModelConfig) -> dict[str, torch.Tensor]:
+    """``old``'s weights for ``new`` when ``new`` reads more neighbouring frames (``filter_frames``): the head's
+    planes for the new frames start at zero, so the grown model computes exactly what ``old`` did."""
+    extra = BridgeDenoiser.output_planes(new) - BridgeDenoiser.output_planes(old)
+    if extra <= 0:
+        return state
+    weight, bias = state["net.head.weight"], state["net.head.bias"]
+    return {**state, "net.head.weight": torch.cat([weight, weight.new_zeros(extra, *weight.shape[1:])]),
+            "net.head.bias": torch.cat([bias, bias.new_zeros(extra)])}
+
+
 def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, progress: bool = True) -> Path:
     """Train (or resume) and return the path of the EMA checkpoint."""
     if init:  # --init wins over the config's; record the one used in config.json and the checkpoint
@@ -212,7 +223,10 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
         if grown_state is not state:
             print(f"[train] {init}: adding the noise-floor input ({mcfg.noise_floor_frames} frames), starting at zero",
                   flush=True)
-        state = grown_state
+        state = grow_filter_frames(grown_state, init_cfg, mcfg)
+        if state is not grown_state:
+            print(f"[train] {init}: the mask now reads {mcfg.filter_frames} frame(s) on each side, "
+                  "the new ones starting at zero", flush=True)
         try:
             missing, unexpected = model.load_state_dict(state, strict=False)
         except RuntimeError as exc:  # a tensor of another shape: the inputs changed in a way we cannot grow

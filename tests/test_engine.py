@@ -419,3 +419,32 @@ def test_shifts_average_placements_of_the_frame_grid_without_moving_the_signal(t
             tiny_model.denoise(y, sample_rate=16000, shifts=bad)
     with pytest.raises(ValueError, match="understate"):  # averaged samples would narrow the calibrated band
         tiny_model.denoise(y, sample_rate=16000, shifts=2, num_samples=4)
+
+
+def test_shift_frames_reads_the_neighbouring_frame_and_zero_past_the_edges():
+    from sigdenoise.diffusion import shift_frames
+
+    spec = torch.complex(torch.arange(1.0, 6.0), torch.zeros(5))[None, None]  # frames 1..5
+    assert shift_frames(spec, 1).real.flatten().tolist() == [2, 3, 4, 5, 0]
+    assert shift_frames(spec, -2).real.flatten().tolist() == [0, 0, 1, 2, 3]
+    assert shift_frames(spec, 7).abs().sum() == 0 and shift_frames(spec, 0) is spec
+
+
+def test_filter_frames_add_the_neighbouring_frames_through_their_own_masks():
+    config = dataclasses.replace(make_tiny_config(), mask_offset=1.0, filter_frames=2)
+    net = BridgeDenoiser(config).eval()
+    assert net.net.head.out_channels == BridgeDenoiser.output_planes(config) == 12
+    _, noisy = _toy_batch(np.random.default_rng(0), n=2, length=2000)
+    y = net.encode(noisy)
+    keep = y.shape[-2] - net.crop
+    with torch.no_grad():
+        torch.testing.assert_close(net(y, torch.ones(2), y)[..., :keep, :], y[..., :keep, :])  # zero head: pass-through
+        net.net.head.bias[7] = 0.5  # imaginary part of the mask on frame t + 1 (planes: -1, +1, -2, +2)
+        net.net.head.bias[8] = -1.0  # real part of the mask on frame t - 2
+        est = net(y, torch.ones(2), y)[..., :keep, :]
+    y = y[..., :keep, :]
+    expected = y + 0.5j * torch.cat([y[..., 1:], torch.zeros_like(y[..., :1])], -1)
+    expected = expected - torch.cat([torch.zeros_like(y[..., :2]), y[..., :-2]], -1)
+    torch.testing.assert_close(est, expected)
+    with pytest.raises(ValueError, match="filter_frames"):
+        dataclasses.replace(make_tiny_config(), filter_frames=-1)

@@ -347,34 +347,21 @@ def test_unknown_precision_is_refused(tmp_path, voicebank_like):
         cli_main(["train", "--config", config, "--set", "steps=1", "--set", 'precision="fp16"'])
 
 
-def test_init_grows_the_noise_floor_input_starting_at_zero(tmp_path, dns_like):
+@pytest.mark.parametrize("field, value, new_weights", [
+    ("noise_floor_frames", 5, lambda state: state["net.stem.conv.weight"][:, -1]),  # the last input plane
+    ("filter_frames", 2, lambda state: state["net.head.weight"][4:]),  # the masks of the neighbouring frames
+])
+def test_init_grows_a_model_starting_at_zero(tmp_path, dns_like, field, value, new_weights):
     from sigdenoise.checkpoint import load_checkpoint
 
     config, first = _trained_on_dns_folders(tmp_path, dns_like, steps=1)
     grown = tmp_path / "grown"
     assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(grown), "--set", "steps=0",
-                     "--set", "model.noise_floor_frames=5"]) == 0
-    assert load_checkpoint(grown / "model.safetensors")[1].noise_floor_frames == 5
+                     "--set", f"model.{field}={value}"]) == 0
+    assert getattr(load_checkpoint(grown / "model.safetensors")[1], field) == value
     _assert_same_function(first, grown / "model.safetensors", t=1.0)
-    # once trained, the new input is read
+    # once trained, the new weights are used
     tuned = tmp_path / "tuned"
     assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(tuned), "--set", "steps=2",
-                     "--set", "model.noise_floor_frames=5"]) == 0
-    tuned_state, _, _ = load_checkpoint(tuned / "model.safetensors")
-    assert tuned_state["net.stem.conv.weight"][:, -1].abs().sum() > 0
-
-
-def test_init_grows_the_filter_frames_starting_at_zero(tmp_path, dns_like):
-    from sigdenoise.checkpoint import load_checkpoint
-
-    config, first = _trained_on_dns_folders(tmp_path, dns_like, steps=1)
-    grown = tmp_path / "grown"
-    assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(grown), "--set", "steps=0",
-                     "--set", "model.filter_frames=2"]) == 0
-    assert load_checkpoint(grown / "model.safetensors")[1].filter_frames == 2
-    _assert_same_function(first, grown / "model.safetensors", t=1.0)
-    tuned = tmp_path / "tuned"  # once trained, the new frames are read
-    assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(tuned), "--set", "steps=2",
-                     "--set", "model.filter_frames=2"]) == 0
-    tuned_state, _, _ = load_checkpoint(tuned / "model.safetensors")
-    assert tuned_state["net.head.weight"][4:].abs().sum() > 0
+                     "--set", f"model.{field}={value}"]) == 0
+    assert new_weights(load_checkpoint(tuned / "model.safetensors")[0]).abs().sum() > 0

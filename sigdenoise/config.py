@@ -38,6 +38,8 @@ class NetConfig:
     recurrent: int = 0  # bidirectional GRU blocks after the temporal ones: context across the whole chunk
     emb_dim: int = 64
     norm: str = "frame"  # "frame" (per-frame layer norm) or "batch"; see nets.layers.make_norm
+    freq_fold: int = 1  # fold this many neighbouring bins into channels before the U-Net (nets.crn.BridgeCRN):
+    # faster, but 2 cost the speech model quality (model card, session 19)
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,8 @@ class BridgeDenoiser(nn.Module):
             config.net.name, in_channels=self.input_planes(config), out_channels=self.output_planes(config),
             freq_bins=freq_bins - self.crop, channels=config.net.channels, bottleneck=config.net.bottleneck,
             dilations=config.net.dilations, freq_dilations=config.net.freq_dilations, recurrent=config.net.recurrent,
-            emb_dim=config.net.emb_dim, norm=config.net.norm, zero_head=config.mask_offset != 0)
+            emb_dim=config.net.emb_dim, norm=config.net.norm, zero_head=config.mask_offset != 0,
+            freq_fold=config.net.freq_fold)
 
     @staticmethod
     def input_planes(config: ModelConfig) -> int:

@@ -159,8 +159,8 @@ STEM_WEIGHT = "net.stem.conv.weight"
 def grow_input_planes(state: dict[str, torch.Tensor], old: ModelConfig, new: ModelConfig) -> dict[str, torch.Tensor]:
     """``old``'s weights for ``new`` when ``new`` only adds the noise-floor input (the last plane): the stem's
     weights for it start at zero, so the grown model computes exactly what ``old`` did. Otherwise unchanged."""
-    if old.noise_floor_frames or not new.noise_floor_frames:
-        return state
+    if old.noise_floor_frames or not new.noise_floor_frames or new.net.freq_fold > 1:
+        return state  # (a folded stem interleaves the planes: loading refuses the mismatched shape)
     if BridgeDenoiser.input_planes(replace(new, noise_floor_frames=0)) != BridgeDenoiser.input_planes(old):
         return state  # other inputs differ too: loading refuses it
     stem = state[STEM_WEIGHT]
@@ -171,8 +171,8 @@ def grow_filter_frames(state: dict[str, torch.Tensor], old: ModelConfig, new: Mo
     """``old``'s weights for ``new`` when ``new`` reads more neighbouring frames (``filter_frames``): the head's
     planes for the new frames start at zero, so the grown model computes exactly what ``old`` did."""
     extra = BridgeDenoiser.output_planes(new) - BridgeDenoiser.output_planes(old)
-    if extra <= 0:
-        return state
+    if extra <= 0 or new.net.freq_fold > 1:
+        return state  # (a folded head interleaves the planes: loading refuses the mismatched shape)
     weight, bias = state["net.head.weight"], state["net.head.bias"]
     return {**state, "net.head.weight": torch.cat([weight, weight.new_zeros(extra, *weight.shape[1:])]),
             "net.head.bias": torch.cat([bias, bias.new_zeros(extra)])}

@@ -448,3 +448,29 @@ def test_filter_frames_add_the_neighbouring_frames_through_their_own_masks():
     torch.testing.assert_close(est, expected)
     with pytest.raises(ValueError, match="filter_frames"):
         dataclasses.replace(make_tiny_config(), filter_frames=-1)
+
+
+def test_freq_fold_runs_the_network_on_bin_pairs_and_hands_each_bin_its_own_planes(tmp_path):
+    config = dataclasses.replace(make_tiny_config(), mask_offset=1.0)
+    config = dataclasses.replace(config, net=dataclasses.replace(config.net, freq_fold=2))
+    net = BridgeDenoiser(config).eval()
+    assert net.net.stem.conv.in_channels == 2 * BridgeDenoiser.input_planes(config)
+    assert net.net.head.out_channels == 2 * BridgeDenoiser.output_planes(config)
+    planes = torch.randn(2, 5, 32, 3)
+    folded = net.net.fold(planes)
+    assert folded.shape == (2, 10, 16, 3)
+    torch.testing.assert_close(folded[:, 5 + 1, 4], planes[:, 1, 9])  # channel j*C + c: plane c of bin 2f + j
+    torch.testing.assert_close(net.net.unfold(folded), planes)
+    _, noisy = _toy_batch(np.random.default_rng(0), n=2, length=2000)
+    y = net.encode(noisy)
+    with torch.no_grad():
+        net.net.head.bias[4] = -1.0  # the real mask of the odd bins (head planes: even bins' M, R, then odd bins')
+        est = net(y, torch.ones(2), y)
+    torch.testing.assert_close(est[:, 0::2], y[:, 0::2])
+    torch.testing.assert_close(est[:, 1::2], torch.zeros_like(y[:, 1::2]))
+    path = tmp_path / "folded.safetensors"
+    save_checkpoint(path, net.state_dict(), config)
+    model = sigdenoise.load_model(path)
+    assert model.denoise(noisy[0].numpy(), sample_rate=16000).shape == (2000,)
+    with pytest.raises(ValueError, match="freq_fold"):
+        BridgeDenoiser(dataclasses.replace(config, net=dataclasses.replace(config.net, freq_fold=3)))

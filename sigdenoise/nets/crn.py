@@ -4,8 +4,11 @@ Frequency is halved at each encoder level while time keeps full resolution, so a
 number of frames works; the bottleneck mixes time with dilated depthwise convolutions
 (parallel on CPU, unlike an RNN), and optional full-resolution blocks mix neighbouring bins.
 The noise level t enters every block via FiLM.
+With ``freq_fold`` = k the network first folds each k neighbouring bins into channels (space to
+depth along frequency) and unfolds its output the same way, so every level runs at 1/k of the bins.
+With k = 2 a CPU training step took 30 % less time, but the speech model lost 0.07 PESQ (model card).
 Input ``Tensor[B x C_in x F x T]``, output ``Tensor[B x C_out x F x T]``; F must be
-divisible by 2 ** len(channels).
+divisible by freq_fold * 2 ** len(channels).
 """
 from __future__ import annotations
 
@@ -106,11 +109,13 @@ class BridgeCRN(nn.Module):
 
     def __init__(self, *, in_channels: int, out_channels: int, freq_bins: int, channels=(16, 24, 32, 48),
                  bottleneck: int = 192, dilations=(1, 2, 4, 8), freq_dilations=(), recurrent: int = 0,
-                 emb_dim: int = 64, norm: str = "frame", zero_head: bool = False):
+                 emb_dim: int = 64, norm: str = "frame", zero_head: bool = False, freq_fold: int = 1):
         super().__init__()
         levels = len(channels)
-        if freq_bins % (2 ** levels):
-            raise ValueError(f"freq_bins={freq_bins} must be divisible by 2**{levels}")
+        if freq_fold < 1 or freq_bins % (freq_fold * 2 ** levels):
+            raise ValueError(f"freq_bins={freq_bins} must be divisible by freq_fold={freq_fold} times 2**{levels}")
+        self.freq_fold = freq_fold
+        in_channels, out_channels, freq_bins = in_channels * freq_fold, out_channels * freq_fold, freq_bins // freq_fold
         self.embed = FourierEmbedding(emb_dim)
         self.stem = EncoderBlock(in_channels, channels[0], emb_dim, stride_f=1, norm=norm)
         widths = [channels[0], *channels]
@@ -127,8 +132,22 @@ class BridgeCRN(nn.Module):
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
 
+    def fold(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, C, F, T] -> [B, k*C, F/k, T]``; channel j*C + c holds plane c of bins j, k + j, 2k + j, ..."""
+        b, c, f, frames = x.shape
+        k = self.freq_fold
+        return x.reshape(b, c, f // k, k, frames).permute(0, 3, 1, 2, 4).reshape(b, k * c, f // k, frames)
+
+    def unfold(self, x: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`fold`."""
+        b, kc, f, frames = x.shape
+        k = self.freq_fold
+        return x.reshape(b, k, kc // k, f, frames).permute(0, 2, 3, 1, 4).reshape(b, kc // k, f * k, frames)
+
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         emb = self.embed(t)
+        if self.freq_fold > 1:
+            x = self.fold(x)
         h = self.stem(x, emb)
         skips = [h]
         for block in self.down:
@@ -144,4 +163,5 @@ class BridgeCRN(nn.Module):
             h = block(h, skips.pop(), emb)
         for block in self.refine:
             h = block(h, emb)
-        return self.head(h)
+        out = self.head(h)
+        return self.unfold(out) if self.freq_fold > 1 else out

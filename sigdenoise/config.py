@@ -170,10 +170,17 @@ class DataConfig:
     # sensor: share of those synthetic traces that get a stationary broadband part (sensor_data._broadband)
     # and, half the time, ADC rounding.
     synthetic_broadband_prob: float = 0.0
+    # Length of the in-training validation examples; 0 means segment_seconds. Set it to train on shorter
+    # segments (cheaper steps) while validating on the same mixtures as a run on longer ones.
+    validation_seconds: float = 0.0
     seed: int = 0
 
     def __post_init__(self):
         from .data import EVENT_KIND_ODDS
+
+        if self.segment_seconds <= 0 or self.validation_seconds < 0:
+            raise ValueError(f"data.segment_seconds must be > 0 and data.validation_seconds >= 0 (0: the same), got "
+                             f"{self.segment_seconds} and {self.validation_seconds}")
 
         if not self.event_kinds or set(self.event_kinds) - set(EVENT_KIND_ODDS):
             raise ValueError(f"data.event_kinds must be some of {sorted(EVENT_KIND_ODDS)}, got {list(self.event_kinds)}")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import ModelConfig, NetConfig, TrainConfig, to_dict
+from .config import DataConfig, ModelConfig, NetConfig, TrainConfig, to_dict
 from .data import build_training_data
 from .diffusion import BridgeDenoiser, bridge_loss, si_sdr, snr
 from .sampling import sample_bridge
@@ -105,6 +105,11 @@ def learning_rate(step: int, config: TrainConfig) -> float:
 
 
 @torch.no_grad()
+def validation_data(data: DataConfig) -> DataConfig:
+    """The data settings for the in-training validation examples (their own length, when one is set)."""
+    return replace(data, segment_seconds=data.validation_seconds or data.segment_seconds)
+
+
 def validate(model: BridgeDenoiser, clean: np.ndarray, noisy: np.ndarray, rates: np.ndarray, *,
              steps_list=(1, 2), pesq_clips: int = 0) -> dict:
     """SI-SDR, SNR (and wide-band PESQ on the first ``pesq_clips``) of the sampler on fixed validation pairs."""
@@ -197,8 +202,8 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
     val_source = None
     if config.data.kind != "paired":
         try:
-            val_source = build_training_data(config.data, sample_rate=mcfg.sample_rate, target_rms=mcfg.target_rms,
-                                             split="validation", seed=config.seed + 1)
+            val_source = build_training_data(validation_data(config.data), sample_rate=mcfg.sample_rate,
+                                             target_rms=mcfg.target_rms, split="validation", seed=config.seed + 1)
         except (FileNotFoundError, ValueError):
             val_source = None
     val_source = val_source or source

@@ -319,6 +319,21 @@ def test_excluded_speakers_are_left_out_of_training_data(dns_like):
         build_training_data(dataclasses.replace(config, exclude_speakers=("*",)), sample_rate=16000, target_rms=0.05)
 
 
+def test_validation_examples_keep_their_own_length_when_training_segments_are_shorter(dns_like):
+    from sigdenoise.config import DataConfig
+    from sigdenoise.data import build_training_data
+    from sigdenoise.train import validation_data
+
+    config = DataConfig(kind="speech_mix", clean_dir=str(dns_like / "clean"), noise_dir=str(dns_like / "noise"),
+                        segment_seconds=0.25, validation_seconds=0.5)
+    lengths = [build_training_data(data, sample_rate=16000, target_rms=0.05).batch(2, np.random.default_rng(0))[0].shape[1]
+               for data in (config, validation_data(config))]
+    assert lengths == [4000, 8000]
+    assert validation_data(dataclasses.replace(config, validation_seconds=0.0)).segment_seconds == 0.25
+    with pytest.raises(ValueError, match="validation_seconds"):
+        DataConfig(validation_seconds=-1.0)
+
+
 def test_bf16_training_runs_and_ships_float32_weights(tmp_path, voicebank_like):
     config = _write_config(tmp_path, f'kind = "paired"\npaired_dir = "{voicebank_like}"')
     assert cli_main(["train", "--config", config, "--set", "steps=2", "--set", 'precision="bf16"']) == 0

@@ -60,3 +60,20 @@ def test_split_cells_draw_disjoint_voices_and_noises():
     assert drawn("held-out", "held-out") == (["fr", "klettres-de"], ["5", "a"])
     # training voices are what the config trains on: neither held-out nor excluded
     assert drawn("training", "training") == (["en", "klettres-es"], ["3", "7"])
+
+
+def test_paired_rows_difference_each_peer_clip_by_clip_from_the_default_sigdenoise_row():
+    from benchmarks.speech.run import paired_rows
+
+    def system(label, pesq, steps=None, state="ok"):
+        status = {"state": state, **({"steps": steps, "default_steps": 1} if steps else {})}
+        clips = [{"pesq": p, "estoi": 0.5, "si_sdr": 10.0 + p, "dnsmos_ovrl": float("nan")} for p in pesq]
+        return {"label": label, "status": status, "per_clip": clips}
+
+    results = [system("noisy input", [1.0, 1.0, 1.0]), system("sigdenoise (1 step)", [2.0, 2.2, 1.4], steps=1),
+               system("peer", [1.5, 2.0, 1.6]), system("broken", [], state="missing")]
+    (row,) = paired_rows(results)
+    assert row[0] == "peer"
+    assert row[1].startswith("+0.17 ± ") and row[1].endswith("(2/3)")  # (0.5 + 0.2 - 0.2) / 3, higher on 2 of 3
+    assert row[2] == "+0.000 ± 0.000 (0/3)"  # ties are not wins
+    assert row[4] == "–"  # no clip has both numbers

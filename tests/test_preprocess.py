@@ -84,6 +84,19 @@ def test_compressed_spectrogram_round_trip(alpha, scale):
     c = compress(spec, alpha=alpha, scale=scale)
     assert torch.allclose(c.abs(), scale * spec.abs() ** alpha, rtol=1e-6, atol=1e-9)
     assert torch.allclose(decompress(c, alpha=alpha, scale=scale), spec, rtol=1e-5, atol=1e-8)
+    phase = spec.abs() > 1e-6
+    assert (c / spec)[phase].imag.abs().max() < 1e-9  # a real factor: the phase is kept
+
+
+def test_compression_keeps_silent_bins_at_zero_with_finite_gradients():
+    spec = torch.tensor([[0j, 1e-30 + 0j, 3 - 4j]], dtype=torch.complex64)
+    c = compress(spec, alpha=0.5, scale=0.15)
+    assert c[0, 0] == 0 and torch.isfinite(torch.view_as_real(c)).all()
+    assert torch.allclose(c[0, 2].abs(), torch.tensor(0.15 * 5 ** 0.5))
+    # training backpropagates through decompress (of the network's estimate), silent bins included
+    estimate = c.clone().requires_grad_(True)
+    decompress(estimate, alpha=0.5, scale=0.15).abs().sum().backward()
+    assert torch.isfinite(torch.view_as_real(estimate.grad)).all()
 
 
 def test_normalise_and_restore():

@@ -123,6 +123,32 @@ def _summary_rows(results: list[dict], clips: list[dict], select) -> list[list[s
     return rows
 
 
+def paired_rows(results: list[dict]) -> list[list[str]]:
+    """sigdenoise at its default against each peer, clip by clip: the mean per-clip difference (sigdenoise
+    minus peer) ± its 95 % half-width, and on how many clips sigdenoise scored higher.
+
+    The clips are shared, so the difference's interval is far narrower than the two means' intervals side
+    by side: it says whether this set of mixtures can tell the two systems apart at all.
+    """
+    ok = [r for r in results if r["status"]["state"] == "ok" and r["per_clip"]]
+    ours = next((r for r in ok if r["status"].get("steps") is not None and r["status"].get("shifts", 1) == 1), None)
+    if ours is None:
+        return []
+    rows = []
+    for peer in ok:
+        if peer["status"].get("steps") is not None or peer["label"] == "noisy input":
+            continue
+        cells = [peer["label"]]
+        for key, _, digits in METRICS:
+            pairs = [(a[key], b[key]) for a, b in zip(ours["per_clip"], peer["per_clip"])
+                     if not (math.isnan(a[key]) or math.isnan(b[key]))]
+            diff, half, n = mean_ci([a - b for a, b in pairs])
+            wins = sum(a > b for a, b in pairs)
+            cells.append(f"{diff:+.{digits}f} ± {half:.{digits}f} ({wins}/{n})" if n else "–")
+        rows.append(cells)
+    return rows
+
+
 def _report(args, machine, results, clips, command, mixtures_seconds, threads) -> str:
     n, audio_s = len(clips), sum(c["seconds"] for c in clips)
     lines = [
@@ -166,6 +192,14 @@ def _report(args, machine, results, clips, command, mixtures_seconds, threads) -
               "cropped or zero-padded" for r in results if r["status"].get("length_fixed")]
     if notes:
         lines += notes + [""]
+    paired = paired_rows(results)
+    if paired:
+        ours = next(r["label"] for r in results if r["status"].get("steps") is not None)
+        lines += ["## Paired against each peer", "",
+                  f"{ours} minus the peer, clip by clip on the same mixtures: the mean difference ± the half-width "
+                  "of its 95 % normal interval, then on how many clips sigdenoise scored higher. An interval that "
+                  "holds 0 means these clips cannot tell the two apart.", "",
+                  markdown_table(["peer"] + [m[1] for m in METRICS], paired), ""]
     lines += ["## Per input SNR", ""]
     header = ["SNR", "system"] + [m[1] for m in METRICS]
     rows = []

@@ -104,12 +104,12 @@ def learning_rate(step: int, config: TrainConfig) -> float:
     return config.lr_final + 0.5 * (config.lr - config.lr_final) * (1 + math.cos(math.pi * progress))
 
 
-@torch.no_grad()
 def validation_data(data: DataConfig) -> DataConfig:
     """The data settings for the in-training validation examples (their own length, when one is set)."""
     return replace(data, segment_seconds=data.validation_seconds or data.segment_seconds)
 
 
+@torch.no_grad()
 def validate(model: BridgeDenoiser, clean: np.ndarray, noisy: np.ndarray, rates: np.ndarray, *,
              steps_list=(1, 2), pesq_clips: int = 0) -> dict:
     """SI-SDR, SNR (and wide-band PESQ on the first ``pesq_clips``) of the sampler on fixed validation pairs."""

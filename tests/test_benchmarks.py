@@ -72,7 +72,8 @@ def test_paired_rows_difference_each_peer_clip_by_clip_from_the_default_sigdenoi
 
     results = [system("noisy input", [1.0, 1.0, 1.0]), system("sigdenoise (1 step)", [2.0, 2.2, 1.4], steps=1),
                system("peer", [1.5, 2.0, 1.6]), system("broken", [], state="missing")]
-    (row,) = paired_rows(results)
+    ours, (row,) = paired_rows(results)
+    assert ours == "sigdenoise (1 step)"
     assert row[0] == "peer"
     assert row[1].startswith("+0.17 ± ") and row[1].endswith("(2/3)")  # (0.5 + 0.2 - 0.2) / 3, higher on 2 of 3
     assert row[2] == "+0.000 ± 0.000 (0/3)"  # ties are not wins

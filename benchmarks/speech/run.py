@@ -123,9 +123,10 @@ def _summary_rows(results: list[dict], clips: list[dict], select) -> list[list[s
     return rows
 
 
-def paired_rows(results: list[dict]) -> list[list[str]]:
-    """sigdenoise at its default against each peer, clip by clip: the mean per-clip difference (sigdenoise
-    minus peer) ± its 95 % half-width, and on how many clips sigdenoise scored higher.
+def paired_rows(results: list[dict]) -> tuple[str, list[list[str]]]:
+    """sigdenoise at its default against each peer, clip by clip: the label of the sigdenoise row used, and per
+    peer the mean per-clip difference (sigdenoise minus peer) ± its 95 % half-width, and on how many clips
+    sigdenoise scored higher.
 
     The clips are shared, so the difference's interval is far narrower than the two means' intervals side
     by side: it says whether this set of mixtures can tell the two systems apart at all.
@@ -133,7 +134,7 @@ def paired_rows(results: list[dict]) -> list[list[str]]:
     ok = [r for r in results if r["status"]["state"] == "ok" and r["per_clip"]]
     ours = next((r for r in ok if r["status"].get("steps") is not None and r["status"].get("shifts", 1) == 1), None)
     if ours is None:
-        return []
+        return "", []
     rows = []
     for peer in ok:
         if peer["status"].get("steps") is not None or peer["label"] == "noisy input":
@@ -146,7 +147,7 @@ def paired_rows(results: list[dict]) -> list[list[str]]:
             wins = sum(a > b for a, b in pairs)
             cells.append(f"{diff:+.{digits}f} ± {half:.{digits}f} ({wins}/{n})" if n else "–")
         rows.append(cells)
-    return rows
+    return ours["label"], rows
 
 
 def _report(args, machine, results, clips, command, mixtures_seconds, threads) -> str:
@@ -192,9 +193,8 @@ def _report(args, machine, results, clips, command, mixtures_seconds, threads) -
               "cropped or zero-padded" for r in results if r["status"].get("length_fixed")]
     if notes:
         lines += notes + [""]
-    paired = paired_rows(results)
+    ours, paired = paired_rows(results)
     if paired:
-        ours = next(r["label"] for r in results if r["status"].get("steps") is not None)
         lines += ["## Paired against each peer", "",
                   f"{ours} minus the peer, clip by clip on the same mixtures: the mean difference ± the half-width "
                   "of its 95 % normal interval, then on how many clips sigdenoise scored higher. An interval that "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import numbers
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint
 from .config import ModelConfig, check_sampler_request, to_dict
 from .diffusion import BridgeDenoiser
+from .options import AdviceError
 from .preprocess import (find_nonfinite, overlap_add, plan_chunks, repair_nonfinite, resample, resampled_length,
                          split_chunks)
 from .sampling import sample_bridge
@@ -31,6 +33,20 @@ def checkpoint_dir() -> Path:
 
     return Path(os.environ.get("SIGDENOISE_CHECKPOINTS", Path(__file__).resolve().parent.parent / "checkpoints"))
 MAX_SAMPLES = 2 ** 31 - 1
+MAX_STEPS = 64  # the bridge is trained for a few calls; beyond this a call only burns time
+MAX_ROWS_PER_SAMPLE = 4  # more "channels" than this many times the samples: a time-major array
+MAX_RATE_HZ = 1e9
+
+
+def check_rate(sample_rate) -> float:
+    """A positive, finite sample rate in Hz as a float; numpy scalars are fine, ``True`` is not."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
+        raise AdviceError(f"sample_rate must be a number of Hz, got {sample_rate!r}; set {{sample_rate}}")
+    rate = float(sample_rate)
+    if not (math.isfinite(rate) and 0 < rate <= MAX_RATE_HZ):
+        raise AdviceError(f"sample_rate must be a positive number of Hz up to {MAX_RATE_HZ:g}, got {sample_rate!r}; "
+                          "set {sample_rate}")
+    return rate
 
 
 def available_models() -> list[str]:
@@ -113,6 +129,9 @@ class DenoiseModel:
 
         Returns ``y`` or, with ``return_std=True``, ``(mean, std)``.
         """
+        if return_std and num_samples < 2:
+            raise AdviceError(f"return_std=True needs a spread, and num_samples={num_samples} gives none: "
+                              "ask for {num_samples} 8 (or more) posterior samples")
         result = self.denoise_detailed(x, sample_rate=sample_rate, steps=steps, seed=seed, num_samples=num_samples,
                                        strength=strength, repair_nan=repair_nan, remove_hum=remove_hum, eta=eta,
                                        shifts=shifts, progress=progress)
@@ -129,8 +148,11 @@ class DenoiseModel:
             raise ValueError(f"strength must be within [0, 1], got {strength}")
         if shifts > self.config.stft.hop_length:  # a delay of under one sample
             raise ValueError(f"shifts must be at most the hop length ({self.config.stft.hop_length}), got {shifts}")
-        if not (isinstance(sample_rate, (int, float)) and math.isfinite(sample_rate) and sample_rate > 0):
-            raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}")
+        sample_rate = check_rate(sample_rate)
+        if num_samples > 1 and not self.band_calibrated:
+            raise AdviceError(f"this {self.config.task} model's uncertainty band is not calibrated (a '90 %' band "
+                              "of it would cover far less), so it offers none: use {num_samples} 1, or calibrate "
+                              "the model first (sigdenoise calibrate)")
 
         is_torch = isinstance(x, torch.Tensor)
         if not is_torch and not isinstance(x, np.ndarray):
@@ -142,6 +164,16 @@ class DenoiseModel:
             raise ValueError("the signal is empty (0 samples); nothing to denoise")
         if is_torch and not (x.is_floating_point() or x.dtype in (torch.int16, torch.int32)):
             raise TypeError(f"unsupported tensor dtype {x.dtype}; pass float32/float64 samples")
+        if (x.is_complex() if is_torch else np.iscomplexobj(x)):
+            raise TypeError("complex samples: denoise takes real signals; pass the real and imaginary parts "
+                            "as two channels (or as two calls)")
+        if not is_torch and not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
+            raise TypeError(f"unsupported dtype {dtype}; pass float or integer samples")
+        n_rows = math.prod(shape[:-1])
+        if n_rows > MAX_ROWS_PER_SAMPLE * shape[-1] and n_rows > 64:
+            # (100000, 2) is almost always 100,000 samples of 2 channels, time-major
+            raise AdviceError(f"got {n_rows} channels of {shape[-1]} samples each: the last axis is time, so this "
+                              f"looks like a time-major array; pass {{layout}} (for numpy, x.T)")
 
         rows = x.detach().cpu().numpy() if is_torch else np.asarray(x)
         rows = rows.reshape(-1, shape[-1])
@@ -164,12 +196,16 @@ class DenoiseModel:
         std = np.empty(rows.shape, dtype=rows.dtype) if num_samples > 1 else None
         per_group = max(1, self.max_group_samples // n_model)
         n_groups = math.ceil(len(rows) / per_group)
+        full_band = self.config.sample_rate and sample_rate > model_sr
         for g, start in enumerate(range(0, len(rows), per_group)):
             report = None if progress is None else (lambda f, g=g: progress((g + f) / n_groups))
             mean_g, std_g = self._denoise_group(rows[start:start + per_group], sample_rate=sample_rate,
                                                 model_sr=model_sr, steps=steps, seed=seed, num_samples=num_samples,
                                                 network_rate=network_rate, eta=eta, shifts=shifts,
                                                 progress=report)
+            if full_band:  # the model never saw the band above its Nyquist: hand it back at the model's top gain
+                mean_g = mean_g + carry_top_band(rows[start:start + per_group], mean_g, sample_rate=sample_rate,
+                                                 model_sr=model_sr, stft=self.config.stft)
             if strength == 1.0:
                 est[start:start + per_group] = mean_g
             else:
@@ -209,12 +245,13 @@ class DenoiseModel:
         mean[silent] = at_model_rate[silent]
         if self.config.fallback_below_db is not None:
             mean = fall_back_to_input(at_model_rate, mean, self.chunk_samples(), below_db=self.config.fallback_below_db)
-        mean = resample(mean.astype(rows.dtype, copy=False), orig_sr=model_sr, target_sr=sample_rate)
+        n = rows.shape[-1]
+        mean = resample(mean.astype(rows.dtype, copy=False), orig_sr=model_sr, target_sr=sample_rate, length=n)
         if num_samples == 1:
             return mean, None
         spread = np.sqrt(m2 / num_samples) * self.config.uncertainty_scale
         spread[silent] = 0.0
-        return mean, resample(spread, orig_sr=model_sr, target_sr=sample_rate).clip(min=0)
+        return mean, resample(spread, orig_sr=model_sr, target_sr=sample_rate, length=n).clip(min=0)
 
     def with_config(self, config: ModelConfig) -> "DenoiseModel":
         """The same network (shared, not copied) under another config: calibration and checks try settings
@@ -223,11 +260,20 @@ class DenoiseModel:
         twin.config = config
         return twin
 
+    @property
+    def band_calibrated(self) -> bool:
+        """Whether ``sigdenoise calibrate`` fitted this model's band (only then is a "90 %" band offered)."""
+        return "calibration" in (self.metadata.get("training") or {})
+
     def resolve_steps(self, steps: int | None, *, num_samples: int = 1, eta: float = 1.0, shifts: int = 1) -> int:
         """The sampler steps a call runs: ``steps``, or the model's default (>= 2 for several samples).
 
         Requests that cannot work (:func:`sigdenoise.config.check_sampler_request`) raise ``ValueError``.
         """
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, numbers.Integral)
+                                  or not 1 <= steps <= MAX_STEPS):
+            raise AdviceError(f"steps must be a whole number from 1 to {MAX_STEPS}, got {steps!r}; "
+                              "set {steps} or leave it out for the model's default")
         check_sampler_request(steps, num_samples, shifts)
         if steps is None:
             steps = self.config.bridge.default_steps
@@ -271,14 +317,16 @@ class DenoiseModel:
         generator = torch.Generator(device=self.device).manual_seed(seed)
         out = torch.empty_like(flat)
         use_amp = self.device.type == "cuda"
-        for start in range(0, flat.shape[0], self.batch_size):
-            batch = flat[start:start + self.batch_size]
+        # With a progress callback, at least ~8 reports per call, so a 30 s input does not sit at 0 %.
+        size = self.batch_size if progress is None else max(1, min(self.batch_size, math.ceil(len(flat) / 8)))
+        for start in range(0, flat.shape[0], size):
+            batch = flat[start:start + size]
             with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
                 spec = self.network.encode(batch)
                 est = sample_bridge(self.network, spec, steps=steps, sigma_max=self.config.bridge.sigma_max,
                                     eta=eta, generator=generator,
                                     rate=torch.full((len(batch),), float(rate), device=self.device))
-                out[start:start + self.batch_size] = self.network.decode(est.to(torch.complex64), plan.chunk)
+                out[start:start + size] = self.network.decode(est.to(torch.complex64), plan.chunk)
             if progress is not None:
                 progress(min(1.0, (start + len(batch)) / flat.shape[0]))
         return overlap_add(out.reshape(chunks.shape), plan)
@@ -311,13 +359,53 @@ def fall_back_to_input(noisy: np.ndarray, estimate: np.ndarray, chunking: tuple[
     return (x + overlap_add(keep[..., None] * (y_chunks - x_chunks), plan)).numpy().astype(estimate.dtype)
 
 
+TOP_BAND = (0.70, 0.95)  # of the model's Nyquist: where the model's own gain is read for the band above
+
+
+def carry_top_band(rows: np.ndarray, estimate: np.ndarray, *, sample_rate: float, model_sr: float,
+                   stft) -> np.ndarray:
+    """The part of ``rows`` above the model's Nyquist, scaled frame by frame by the gain the model
+    applied just below it; add it to ``estimate`` to hand back a full-band signal.
+
+    A model that runs at 16 kHz never sees 8-24 kHz of a 48 kHz recording; dropping that band
+    muffles every clean recording, and passing it through unchanged keeps its noise. The model's
+    gain in its own top band (estimate over input energy, per STFT hop, capped at 1) is the best
+    guess it offers for the band above. Rows ``[R, T]`` at ``sample_rate``; returns ``[R, T]``.
+    """
+    from scipy.signal import butter, sosfiltfilt
+
+    n = rows.shape[-1]
+    seen = resample(resample(rows, orig_sr=sample_rate, target_sr=model_sr), orig_sr=model_sr,
+                    target_sr=sample_rate, length=n)
+    above = rows - seen
+    nyquist = model_sr / 2
+    sos = butter(4, [TOP_BAND[0] * nyquist, TOP_BAND[1] * nyquist], btype="bandpass", fs=sample_rate, output="sos")
+    frame = max(1, int(round(stft.hop_length * sample_rate / model_sr)))
+    count = max(1, n // frame)
+
+    def energy(x: np.ndarray) -> np.ndarray:
+        band = sosfiltfilt(sos, x, axis=-1) if n > 27 else x  # filtfilt needs a few samples of padding
+        band = np.pad(band, [(0, 0), (0, count * frame - n)]) if count * frame > n else band[:, :count * frame]
+        return np.mean(band.reshape(band.shape[0], count, frame) ** 2, axis=-1)
+
+    gain = np.sqrt(energy(estimate) / np.maximum(energy(seen), 1e-20)).clip(0.0, 1.0)
+    centres = (np.arange(count) + 0.5) * frame
+    envelope = np.stack([np.interp(np.arange(n), centres, g) for g in gain])
+    return (above * envelope).astype(rows.dtype, copy=False)
+
+
 def _like(y: np.ndarray, x: Signal, shape, dtype, is_torch: bool) -> Signal:
+    """``y`` in the input's container, shape and dtype; integer samples are rounded and clipped to range."""
     y = y.reshape(shape)
     if is_torch:
-        out_dtype = dtype if dtype.is_floating_point else torch.float32
-        return torch.from_numpy(y).to(device=x.device, dtype=out_dtype)
-    out_dtype = dtype if np.issubdtype(dtype, np.floating) else np.float32
-    return y.astype(out_dtype)
+        if dtype.is_floating_point:
+            return torch.from_numpy(y).to(device=x.device, dtype=dtype)
+        info = torch.iinfo(dtype)
+        return torch.from_numpy(np.clip(np.rint(y), info.min, info.max)).to(device=x.device, dtype=dtype)
+    if np.issubdtype(dtype, np.floating):
+        return y.astype(dtype)
+    info = np.iinfo(dtype)
+    return np.clip(np.rint(y), info.min, info.max).astype(dtype)
 
 
 def load_model(name_or_path: str | Path = "speech", *, device: str | torch.device = "auto",

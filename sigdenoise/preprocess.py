@@ -25,8 +25,12 @@ def resampled_length(n: int, *, orig_sr: float, target_sr: float) -> int:
     return int(round(n * float(target_sr) / float(orig_sr)))
 
 
-def resample(x: Array, *, orig_sr: float, target_sr: float) -> Array:
-    """Resample along the last axis to ``target_sr``; output length is ``round(n * target_sr / orig_sr)``.
+def resample(x: Array, *, orig_sr: float, target_sr: float, length: int | None = None) -> Array:
+    """Resample along the last axis to ``target_sr``.
+
+    The output has ``length`` samples, by default ``round(n * target_sr / orig_sr)``. Going there and
+    back does not always return to ``n`` samples (48001 -> 16000 -> 48000), so the way back passes
+    the original length.
 
     numpy input goes through soxr (VHQ). torch input stays on its device: torchaudio
     when it imports, else a windowed-sinc polyphase filter of our own.
@@ -34,22 +38,26 @@ def resample(x: Array, *, orig_sr: float, target_sr: float) -> Array:
     if orig_sr <= 0 or target_sr <= 0:
         raise ValueError(f"sample rates must be positive, got orig_sr={orig_sr}, target_sr={target_sr}")
     n = x.shape[-1]
-    n_out = resampled_length(n, orig_sr=orig_sr, target_sr=target_sr)
-    if orig_sr == target_sr or n == 0:
+    n_out = resampled_length(n, orig_sr=orig_sr, target_sr=target_sr) if length is None else int(length)
+    if (orig_sr == target_sr and n_out == n) or n == 0:
         return x.clone() if isinstance(x, torch.Tensor) else np.array(x, copy=True)
+    if orig_sr == target_sr:
+        return _fix_length(x, n_out)
     if isinstance(x, torch.Tensor):
         return _resample_torch(x, orig_sr=orig_sr, target_sr=target_sr, n_out=n_out)
     return _resample_numpy(np.asarray(x), orig_sr=orig_sr, target_sr=target_sr, n_out=n_out)
 
 
 def _fix_length(y: Array, n_out: int) -> Array:
+    """Trim, or extend by repeating the last sample (resamplers can land a sample or two short)."""
     n = y.shape[-1]
     if n >= n_out:
         return y[..., :n_out]
-    pad = [(0, 0)] * (y.ndim - 1) + [(0, n_out - n)]
     if isinstance(y, torch.Tensor):
-        return torch.nn.functional.pad(y, (0, n_out - n))
-    return np.pad(y, pad)
+        mode = "replicate" if n else "constant"
+        return torch.nn.functional.pad(y.reshape(-1, 1, n), (0, n_out - n), mode=mode).reshape(*y.shape[:-1], n_out)
+    pad = [(0, 0)] * (y.ndim - 1) + [(0, n_out - n)]
+    return np.pad(y, pad, mode="edge" if n else "constant")
 
 
 def _resample_numpy(x: np.ndarray, *, orig_sr: float, target_sr: float, n_out: int) -> np.ndarray:
@@ -245,7 +253,13 @@ def restore_level(x: Array, *, gain: Array) -> Array:
 # --------------------------------------------------------------------------- chunking
 @dataclass(frozen=True)
 class ChunkPlan:
-    """How a signal of ``length`` samples is cut into overlapping chunks."""
+    """Where chunks of ``chunk`` samples start in a signal of ``length`` samples.
+
+    Chunks advance by ``chunk - overlap``, except the last, which is moved back to end exactly at
+    ``length``: it overlaps its neighbour more, and no chunk ever holds padding. A chunk that ends in
+    zeros makes the network treat its real part differently (the bundled speech model left the last
+    0.25-0.5 s of long files noisy), so every chunk is cut from the signal itself.
+    """
 
     length: int
     chunk: int
@@ -262,12 +276,16 @@ class ChunkPlan:
         return 1 + math.ceil((self.length - self.chunk) / self.step)
 
     @property
+    def starts(self) -> list[int]:
+        return [min(k * self.step, self.length - self.chunk) for k in range(self.count)]
+
+    @property
     def padded_length(self) -> int:
-        return self.chunk + (self.count - 1) * self.step
+        return max(self.length, self.chunk)
 
 
 def plan_chunks(length: int, *, chunk: int, overlap: int) -> ChunkPlan:
-    """Plan chunks of ``chunk`` samples overlapping by ``overlap`` samples."""
+    """Plan chunks of ``chunk`` samples overlapping by at least ``overlap`` samples."""
     if not 0 <= 2 * overlap <= chunk or chunk < 1:
         # Beyond half a chunk, three chunks would overlap and the pairwise crossfades no longer sum to one.
         raise ValueError(f"need 0 <= overlap <= chunk / 2, got overlap={overlap}, chunk={chunk}")
@@ -277,34 +295,47 @@ def plan_chunks(length: int, *, chunk: int, overlap: int) -> ChunkPlan:
 
 
 def split_chunks(x: torch.Tensor, plan: ChunkPlan) -> torch.Tensor:
-    """``Tensor[..., T] -> Tensor[..., count, chunk]``, zero-padding the tail."""
-    x = torch.nn.functional.pad(x, (0, plan.padded_length - x.shape[-1]))
-    return x.unfold(-1, plan.chunk, plan.step)
+    """``Tensor[..., T] -> Tensor[..., count, chunk]`` (a copy; zero-padded only when T < chunk)."""
+    if x.shape[-1] < plan.chunk:
+        x = torch.nn.functional.pad(x, (0, plan.chunk - x.shape[-1]))
+    return torch.stack([x[..., s:s + plan.chunk] for s in plan.starts], dim=-2)
+
+
+def _ramp(n: int, dtype, device) -> torch.Tensor:
+    """Raised-cosine fade-in of ``n`` samples; it and its mirror image sum to one."""
+    t = (torch.arange(n, dtype=torch.float64) + 0.5) / n
+    return (0.5 - 0.5 * torch.cos(math.pi * t)).to(dtype=dtype, device=device)
+
+
+def chunk_weights(plan: ChunkPlan, *, dtype=torch.float32, device=None) -> torch.Tensor:
+    """``[count, chunk]`` crossfade weights of :func:`overlap_add`, before normalisation: a
+    raised-cosine ramp of ``overlap`` samples at every edge a chunk shares with a neighbour."""
+    w = torch.ones(plan.count, plan.chunk, dtype=dtype, device=device)
+    if plan.count > 1 and plan.overlap:
+        ramp = _ramp(plan.overlap, dtype, device)
+        w[1:, :plan.overlap] *= ramp
+        w[:-1, -plan.overlap:] *= ramp.flip(0)
+    return w
 
 
 def overlap_add(chunks: torch.Tensor, plan: ChunkPlan) -> torch.Tensor:
-    """Reassemble ``Tensor[..., count, chunk]`` with complementary raised-cosine crossfades.
+    """Reassemble ``Tensor[..., count, chunk]``: crossfades at the seams, normalised so the weights
+    at every sample sum to one.
 
-    The fade-out of one chunk and the fade-in of the next sum to exactly one across the
-    overlap, so identical chunks reassemble to the input without a seam.
+    Where chunks advance by the regular step, the fade-out of one chunk and the fade-in of the next
+    already sum to one; the last chunk, moved back to end at the signal's end, overlaps more, and the
+    normalisation keeps that stretch a true weighted mean. Identical chunks reassemble to the input.
     """
     lead = chunks.shape[:-2]
-    count, size = chunks.shape[-2:]
-    fade = torch.ones(size, dtype=chunks.dtype, device=chunks.device)
-    if plan.overlap:
-        ramp = 0.5 - 0.5 * torch.cos(math.pi * (torch.arange(plan.overlap, dtype=torch.float64) + 0.5) / plan.overlap)
-        ramp = ramp.to(chunks.dtype).to(chunks.device)
-        fade_in = fade.clone()
-        fade_in[: plan.overlap] = ramp
-        fade_out = fade.clone()
-        fade_out[-plan.overlap:] = ramp.flip(0)
+    size = chunks.shape[-1]
+    w = chunk_weights(plan, dtype=chunks.dtype if chunks.is_floating_point() else torch.float32,
+                      device=chunks.device)
     out = torch.zeros(*lead, plan.padded_length, dtype=chunks.dtype, device=chunks.device)
-    for k in range(count):
-        w = fade
-        if plan.overlap and count > 1:
-            w = fade_in if k == count - 1 else fade_out if k == 0 else fade_in * fade_out
-        out[..., k * plan.step: k * plan.step + size] += chunks[..., k, :] * w
-    return out[..., : plan.length]
+    total = torch.zeros(plan.padded_length, dtype=w.dtype, device=chunks.device)
+    for k, start in enumerate(plan.starts):
+        out[..., start:start + size] += chunks[..., k, :] * w[k]
+        total[start:start + size] += w[k]
+    return (out / total)[..., : plan.length]
 
 
 # --------------------------------------------------------------------------- NaN / Inf

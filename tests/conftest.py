@@ -34,7 +34,9 @@ def save_tiny_model(path, task: str = "speech", sample_rate: int = 16000, seed: 
     torch.manual_seed(seed)
     config = make_tiny_config(task, sample_rate)
     net = BridgeDenoiser(config)
-    save_checkpoint(path, net.state_dict(), config, data={"kind": "tiny test model"})
+    # marked calibrated (scale 1) so the tests can ask for its band; uncalibrated models offer none
+    save_checkpoint(path, net.state_dict(), config, data={"kind": "tiny test model"},
+                    training={"calibration": {"scale": 1.0, "data": "none: an untrained test model"}})
     return path
 
 

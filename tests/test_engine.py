@@ -164,7 +164,7 @@ def test_several_samples_never_run_the_deterministic_single_step(tiny_model):
     x = np.random.default_rng(3).standard_normal(8000).astype(np.float32) * 0.1
     one_step = dataclasses.replace(tiny_model.config, bridge=dataclasses.replace(tiny_model.config.bridge,
                                                                                  default_steps=1))
-    model = sigdenoise.DenoiseModel(tiny_model.network, one_step, device="cpu")
+    model = sigdenoise.DenoiseModel(tiny_model.network, one_step, metadata=tiny_model.metadata, device="cpu")
     assert model.resolve_steps(None) == 1 and model.resolve_steps(None, num_samples=4) == 2
     _, std = model.denoise(x, sample_rate=16000, num_samples=4, return_std=True)
     assert std.max() > 0
@@ -177,12 +177,6 @@ def test_batch_of_equal_length_signals_matches_one_by_one(tiny_model):
     together = tiny_model.denoise(x, sample_rate=16000, eta=0.0)
     alone = np.stack([tiny_model.denoise(row, sample_rate=16000, eta=0.0) for row in x])
     assert np.allclose(together, alone, atol=1e-5)
-
-
-def test_long_input_is_chunked(tiny_model):
-    x = np.random.default_rng(5).standard_normal(16000 * 60).astype(np.float32) * 0.1  # a minute
-    y = tiny_model.denoise(x, sample_rate=16000, steps=1)
-    assert y.shape == x.shape and np.isfinite(y).all()
 
 
 def test_bad_inputs_get_clear_errors(tiny_model):
@@ -209,9 +203,13 @@ def test_silent_input_stays_silent(tiny_model):
     assert np.array_equal(tiny_model.denoise(np.zeros(4000), sample_rate=16000), np.zeros(4000))
 
 
-def test_si_sdr_of_identical_signals_is_high():
-    x = torch.randn(2, 1000)
-    assert (si_sdr(x, x) > 60).all()
+def test_si_sdr_reads_the_error_level_it_is_given():
+    clean = torch.randn(2, 16000, generator=torch.Generator().manual_seed(0))
+    error = torch.randn(2, 16000, generator=torch.Generator().manual_seed(1))
+    error = error - (error * clean).sum(-1, keepdim=True) / clean.pow(2).sum(-1, keepdim=True) * clean  # orthogonal
+    noisy = 3.0 * (clean + 0.1 * error * clean.norm(dim=-1, keepdim=True) / error.norm(dim=-1, keepdim=True))
+    assert torch.allclose(si_sdr(noisy, clean), torch.full((2,), 20.0), atol=0.01)  # scale-invariant: x3 is free
+    assert (si_sdr(clean, clean) > 60).all()
 
 
 def test_untrained_model_with_mask_offset_passes_input_through():

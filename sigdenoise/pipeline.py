@@ -383,15 +383,20 @@ def carry_top_band(rows: np.ndarray, estimate: np.ndarray, *, sample_rate: float
     frame = max(1, int(round(stft.hop_length * sample_rate / model_sr)))
     count = max(1, n // frame)
 
-    def energy(x: np.ndarray) -> np.ndarray:
-        band = sosfiltfilt(sos, x, axis=-1) if n > 27 else x  # filtfilt needs a few samples of padding
-        band = np.pad(band, [(0, 0), (0, count * frame - n)]) if count * frame > n else band[:, :count * frame]
-        return np.mean(band.reshape(band.shape[0], count, frame) ** 2, axis=-1)
+    def energy(x: np.ndarray) -> np.ndarray:  # per hop, in the top band; row by row to bound memory
+        out = np.zeros((x.shape[0], count))
+        for r, row in enumerate(x):
+            band = sosfiltfilt(sos.astype(row.dtype), row) if n > 27 else row  # filtfilt pads a few samples
+            band = np.pad(band, (0, count * frame - n)) if count * frame > n else band[:count * frame]
+            out[r] = np.mean(np.square(band.reshape(count, frame), dtype=np.float64), axis=-1)
+        return out
 
     gain = np.sqrt(energy(estimate) / np.maximum(energy(seen), 1e-20)).clip(0.0, 1.0)
+    del seen
     centres = (np.arange(count) + 0.5) * frame
-    envelope = np.stack([np.interp(np.arange(n), centres, g) for g in gain])
-    return (above * envelope).astype(rows.dtype, copy=False)
+    for r in range(len(above)):
+        above[r] *= np.interp(np.arange(n), centres, gain[r]).astype(above.dtype, copy=False)
+    return above.astype(rows.dtype, copy=False)
 
 
 def _like(y: np.ndarray, x: Signal, shape, dtype, is_torch: bool) -> Signal:

@@ -40,12 +40,13 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_fetch_data(args) -> int:
-    from .sources import prepare, prepare_sensor
+    from .sources import SOURCES, prepare, prepare_sensor
 
     roles = args.roles or ["speech", "noise"]
-    unknown = sorted(set(roles) - {"speech", "noise", "sensor"})
+    known = [*SOURCES, "sensor"]
+    unknown = sorted(set(roles) - set(known))
     if unknown:
-        print(f"sigdenoise fetch-data: unknown role(s) {unknown}; choose from speech, noise, sensor", file=sys.stderr)
+        print(f"sigdenoise fetch-data: unknown role(s) {unknown}; choose from {', '.join(known)}", file=sys.stderr)
         return 2
     for role in roles:
         print(prepare_sensor() if role == "sensor" else prepare(role))
@@ -168,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("fetch-data", help="download and prepare the training corpora into ~/.cache/sigdenoise")
-    p.add_argument("roles", nargs="*", metavar="ROLE", help="speech, noise and/or sensor (default: speech noise)")
+    p.add_argument("roles", nargs="*", metavar="ROLE", help="speech, noise, noise-wide, heldout-speech, heldout-noise and/or sensor (default: speech noise)")
     p.set_defaults(func=cmd_fetch_data)
 
     p = sub.add_parser("info", help="show a model's config, rate, parameters and data summary")

@@ -19,7 +19,7 @@ from .config import DEFAULT_EVENT_KINDS, DataConfig
 # and noises the model never heard). The benchmark imports this same rule.
 VALIDATION_SPEECH_GROUPS = {"fr", "klettres-de", "klettres-nl"}
 TRAIN_CZECH_GROUPS = {"cs-m", "cs-v"}  # the two main Fillets voices train; the minor voices validate
-NOT_SPEECH_GROUPS = {"cs-x"}  # Fillets character effects (grunts, "huhu"): in neither split
+NOT_SPEECH_GROUPS = {"cs-x", "nl-x"}  # Fillets character effects (grunts, "huhu"): in neither split
 
 
 def is_validation(clip: dict, role: str) -> bool:

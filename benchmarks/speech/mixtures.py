@@ -55,14 +55,14 @@ def _manifest(role: str) -> tuple[Path, list[dict]]:
     root = CACHE / f"{role}-{SR}"
     path = root / "manifest.json"
     if not path.exists():
-        raise FileNotFoundError(f"{path} not found: run `python -m sigdenoise.sources {role}` first")
+        raise FileNotFoundError(f"{path} not found: run `sigdenoise fetch-data {role}` first")
     return root, json.loads(path.read_text())["clips"]
 
 
 def _corpus(group: str) -> str:
     """The recording family of a speaker: three families, so that (3 and 4 being coprime)
     every family meets every SNR within 12 consecutive mixtures."""
-    for prefix in ("cs-", "klettres-"):
+    for prefix in ("cs-", "klettres-", "nl-"):
         if group.startswith(prefix):
             return prefix[:-1]
     return group
@@ -155,23 +155,68 @@ def _noise_excerpt(noise: np.ndarray, n: int, rng: np.random.Generator) -> np.nd
     return out[start:start + n].copy()
 
 
+def _package_noise(root: Path, clips: list[dict], n: int, rng: np.random.Generator) -> tuple[dict, np.ndarray]:
+    """``n`` samples of one noise package: an excerpt of one of its files of 1 s or more, or, for a package
+    of short events only (key clicks), its events laid one after another at 2-8 per second, as typing is."""
+    long = [c for c in clips if c["seconds"] >= 1.0]
+    for _ in range(20):
+        if long:
+            clip = long[int(rng.integers(len(long)))]
+            out = _noise_excerpt(_load(root, clip), n, rng)
+        else:
+            clip = {"file": "(events)", "package": clips[0]["package"],
+                    "source": f"{len(clips)} short files laid in sequence"}
+            out = np.zeros(n, np.float32)
+            at = int(rng.integers(0, SR // 4))
+            while at < n:
+                event = _load(root, clips[int(rng.integers(len(clips)))])[: n - at]
+                out[at:at + event.size] += event
+                at += int(SR / rng.uniform(2.0, 8.0))
+        out = out - out.mean()
+        if _rms(out) > 1e-4:
+            return clip, out
+    return clip, out
+
+
 def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
 
 
-def build_mixtures(n_clips: int, seed: int = SEED, select: Callable[[dict, str], bool] | None = None
-                   ) -> list[Mixture]:
-    """The first ``n_clips`` mixtures (deterministic for a given seed) of the clips ``select(clip, role)``
-    keeps, ``role`` being "speech" or "noise"; by default the held-out validation split."""
+def every_clip(clip: dict, role: str) -> bool:
+    """The selection rule of the unseen-source split: its packages are held out whole, so all of them
+    (but grunts and effects, which are not speech)."""
+    from sigdenoise.data import NOT_SPEECH_GROUPS
+
+    return role != "speech" or clip["group"] not in NOT_SPEECH_GROUPS
+
+
+# split name -> (speech cache, noise cache, selection rule); "unseen" reads only packages no training stage reads
+SPLITS = {"in-package": ("speech", "noise", None), "unseen": ("heldout-speech", "heldout-noise", every_clip)}
+
+
+def build_mixtures(n_clips: int, seed: int = SEED, select: Callable[[dict, str], bool] | None = None,
+                   split: str = "in-package") -> list[Mixture]:
+    """The first ``n_clips`` mixtures (deterministic for a given seed) of ``split``'s caches.
+
+    "in-package" keeps the clips ``select(clip, role)`` keeps ("speech" or "noise"; by default the held-out
+    validation files of the training packages); "unseen" mixes the whole held-out packages of
+    ``sigdenoise.sources.HELDOUT_*_SOURCES``."""
+    speech_role, noise_role, split_rule = SPLITS[split]
+    if select is None:
+        select = split_rule
     if select is None:
         from sigdenoise.data import is_validation as select
     rule = f"{select.__module__}.{select.__qualname__}"
-    s_root, s_clips = _manifest("speech")
-    n_root, n_clips_all = _manifest("noise")
+    s_root, s_clips = _manifest(speech_role)
+    n_root, n_clips_all = _manifest(noise_role)
     speech = [c for c in s_clips if select(c, "speech")]
     noise = [c for c in n_clips_all if select(c, "noise")]
     plans = _utterance_plans(speech, seed)
     noises = _noise_order(noise, seed)
+    by_package: dict[str, list[dict]] = {}
+    if split == "unseen":
+        for c in sorted(noise, key=lambda c: c["file"]):
+            by_package.setdefault(c["package"], []).append(c)
     if n_clips > len(plans):
         raise ValueError(f"only {len(plans)} utterances in the selected split, {n_clips} asked")
     mixtures = []
@@ -187,7 +232,10 @@ def build_mixtures(n_clips: int, seed: int = SEED, select: Callable[[dict, str],
         clean = np.concatenate(parts)[: 8 * SR]
         clean = clean - clean.mean()
         snr = float(SNRS[i % len(SNRS)])
-        for attempt in range(len(noises)):
+        if by_package:  # packages in turn (five of them against four SNRs: every package meets every SNR)
+            package = sorted(by_package)[i % len(by_package)]
+            nclip, excerpt = _package_noise(n_root, by_package[package], clean.size, rng)
+        for attempt in range(0 if by_package else len(noises)):
             nclip = noises[(i + attempt * 7) % len(noises)]
             excerpt = _noise_excerpt(_load(n_root, nclip), clean.size, rng)
             excerpt = excerpt - excerpt.mean()
@@ -209,6 +257,7 @@ def build_mixtures(n_clips: int, seed: int = SEED, select: Callable[[dict, str],
                 "speaker": plan[0]["group"],
                 "speech_files": [c["file"] for c in plan],
                 "noise_file": nclip["file"],
+                "noise_package": nclip.get("package", ""),
                 "noise_source": nclip["source"],
                 "seconds": round(clean.size / SR, 3),
                 "level_dbfs": round(20 * np.log10(_rms(clean) + 1e-12), 2),

@@ -104,6 +104,26 @@ def cmd_denoise(args) -> int:
     return summary.exit_code
 
 
+def cmd_stream(args) -> int:
+    import signal
+
+    from .pipeline import load_model
+    from .stream import pipe_stream
+
+    model = load_model(args.model, device=args.device)
+    stream = model.stream(sample_rate=args.rate, channels=args.channels, latency=args.latency, steps=args.steps,
+                          seed=args.seed, strength=args.strength, repair_nan=True)
+    print(f"[stream] {args.model} at {args.rate:g} Hz, {args.channels} channel(s), latency {stream.latency:.3f} s",
+          file=sys.stderr)
+    if hasattr(signal, "SIGPIPE"):  # a closed reader (| head) ends the stream quietly
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        pipe_stream(stream, sys.stdin.buffer, sys.stdout.buffer, format=args.format)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -212,6 +232,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rate for sensor logs whose file gives none (NPY, CSV without a time column); "
                         "a rate the file states is kept")
     p.set_defaults(func=cmd_denoise)
+
+    p = sub.add_parser("stream", help="denoise a live stream from standard input to standard output",
+                       description="Denoise raw PCM (or one value per line, CSV lines) from stdin to stdout as it "
+                                   "arrives, e.g. arecord -f S16_LE -r 16000 | sigdenoise stream --rate 16000 | "
+                                   "aplay -f S16_LE -r 16000")
+    p.add_argument("--rate", type=_positive_float, required=True, metavar="HZ", help="sample rate of the input")
+    p.add_argument("--model", default="speech", metavar="speech|sensor|PATH", help="model (default: speech)")
+    p.add_argument("--format", choices=["s16le", "f32le", "text"], default="s16le",
+                   help="s16le or f32le raw PCM, channels interleaved, or text: one sample per line, channels "
+                        "separated by commas (default s16le); the output has the same format")
+    p.add_argument("--channels", type=_positive_int, default=1, help="channels (default 1; text: values per line)")
+    p.add_argument("--latency", type=_positive_float, metavar="SECONDS",
+                   help="delay; less means less look-ahead and lower quality (default: 0.5 s for speech, "
+                        "2048 samples for the sensor model)")
+    p.add_argument("--steps", type=_positive_int, metavar="N", help="sampler steps (default: the model's own)")
+    p.add_argument("--seed", type=int, default=0, help="sampler seed (default 0)")
+    p.add_argument("--strength", type=_unit_interval, metavar="S", help="dry/wet mix (default: the model's own)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu", help="where the model runs (cpu)")
+    p.set_defaults(func=cmd_stream)
     return parser
 
 

@@ -253,6 +253,19 @@ class DenoiseModel:
         spread[silent] = 0.0
         return mean, resample(spread, orig_sr=model_sr, target_sr=sample_rate, length=n).clip(min=0)
 
+    def stream(self, *, sample_rate: float, channels: int = 1, latency: float | None = None,
+               steps: int | None = None, seed: int = 0, strength: float | None = None, num_samples: int = 1,
+               return_std: bool = False, remove_hum: bool = True, eta: float = 1.0, repair_nan: bool = False):
+        """A :class:`sigdenoise.stream.DenoiseStream`: ``process(chunk)`` returns the denoised samples
+        ready so far, ``flush()`` the rest, ``latency`` the delay in seconds (default: 0.5 s for speech,
+        2048 samples for rate-agnostic sensor models; lower means less look-ahead and less quality).
+        The other options are :meth:`denoise`'s."""
+        from .stream import DenoiseStream
+
+        return DenoiseStream(self, sample_rate=sample_rate, channels=channels, latency=latency, steps=steps,
+                             seed=seed, strength=strength, num_samples=num_samples, return_std=return_std,
+                             remove_hum=remove_hum, eta=eta, repair_nan=repair_nan)
+
     def with_config(self, config: ModelConfig) -> "DenoiseModel":
         """The same network (shared, not copied) under another config: calibration and checks try settings
         on it without changing the model they were handed."""

@@ -1,0 +1,99 @@
+"""Streaming denoise (sigdenoise.stream) on the tiny untrained models: lengths, chunking, flush, CLI."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import sigdenoise
+
+
+def feed(stream, x: np.ndarray, sizes) -> np.ndarray:
+    """Push ``x`` through ``stream`` in chunks of ``sizes(k)`` samples; concatenate the outputs and the flush."""
+    outs, i, k = [], 0, 0
+    while i < x.shape[-1]:
+        outs.append(stream.process(x[..., i:i + sizes(k)]))
+        i += sizes(k)
+        k += 1
+    outs.append(stream.flush())
+    return np.concatenate(outs, axis=-1)
+
+
+@pytest.fixture(scope="module")
+def signal() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    t = np.arange(40000) / 16000
+    return (0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def test_chunk_sizes_do_not_change_the_output(tiny_model, signal):
+    rng = np.random.default_rng(1)
+    random_sizes = rng.integers(1, 900, size=10000)
+    outs = [feed(tiny_model.stream(sample_rate=16000, latency=0.1), signal, sizes)
+            for sizes in (lambda k: 160, lambda k: 320, lambda k: int(random_sizes[k]), lambda k: 10 ** 9)]
+    for out in outs:
+        assert out.shape == signal.shape and out.dtype == signal.dtype
+        np.testing.assert_allclose(out, outs[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("n", [1, 100, 1601, 23456])
+def test_exact_length_and_flush(tiny_model, n):
+    x = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    stream = tiny_model.stream(sample_rate=16000, latency=0.1)
+    first = stream.process(x)
+    assert n - round(stream.latency * 16000) <= first.shape[-1] < max(n, 1)  # held back, by at most the latency
+    rest = stream.flush()
+    assert first.shape[-1] + rest.shape[-1] == n
+    with pytest.raises(RuntimeError):
+        stream.process(x)
+
+
+def test_latency_and_matches_offline(tiny_model, signal):
+    # eta=0: a deterministic sampler, so the stream's windows and offline chunks draw no different noise
+    stream = tiny_model.stream(sample_rate=16000, latency=0.25, eta=0.0)
+    assert stream.latency == pytest.approx(0.25, abs=2 / 16000)
+    y = feed(stream, signal, lambda k: 320)
+    offline = tiny_model.denoise(signal, sample_rate=16000, eta=0.0)
+    snr = 10 * np.log10(np.sum(offline ** 2) / np.sum((offline - y) ** 2))
+    assert snr > 20  # the tiny model's context is short; the level differs only in the first chunk
+
+
+def test_multichannel_torch_and_resampled(tiny_model, signal):
+    x = torch.from_numpy(np.stack([signal, -0.5 * signal]))[:, :20000]
+    stream = tiny_model.stream(sample_rate=16000, channels=2, latency=0.1)
+    y = torch.cat([stream.process(x[:, i:i + 480]) for i in range(0, x.shape[-1], 480)] + [stream.flush()], -1)
+    assert isinstance(y, torch.Tensor) and y.shape == x.shape
+    x48 = np.repeat(signal[:8000], 3)
+    out = feed(tiny_model.stream(sample_rate=48000, latency=0.2), x48, lambda k: 960)
+    assert out.shape == x48.shape and np.all(np.isfinite(out))
+    with pytest.raises(ValueError):
+        tiny_model.stream(sample_rate=16000, channels=2).process(signal[:100])
+
+
+def test_int16_and_sensor_band(tiny_checkpoints):
+    model = sigdenoise.load_model(tiny_checkpoints / "sensor.safetensors", device="cpu")
+    x = (1000 * np.sin(np.arange(5000) / 30)).astype(np.int16)
+    y = feed(model.stream(sample_rate=1000), x, lambda k: 37)
+    assert y.dtype == np.int16 and y.shape == x.shape
+    stream = model.stream(sample_rate=1000, num_samples=3, return_std=True, latency=0.5)
+    parts = [stream.process(x[:3000].astype(np.float32)), stream.flush()]
+    mean = np.concatenate([p[0] for p in parts])
+    std = np.concatenate([p[1] for p in parts])
+    assert mean.shape == std.shape == (3000,) and np.all(std >= 0)
+
+
+def test_cli_pipe(tiny_model_env, signal):
+    pcm = (signal * 20000).astype("<i2").tobytes()
+    done = subprocess.run([sys.executable, "-m", "sigdenoise.cli", "stream", "--rate", "16000", "--latency", "0.1"],
+                          input=pcm, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    assert len(done.stdout) == len(pcm)
+    lines = "\n".join(f"{v:.4f},{-v:.4f}" for v in signal[:3000]).encode() + b"\n"
+    done = subprocess.run([sys.executable, "-m", "sigdenoise.cli", "stream", "--model", "sensor", "--rate", "1000",
+                           "--format", "text", "--channels", "2"], input=lines, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    rows = done.stdout.decode().splitlines()
+    assert len(rows) == 3000 and len(rows[0].split(",")) == 2

@@ -170,6 +170,20 @@ class DataConfig:
     # sensor: share of those synthetic traces that get a stationary broadband part (sensor_data._broadband)
     # and, half the time, ADC rounding.
     synthetic_broadband_prob: float = 0.0
+    # speech_mix, training split only: more real-noise folders (a name such as "noise-wide" is the prepared
+    # cache of that role, anything else a path); their files join noise_dir's in the draw. In-training
+    # validation keeps noise_dir's own validation files, so its numbers stay comparable across stages.
+    extra_noise_dirs: tuple[str, ...] = ()
+    # speech_mix, with augment: share of voices heard across a simulated room (data.room_pair): the input
+    # holds the reverberant voice, the target only its direct path and first 50 ms of reflections.
+    speech_reverb_prob: float = 0.0
+    # speech_mix, with augment: share of examples sent through a lossy codec (MP3 or Vorbis at a random
+    # bit rate, libsndfile) after mixing; the target is the clean voice through the same codec, so the
+    # model removes the noise, not the channel.
+    codec_prob: float = 0.0
+    # speech_mix, with augment: share of noisy inputs clipped at 30-90 % of their peak (a hot microphone
+    # preamp); the target is not clipped.
+    clip_prob: float = 0.0
     # Length of the in-training validation examples; 0 means segment_seconds. Set it to train on shorter
     # segments (cheaper steps) while validating on the same mixtures as a run on longer ones.
     validation_seconds: float = 0.0

@@ -7,6 +7,7 @@ the pipeline scales inputs at inference time.
 from __future__ import annotations
 
 import fnmatch
+import io as _io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -345,6 +346,59 @@ def room_reverb(x: np.ndarray, *, sample_rate: float, rng: np.random.Generator) 
     return at_level_of(y, x)
 
 
+def room_pair(x: np.ndarray, *, sample_rate: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` heard across a synthetic room: (direct path + reflections of the first 50 ms, the whole
+    reverberant signal), both scaled by one gain that keeps the second at ``x``'s RMS.
+
+    The impulse response is a direct path, 4-16 sparse early reflections at 2-50 ms (image sources of a
+    small or mid-size room) and an exponentially decaying diffuse tail (RT60 0.2-1.0 s, direct-to-reverb
+    ratio -3..+9 dB). The early part stays in the target: listeners hear it as the voice, not as the room.
+    """
+    from scipy.signal import fftconvolve
+
+    rt60 = rng.uniform(0.2, 1.0)
+    n_ir = int(rt60 * sample_rate)
+    t = np.arange(n_ir) / sample_rate
+    ir = rng.standard_normal(n_ir) * np.exp(-6.9 * t / rt60)
+    ir[: int(0.005 * sample_rate)] = 0.0  # the diffuse tail builds up after the first reflections
+    ir *= 10 ** (-rng.uniform(-3, 9) / 20) / (np.sqrt(np.sum(ir ** 2)) + 1e-12)
+    for _ in range(int(rng.integers(4, 17))):
+        delay = rng.uniform(0.002, 0.05)
+        ir[int(delay * sample_rate)] += rng.choice([-1, 1]) * rng.uniform(0.2, 0.8) * np.exp(-6.9 * delay / rt60)
+    ir[0] = 1.0
+    early = ir[: int(0.05 * sample_rate)]
+    heard = fftconvolve(x, ir)[: x.size]
+    target = fftconvolve(x, early)[: x.size]
+    gain = np.sqrt(np.mean(np.square(x)) / (np.mean(np.square(heard)) + 1e-20))
+    return (target * gain).astype(np.float32), (heard * gain).astype(np.float32)
+
+
+def codec_pair(clean: np.ndarray, noisy: np.ndarray, *, sample_rate: int,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``clean`` and ``noisy`` through one lossy codec setting (MP3 or Vorbis at a random bit rate, via
+    libsndfile), each realigned to its input (MP3 adds an encoder delay) and kept at its length."""
+    import soundfile as sf
+    from scipy.signal import correlate
+
+    fmt, subtype = ("MP3", "MPEG_LAYER_III") if rng.uniform() < 0.5 else ("OGG", "VORBIS")
+    level = float(rng.uniform(0.5, 0.95))  # libsndfile's compression level: higher is a lower bit rate
+
+    def through(x: np.ndarray) -> np.ndarray:
+        buffer = _io.BytesIO()
+        peak = float(np.max(np.abs(x))) + 1e-9
+        sf.write(buffer, x / peak * 0.9, sample_rate, format=fmt, subtype=subtype, compression_level=level)
+        buffer.seek(0)
+        y, _ = sf.read(buffer, dtype="float32")
+        y = y.reshape(-1)
+        reach = min(4096, y.size - 1)
+        lags = correlate(y[: x.size + reach], x[: min(x.size, 8192)], mode="valid", method="fft")
+        lag = int(np.argmax(lags[: reach + 1]))
+        y = y[lag: lag + x.size]
+        return (np.pad(y, (0, x.size - y.size)) * peak / 0.9).astype(np.float32)
+
+    return through(clean), through(noisy)
+
+
 def band_limit(x: np.ndarray, *, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
     """``x`` through a random band-pass (half the time low-pass only), as a telephone, radio or small
     loudspeaker passes a voice: edges at 100-500 Hz and 3-7 kHz, at the input's RMS. (Edges down to
@@ -469,18 +523,27 @@ class SpeechMixer:
 
     def example(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         n = int(self.config.segment_seconds * self.sample_rate)
+        config = self.config
         clean = self._speech(n, rng)
+        heard = clean  # what reaches the microphone; differs from the target in a reverberant room
+        if self.augment and config.speech_reverb_prob and rng.uniform() < config.speech_reverb_prob:  # 0: same draws
+            clean, heard = room_pair(clean, sample_rate=self.sample_rate, rng=rng)
         roll = rng.uniform()
-        clean_share, noise_share = self.config.clean_input_prob, self.config.noise_only_prob
+        clean_share, noise_share = config.clean_input_prob, config.noise_only_prob
         if roll < clean_share:  # clean in, clean out: teaches the model to leave clean speech alone
-            noisy = clean.copy()
+            noisy = heard.copy()
         elif roll < clean_share + noise_share:  # noise only: teaches it not to invent speech
             noise = self._noise(n, rng)
             clean = np.zeros(n, np.float32)
             noisy = noise / (np.sqrt(np.mean(noise ** 2)) + 1e-8) * 0.05
         else:
-            snr = rng.uniform(*self.config.snr_db)
-            noisy = clean + set_snr(clean, self._noise(n, rng), snr)
+            snr = rng.uniform(*config.snr_db)
+            noisy = heard + set_snr(heard, self._noise(n, rng), snr)
+        if self.augment and config.codec_prob and rng.uniform() < config.codec_prob:
+            clean, noisy = codec_pair(clean, noisy, sample_rate=self.sample_rate, rng=rng)
+        if self.augment and config.clip_prob and rng.uniform() < config.clip_prob:
+            limit = rng.uniform(0.3, 0.9) * float(np.max(np.abs(noisy)))
+            noisy = np.clip(noisy, -limit, limit)
         gain = self.target_rms / (np.sqrt(np.mean(noisy ** 2)) + 1e-8)
         return (clean * gain).astype(np.float32), (noisy * gain).astype(np.float32)
 
@@ -559,6 +622,13 @@ def build_training_data(config: DataConfig, *, sample_rate: int, target_rms: flo
         speech = speaker_streams(clips, sample_rate=sample_rate, rng=rng)
         noise = [np.asarray(c["audio"], np.float32)
                  for c in load_corpus(noise_dir, role="noise", split=split, sample_rate=sample_rate)]
+        for extra in config.extra_noise_dirs if split == "train" else ():
+            folder = Path(extra) if ("/" in extra or Path(extra).is_dir()) else default_cache(extra, sample_rate)
+            if not (folder / "manifest.json").exists() and not folder.is_dir():
+                raise FileNotFoundError(f"data.extra_noise_dirs: {folder} not found; run `sigdenoise fetch-data "
+                                        f"{extra}` for a prepared role, or give an existing folder")
+            noise += [np.asarray(c["audio"], np.float32)
+                      for c in load_corpus(folder, role="noise", split=split, sample_rate=sample_rate)]
         pause_noise = pause_streams(corpus, config.pause_noise_groups, sample_rate=sample_rate)
         if config.pause_noise_groups and config.pause_noise_prob > 0 and not pause_noise and split == "train":
             raise ValueError(f"no pauses of a second or more found for pause_noise_groups = "

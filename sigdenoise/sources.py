@@ -63,13 +63,13 @@ NOISE_SOURCES = [
 WIDE_NOISE_SOURCES = [
     AptSource("scorched3d-data", "usr/share/games/scorched3d/data/globalmods/**/*.wav", "noise-wide", "GPL-2+"),
     AptSource("supertux-data", "usr/share/games/supertux2/sounds/*.*", "noise-wide", "GPL-3+ and CC0-1.0 (per file)"),
-    AptSource("freedroidrpg-data", "usr/share/games/freedroidrpg/data/sound/effects/**/*.ogg", "noise-wide",
+    AptSource("freedroidrpg-data", "usr/share/freedroidrpg/data/sound/effects/**/*.ogg", "noise-wide",
               "GPL-2+", exclude=("*/voice_samples/*", "*/tux_ingame_comments/*")),
     AptSource("hedgewars-data", "usr/share/games/hedgewars/Data/Sounds/*.ogg", "noise-wide", "GPL-2 and CC-BY-SA-3.0"),
-    AptSource("frozen-bubble-data", "usr/share/games/frozen-bubble/snd/*.wav", "noise-wide", "GPL-2"),
+    AptSource("frozen-bubble-data", "usr/share/games/frozen-bubble/snd/*.*", "noise-wide", "GPL-2"),
     AptSource("asterisk-moh-opsound-wav", "usr/share/asterisk/moh/*.wav", "noise-wide", "CC-BY-SA-3.0"),
     AptSource("trigger-rally-data", "sounds/*.wav", "noise-wide", "GPL-2+",
-              archive="usr/share/games/trigger-rally/data.zip"),
+              archive="usr/share/games/trigger-rally/data.zip", exclude=("sounds/codriver/*",)),  # co-driver voices
     AptSource("warzone2100-data", "audio/sfx/*", "noise-wide", "GPL-2+ and CC0-1.0 (per file)",
               archive="usr/share/games/warzone2100/base.wz"),
     AptSource("openarena-data", "sound/*", "noise-wide", "GPL-2+", archive="usr/share/games/openarena/baseoa/pak0.pk3",

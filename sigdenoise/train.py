@@ -192,7 +192,7 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
     precision = resolve_precision(config.precision)
     bf16 = precision == "bf16"
     print(f"[train] precision {precision} (asked: {config.precision})", flush=True)
-    out_dir = Path(config.out_dir)
+    out_dir = Path(config.out_dir).expanduser()
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.json").write_text(json.dumps(to_dict(config), indent=1))
     rng = np.random.default_rng(config.seed)
@@ -211,10 +211,15 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
 
     model = BridgeDenoiser(mcfg)
     init = config.init
+    stages: list[dict] = []  # the runs this model was fine-tuned from, oldest first
     if init:
         from .pipeline import resolve_checkpoint
 
-        state, init_cfg, _ = load_checkpoint(resolve_checkpoint(init))
+        state, init_cfg, init_meta = load_checkpoint(resolve_checkpoint(init))
+        before = init_meta.get("training", {})  # `sigdenoise info` shows every stage's time
+        stages = before.get("stages") or ([{"run": before.get("config", {}).get("out_dir", str(init)),
+                                            "step": before.get("step"), "hours": before.get("hours")}]
+                                          if "hours" in before else [])
         # The weights fix the network and the number of bins; the hop and the compression are the
         # representation they are fine-tuned to, so a deliberate change there is allowed (and said).
         grown = grown_blocks(init_cfg.net, mcfg.net)
@@ -267,7 +272,9 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
         path = out_dir / "model.safetensors"
         save_checkpoint(path, ema.state_dict(), mcfg, data=data_summary,
                         training={"step": step, "hours": round(elapsed / 3600, 3), "precision": precision,
-                                  "validation": metrics, "config": to_dict(config)})
+                                  "validation": metrics, "config": to_dict(config),
+                                  "stages": stages + [{"run": config.out_dir, "step": step,
+                                                       "hours": round(elapsed / 3600, 3)}]})
         return path
 
     bar = None

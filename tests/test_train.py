@@ -380,3 +380,41 @@ def test_init_grows_a_model_starting_at_zero(tmp_path, dns_like, field, value, n
     assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(tuned), "--set", "steps=2",
                      "--set", f"model.{field}={value}"]) == 0
     assert new_weights(load_checkpoint(tuned / "model.safetensors")[0]).abs().sum() > 0
+
+
+def test_rooms_codecs_clipping_and_extra_noise_folders_shape_training_inputs_only(dns_like, tmp_path):
+    import shutil
+
+    from sigdenoise.config import DataConfig
+    from sigdenoise.data import build_training_data, codec_pair, room_pair
+
+    # a room: the target keeps the direct path and early reflections, the input also the late tail
+    click = np.zeros(16000, np.float32)
+    click[100] = 1.0
+    target, heard = room_pair(click, sample_rate=16000, rng=np.random.default_rng(0))
+    assert np.sum(target[100 + 800:] ** 2) < 1e-12 < np.sum(heard[100 + 800:] ** 2)
+    assert np.argmax(np.abs(target)) == np.argmax(np.abs(heard)) == 100
+    # a codec: both signals come back aligned and at their length
+    rng = np.random.default_rng(1)
+    voice = np.convolve(rng.standard_normal(32000), np.ones(8) / 8, "same").astype(np.float32) * 0.1
+    for seed in range(4):
+        coded, coded_noisy = codec_pair(voice, voice + 0.01, sample_rate=16000, rng=np.random.default_rng(seed))
+        assert coded.shape == coded_noisy.shape == voice.shape
+        assert np.corrcoef(coded[2000:-2000], voice[2000:-2000])[0, 1] > 0.9, seed
+    # extra noise folders join the training draw only; a missing one is named
+    extra = tmp_path / "more-noise"
+    shutil.copytree(dns_like / "noise", extra)
+    config = DataConfig(kind="speech_mix", clean_dir=str(dns_like / "clean"), noise_dir=str(dns_like / "noise"),
+                        segment_seconds=0.5, augment=True, extra_noise_dirs=(str(extra),),
+                        speech_reverb_prob=1.0, codec_prob=1.0, clip_prob=1.0)
+    plain = build_training_data(dataclasses.replace(config, extra_noise_dirs=()), sample_rate=16000, target_rms=0.05)
+    train = build_training_data(config, sample_rate=16000, target_rms=0.05)
+    assert len(train.noise) > len(plain.noise)
+    assert len(build_training_data(config, sample_rate=16000, target_rms=0.05, split="validation").noise) == \
+        len(build_training_data(dataclasses.replace(config, extra_noise_dirs=()), sample_rate=16000,
+                                target_rms=0.05, split="validation").noise)
+    clean, noisy, _ = train.batch(4, np.random.default_rng(2))
+    assert clean.shape == noisy.shape == (4, 8000) and np.isfinite(clean).all() and np.isfinite(noisy).all()
+    with pytest.raises(FileNotFoundError, match="no-such"):
+        build_training_data(dataclasses.replace(config, extra_noise_dirs=(str(tmp_path / "no-such"),)),
+                            sample_rate=16000, target_rms=0.05)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
+import fnmatch
 import glob
 import hashlib
 import itertools
@@ -35,6 +37,7 @@ from .config import check_sampler_request  # torch-free: a bad batch stops befor
 
 MANIFEST_NAME = "manifest.jsonl"
 LOCK_NAME = ".sigdenoise-batch.lock"
+CLAIMS_NAME = ".sigdenoise-claims"  # every output a run into this folder set out to write (relative paths, one a line)
 DEFAULT_MODELS = {"audio": "speech", "sensor": "sensor"}  # which bundled model a file kind gets
 MAX_AUTO_WORKERS = 8  # each worker holds its own copy of torch and the models (~0.3-0.5 GB)
 _TIME_UNIT_SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}  # CSV time-column units (io's convention)
@@ -62,6 +65,8 @@ class BatchOptions:
     shifts: int = 1  # placements of the STFT frame grid to average (DenoiseModel.denoise); each is one more pass
     device: str = "auto"  # "auto", "cpu" or "cuda"
     sample_rate: float | None = None  # for sensor logs that store no rate (NPY, CSV without a time column)
+    time_column: str | None = None  # tables (CSV, Parquet, TDMS): the column holding the time; None: found by name
+    columns: tuple[str, ...] | None = None  # the channels to denoise (the others pass through); None: all
     workers: int | None = None  # None: one per CPU core (at most MAX_AUTO_WORKERS), 1 when a GPU is used
     backend: str = "local"  # "local" (process pool) or "dask"
     scheduler: str | None = None  # dask scheduler address; None: a LocalCluster on 127.0.0.1
@@ -87,6 +92,8 @@ class BatchOptions:
             raise BatchUsageError(f"backend must be 'local' or 'dask', got {self.backend!r}")
         if self.scheduler and self.backend != "dask":
             raise BatchUsageError("--scheduler is an address of a Dask scheduler; add --backend dask")
+        if self.columns is not None and (isinstance(self.columns, str) or not self.columns):
+            raise BatchUsageError(f"columns must be a non-empty list of column names, got {self.columns!r}")
         if self.csv_chunk_rows < 1 or self.segment_values < 1:
             raise BatchUsageError("csv_chunk_rows and segment_values must be positive")
 
@@ -123,7 +130,10 @@ def _is_inside(path: Path, folder: Path) -> bool:
 
 
 def _walk(folder: Path, notes: list[str]) -> Iterator[Path]:
-    """Signal files under ``folder``, sorted; hidden files and folders are left out."""
+    """Signal files under ``folder``, sorted; hidden files and folders are left out.
+
+    Links to folders are not followed (``os.walk``'s default), so a folder loop cannot hang the search.
+    """
     audio, sensor = _signal_extensions()
     ignored = 0
 
@@ -143,24 +153,97 @@ def _walk(folder: Path, notes: list[str]) -> Iterator[Path]:
         notes.append(f"{folder}: left out {ignored} file(s) that are neither audio nor sensor logs")
 
 
-def find_inputs(patterns: Sequence[str], *, exclude: Path | None = None) -> tuple[list[Path], list[Path], list[str]]:
+def _name_matches(name: str, part: str) -> bool:
+    # glob's rule: a wildcard does not match a leading dot
+    return fnmatch.fnmatchcase(name, part) and (not name.startswith(".") or part.startswith("."))
+
+
+def _expand_glob(folder: Path, parts: Sequence[str], seen: set, notes: list[str]) -> Iterator[Path]:
+    """Paths under ``folder`` matching the pattern ``parts`` (``**``: any depth), like ``glob(recursive=True)``.
+
+    ``glob`` follows links to folders without remembering where it has been, so a link back to a
+    parent made ``'loop/**/*.wav'`` search forever; here each folder is searched once, and a link to
+    one already searched is said in a note and skipped.
+    """
+    if not parts:
+        yield folder
+        return
+    head, rest = parts[0], parts[1:]
+    if head == "**":
+        yield from _expand_glob(folder, rest, seen, notes)
+        for entry in _entries(folder):
+            if entry.name.startswith(".") or not _is_dir(entry):
+                continue
+            try:
+                key = (entry.stat().st_dev, entry.stat().st_ino)
+            except OSError:
+                continue
+            if key in seen:
+                if entry.is_symlink():
+                    notes.append(f"{entry.path}: a link to a folder already searched (a loop?); not searched again")
+                continue
+            seen.add(key)
+            yield from _expand_glob(Path(entry.path), parts, seen, notes)
+    elif not glob.has_magic(head):
+        child = folder / head
+        if rest:
+            if child.is_dir():
+                yield from _expand_glob(child, rest, seen, notes)
+        elif os.path.lexists(child):
+            yield child
+    else:
+        for entry in _entries(folder):
+            if _name_matches(entry.name, head):
+                if not rest:
+                    yield Path(entry.path)
+                elif _is_dir(entry):
+                    yield from _expand_glob(Path(entry.path), rest, seen, notes)
+
+
+def _entries(folder: Path) -> list:
+    try:
+        with os.scandir(folder) as it:
+            return sorted(it, key=lambda e: e.name)
+    except OSError:
+        return []
+
+
+def _is_dir(entry) -> bool:
+    try:
+        return entry.is_dir()  # follows links; a looping link is not a folder
+    except OSError:
+        return False
+
+
+def _real(path: Path) -> Path:
+    """``path`` with its links resolved; a looping or broken link resolves as far as it can (never raises)."""
+    return Path(os.path.realpath(path))
+
+
+def find_inputs(patterns: Sequence[str], *, skip: set | None = None) -> tuple[list[Path], list[Path], list[str]]:
     """Expand files, folders (recursively) and globs into absolute file paths.
 
     Returns ``(files, bases, notes)``: ``bases`` are the folders the output tree mirrors (a
     folder argument itself, a glob's fixed prefix, a file's parent); ``notes`` are things
-    the user should hear about. Files under ``exclude`` (the output folder) are skipped.
-    Raises BatchUsageError for a path that neither exists nor is a glob.
+    the user should hear about. Files whose real path is in ``skip`` (this output folder's
+    own earlier outputs) are left out. A folder given by name (even one called ``x.wav``)
+    is searched. Raises BatchUsageError for a path that neither exists nor is a glob.
     """
     files: list[Path] = []
     bases: list[Path] = []
     notes: list[str] = []
     for pattern in patterns:
-        path = Path(os.path.abspath(os.path.expanduser(pattern)))
+        expanded_pattern = os.path.expanduser(pattern)
+        path = Path(os.path.abspath(expanded_pattern))
         if glob.has_magic(pattern):
-            matches = sorted(glob.glob(os.path.expanduser(pattern), recursive=True))
-            fixed = list(itertools.takewhile(lambda part: not glob.has_magic(part), Path(pattern).parts))
-            bases.append(Path(os.path.abspath(os.path.expanduser(os.path.join(*fixed) if fixed else "."))))
-            found = [Path(os.path.abspath(m)) for m in matches]
+            parts = Path(expanded_pattern).parts
+            fixed = list(itertools.takewhile(lambda part: not glob.has_magic(part), parts))
+            base = Path(os.path.abspath(os.path.join(*fixed) if fixed else "."))
+            bases.append(base)
+            seen: set = set()
+            with contextlib.suppress(OSError):
+                seen.add((base.stat().st_dev, base.stat().st_ino))
+            found = sorted(dict.fromkeys(_expand_glob(base, parts[len(fixed):], seen, notes)))
             expanded = []
             for match in found:
                 expanded.extend(_walk(match, notes) if match.is_dir() else [match])
@@ -169,7 +252,10 @@ def find_inputs(patterns: Sequence[str], *, exclude: Path | None = None) -> tupl
             files.extend(expanded)
         elif path.is_dir():
             bases.append(path)
-            files.extend(_walk(path, notes))
+            found = list(_walk(path, notes))
+            if not found:
+                notes.append(f"{pattern}: a folder with no audio files or sensor logs in it")
+            files.extend(found)
         elif path.exists() or path.is_symlink():
             bases.append(path.parent)
             files.append(path)
@@ -177,7 +263,7 @@ def find_inputs(patterns: Sequence[str], *, exclude: Path | None = None) -> tupl
             raise BatchUsageError(f"{pattern}: no such file or folder (and not a glob pattern)")
     unique: dict[Path, None] = {}
     for f in files:
-        if exclude is not None and _is_inside(f.resolve(), exclude):
+        if skip and _real(f) in skip:
             continue
         unique.setdefault(f, None)
     return list(unique), bases, notes
@@ -192,30 +278,33 @@ def _sha256(path: str | Path) -> str:
 
 
 def plan_batch(inputs: Sequence[str], out_dir: str | Path, options: BatchOptions) -> tuple[list[FileJob], list[str]]:
-    """Turn the inputs into :class:`FileJob` s, refusing any plan that could write over an input.
+    """Turn the inputs into :class:`FileJob` s, refusing any plan that could write over a file not its own.
 
     The output tree mirrors the inputs relative to the deepest folder common to all of
-    them (one folder argument: its contents land directly in ``out_dir``).
+    them (one folder argument: its contents land directly in ``out_dir``). A target may
+    already exist only as an earlier output of a run into ``out_dir`` (its manifest says
+    so); an input, or any other file, is never written over.
     """
     if not inputs:
         raise BatchUsageError("no inputs given")
     out_abs = Path(os.path.abspath(out_dir))
-    out_real = out_abs.resolve()
+    out_real = _real(out_abs)
     if out_abs.exists() and not out_abs.is_dir():
         raise BatchUsageError(f"{out_abs}: the output must be a folder, and this is a file")
     for pattern in inputs:
         candidate = Path(os.path.abspath(os.path.expanduser(pattern)))
-        if not glob.has_magic(pattern) and candidate.is_dir() and _is_inside(out_real, candidate.resolve()):
-            where = "the" if out_real == candidate.resolve() else "inside the"
+        if not glob.has_magic(pattern) and candidate.is_dir() and _is_inside(out_real, _real(candidate)):
+            where = "the" if out_real == _real(candidate) else "inside the"
             raise BatchUsageError(f"the output folder {out_abs} is {where} input folder {candidate}; outputs would "
                                   "mix with (or overwrite) the inputs. Choose an output folder outside it")
-    files, bases, notes = find_inputs(inputs, exclude=out_real)
+    own = _own_outputs(out_abs / MANIFEST_NAME)
+    files, bases, notes = find_inputs(inputs, skip=own)
     if not files:
         raise BatchUsageError("no input files found" + (f" ({'; '.join(notes)})" if notes else ""))
     root = Path(os.path.commonpath([str(b) for b in bases]))
 
     models = _resolve_models({_kind(f) for f in files}, options)
-    input_real = {f.resolve() for f in files}
+    input_real = {_real(f): f for f in files}
     jobs, outputs = [], {}
     for f in files:
         kind = _kind(f)
@@ -225,21 +314,50 @@ def plan_batch(inputs: Sequence[str], out_dir: str | Path, options: BatchOptions
         if kind == "audio" and options.uncertainty > 1:
             std_output = output.with_name(f"{output.stem}_std{output.suffix}")
         for target in filter(None, (output, std_output)):
-            if target.resolve() in input_real:
-                raise BatchUsageError(f"{target} would overwrite an input file; choose another output folder")
+            real = _real(target)
+            if real in input_real:
+                raise BatchUsageError(f"{target} would overwrite the input {input_real[real]}; choose an output "
+                                      "folder that holds no inputs")
             if target in outputs:
                 raise BatchUsageError(f"{outputs[target]} and {f} would both write {target}; rename one, "
                                       "or run them into separate output folders")
+            if os.path.lexists(target) and real not in own:
+                raise BatchUsageError(f"{target} exists and is not an output of an earlier run into {out_abs} (its "
+                                      "manifest does not list it); sigdenoise never writes over such a file. Move "
+                                      "it away, or choose another output folder")
             outputs[target] = f
         name, path, digest = models.get(kind, (None, None, None))
+        # Audio files always carry their own rate, so --sample-rate never decides (or re-runs) them.
         settings = {"model_sha256": digest, "steps": options.steps, "uncertainty": options.uncertainty,
-                    "seed": options.seed, "strength": options.strength, "sample_rate": options.sample_rate,
-                    "remove_hum": options.remove_hum}
+                    "seed": options.seed, "strength": options.strength,
+                    "sample_rate": None if kind == "audio" else options.sample_rate, "remove_hum": options.remove_hum}
+        if kind == "sensor" and (options.time_column is not None or options.columns is not None):
+            settings.update(time_column=options.time_column,
+                            columns=None if options.columns is None else list(options.columns))
         if options.shifts != 1:  # only then: manifests written before the option existed still resume
             settings["shifts"] = options.shifts
         jobs.append(FileJob(input=str(f), output=str(output), kind=kind, model=name, model_path=path,
                             std_output=None if std_output is None else str(std_output), settings=settings))
     return jobs, notes
+
+
+def _own_outputs(manifest: Path) -> set[Path]:
+    """Real paths of every file a run into this manifest's folder wrote, or claimed before writing it."""
+    own: set[Path] = set()
+    with contextlib.suppress(OSError), open(manifest.with_name(CLAIMS_NAME), encoding="utf-8") as handle:
+        own.update(_real(manifest.parent / line.rstrip("\n")) for line in handle if line.strip())
+    with contextlib.suppress(OSError), open(manifest, encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(record, dict):
+                continue
+            for key in ("output", "std_output"):
+                if isinstance(record.get(key), str):
+                    own.add(_real(Path(record[key])))
+    return own
 
 
 def _resolve_models(kinds: set, options: BatchOptions) -> dict:
@@ -274,45 +392,79 @@ def read_manifest(path: str | Path) -> dict[str, dict]:
     return records
 
 
+class BatchDiskError(OSError):
+    """The manifest could not be written (a full disk, most often); the run stops, the manifest stays whole."""
+
+
 class _Manifest:
-    """Appends records to ``manifest.jsonl``, each flushed and fsynced before the next file counts as done."""
+    """Appends records to ``manifest.jsonl``, each written whole and fsynced before the next file counts as done.
+
+    Writes go straight to the file (no buffer), and a write that fails part-way (a full disk) is cut back
+    to the last whole line, so the manifest never ends in half a record.
+    """
 
     def __init__(self, path: Path):
         self.path = path
-        self.handle = open(path, "a+", encoding="utf-8")
-        self.handle.seek(0, os.SEEK_END)
-        if self.handle.tell():  # a kill mid-line leaves no newline; start a fresh line
-            self.handle.seek(self.handle.tell() - 1)
-            last = self.handle.read(1)
-            if last != "\n":
-                self.handle.write("\n")
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+        end = os.lseek(self.fd, 0, os.SEEK_END)
+        if end and os.pread(self.fd, 1, end - 1) != b"\n":  # a kill mid-line leaves no newline
+            self._write(b"\n")
 
     def append(self, record: dict) -> None:
-        self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
+        self._write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+
+    def write_lines(self, lines: Sequence[str]) -> None:
+        self._write("".join(f"{line}\n" for line in lines).encode("utf-8"))
+
+    def _write(self, data: bytes) -> None:
+        end = os.lseek(self.fd, 0, os.SEEK_END)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.fd, view):]
+            os.fsync(self.fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, end)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise BatchDiskError(exc.errno, f"disk full: cannot write the manifest {self.path}. Free some space "
+                                                "and run the same command again: the manifest is whole, and the "
+                                                "files it lists as done are skipped") from None
+            raise BatchDiskError(exc.errno, f"cannot write the manifest {self.path} ({exc.strerror or exc}); "
+                                            "the run stopped, and the manifest is whole") from None
 
     def close(self) -> None:
-        self.handle.close()
+        os.close(self.fd)
 
 
 @contextlib.contextmanager
 def _exclusive(out_dir: Path):
-    """Hold a lock on the output folder so that two runs cannot write the same files."""
+    """Hold a lock on the output folder so that two runs cannot write the same files; the lock file goes after."""
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks here; document "one run per folder"
         yield
         return
-    handle = open(out_dir / LOCK_NAME, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    lock = out_dir / LOCK_NAME
+    while True:
+        handle = open(lock, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise BatchUsageError(f"another 'sigdenoise denoise' is writing to {out_dir}; wait for it to "
+                                  "finish") from None
+        try:  # a run that finished meanwhile removed the file we locked: lock the one at the path now
+            if os.stat(lock).st_ino == os.fstat(handle.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
         handle.close()
-        raise BatchUsageError(f"another 'sigdenoise denoise' is writing to {out_dir}; wait for it to finish") from None
     try:
         yield
     finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()  # while still held, so no other run can hold this file meanwhile
         handle.close()
 
 
@@ -400,17 +552,41 @@ def _record(job: FileJob, status: str, **fields) -> dict:
     return record
 
 
+def _same_settings(prev: dict, job: FileJob) -> bool:
+    """The settings match; ``--sample-rate`` counts only where the file had no rate of its own."""
+    before, now = dict(prev.get("settings") or {}), dict(job.settings)
+    if prev.get("rate_from") == "file" or job.kind == "audio":
+        before.pop("sample_rate", None)
+        now.pop("sample_rate", None)
+    return before == now
+
+
 def _already_done(job: FileJob, checksum: str) -> bool:
+    """The manifest's last record for this input used these settings and the outputs are still the ones it wrote."""
     prev = job.previous
-    return bool(prev and prev.get("status") in ("ok", "skipped") and prev.get("checksum") == checksum
-                and prev.get("output") == job.output and prev.get("settings") == job.settings
-                and Path(job.output).is_file() and (job.std_output is None or Path(job.std_output).is_file()))
+    if not (prev and prev.get("status") in ("ok", "skipped") and prev.get("checksum") == checksum
+            and prev.get("output") == job.output and _same_settings(prev, job)):
+        return False
+    written = {job.output: prev.get("output_sha256")}
+    if job.std_output is not None:
+        written[job.std_output] = prev.get("std_sha256")
+    try:
+        return all(digest is not None and _sha256(path) == digest for path, digest in written.items())
+    except OSError:
+        return False
 
 
-def process_file(job: FileJob, options: BatchOptions) -> dict:
+def _snapshot(path: str) -> tuple:
+    """What changes when a file is rewritten: size, modification time and identity."""
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev
+
+
+def process_file(job: FileJob, options: BatchOptions, progress=None) -> dict:
     """Denoise one file (or skip it when the manifest says it is done) and return its manifest record.
 
-    Never raises for a bad file: the reason goes into ``record["error"]``.
+    Never raises for a bad file: the reason goes into ``record["error"]``. ``progress`` (in this
+    process only) is called with the fraction of the file done.
     """
     started = time.perf_counter()
     _prepare_process()
@@ -419,6 +595,7 @@ def process_file(job: FileJob, options: BatchOptions) -> dict:
         warnings.simplefilter("always")
         try:
             try:
+                before = _snapshot(job.input)
                 checksum = _sha256(job.input)
             except OSError as exc:
                 raise OSError(f"{job.input}: cannot be read ({exc.strerror or exc}); check that it exists and "
@@ -427,7 +604,8 @@ def process_file(job: FileJob, options: BatchOptions) -> dict:
                 prev = job.previous
                 return _record(job, "skipped", checksum=checksum, rate=prev.get("rate"),
                                duration=prev.get("duration"), steps=prev.get("steps"),
-                               seconds=round(time.perf_counter() - started, 4))
+                               seconds=round(time.perf_counter() - started, 4),
+                               **{k: prev[k] for k in _CARRIED if k in prev})
             if job.kind is None:
                 from .io import read_signal
 
@@ -436,10 +614,19 @@ def process_file(job: FileJob, options: BatchOptions) -> dict:
             steps = model.resolve_steps(options.steps, num_samples=options.uncertainty)
             Path(job.output).parent.mkdir(parents=True, exist_ok=True)
             if job.kind == "audio":
-                rate, samples, extra = _denoise_audio(job, model, options)
+                rate, samples, extra = _denoise_audio(job, model, options, progress)
             else:
                 rate, samples, extra = _with_rate_fallback(
-                    lambda sr: _denoise_sensor(job, model, options, sr), options.sample_rate)
+                    lambda sr: _denoise_sensor(job, model, options, sr, progress), options.sample_rate)
+            if _snapshot(job.input) != before:  # what was decoded may not be what was hashed
+                for target in filter(None, (job.output, job.std_output)):
+                    with contextlib.suppress(OSError):
+                        os.unlink(target)
+                raise OSError(f"{job.input}: changed while it was being read (another program is writing it); "
+                              "rerun when it is complete")
+            extra["output_sha256"] = _sha256(job.output)
+            if job.std_output is not None:
+                extra["std_sha256"] = _sha256(job.std_output)
         except Exception as exc:  # a bad file must not stop the batch; its reason goes to the manifest
             return _record(job, "failed", checksum=checksum, error=_describe(exc),
                            seconds=round(time.perf_counter() - started, 4))
@@ -451,69 +638,134 @@ def process_file(job: FileJob, options: BatchOptions) -> dict:
     return record
 
 
+# Fields a skipped file's record keeps from the run that denoised it (a later skip must still verify).
+_CARRIED = ("output_sha256", "std_sha256", "rate_from", "output_warnings")
+
+
 def _describe(exc: Exception) -> str:
-    """The reason a file failed, in one line; io's errors already name the file and the fix."""
+    """The reason a file failed, in one line; io's errors already name the file and the fix (as flags)."""
     from .io import SignalFileError
+    from .options import message_for
 
     if isinstance(exc, SignalFileError) or type(exc) is OSError:
-        return str(exc)
+        return message_for(exc, "cli")
     return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
 
 
 def _with_rate_fallback(run, sample_rate: float | None):
-    """Run with the rate the file states; only when that fails, retry with ``--sample-rate``."""
-    from .io import SignalFileError
+    """Run with the rate the file states; only a file that states none gets ``--sample-rate``.
+
+    An irregular time column is refused rather than treated as evenly spaced: the output keeps the
+    log's own times, and an even rate would not match them.
+    """
+    from .io import IrregularTimesError, NoRateError
 
     try:
-        return run(None)
-    except SignalFileError:
+        rate, samples, extra = run(None)
+        return rate, samples, {**extra, "rate_from": "file"}
+    except IrregularTimesError as exc:
+        raise IrregularTimesError(
+            f"{exc.finding}; sigdenoise keeps a log's own timestamps, so it does not denoise an irregular log as if "
+            "it were evenly spaced: resample it onto an even time grid first (e.g. pandas "
+            "df.set_index('time').resample(...).interpolate()), then run it again", path=exc.path) from None
+    except NoRateError:
         if sample_rate is None:
             raise
-    return run(sample_rate)
+    rate, samples, extra = run(sample_rate)
+    return rate, samples, {**extra, "rate_from": "option"}
 
 
-def _denoise_audio(job: FileJob, model, options: BatchOptions) -> tuple[float, int, dict]:
+def _check_output(noisy: np.ndarray, denoised: np.ndarray, rate: float, *, audio: bool) -> dict:
+    """The manifest's warning column: what :func:`sigdenoise.sanity.output_warnings` says about a result."""
+    from .sanity import output_warnings
+
+    notes = output_warnings(noisy, denoised, rate, audio=audio)
+    return {"output_warnings": notes} if notes else {}
+
+
+def _denoise_audio(job: FileJob, model, options: BatchOptions, progress=None) -> tuple[float, int, dict]:
     from .io import read_audio, write_audio
 
     clip = read_audio(job.input)
     result = model.denoise_detailed(clip.data, sample_rate=clip.sample_rate, steps=options.steps, seed=options.seed,
                                     num_samples=options.uncertainty, strength=options.strength, repair_nan=True,
-                                    shifts=options.shifts)
+                                    shifts=options.shifts, progress=progress)
     if job.std_output is not None:  # first, so that the main output existing means both are there
-        write_audio(job.std_output, result.std, clip.sample_rate, format=clip.format, subtype=clip.subtype)
-    write_audio(job.output, result.mean, clip.sample_rate, format=clip.format, subtype=clip.subtype)
+        write_audio(job.std_output, result.std, clip.sample_rate, format=clip.format, subtype=clip.subtype,
+                    bitrate=clip.bitrate)
+    write_audio(job.output, result.mean, clip.sample_rate, format=clip.format, subtype=clip.subtype,
+                bitrate=clip.bitrate)
     extra = {"repaired_samples": int(result.repaired.sum())} if result.repaired is not None else {}
+    extra["rate_from"] = "file"
+    extra.update(_check_output(clip.data, result.mean, clip.sample_rate, audio=True))
     return float(clip.sample_rate), int(clip.data.shape[-1]), extra
 
 
-def _denoise_block(model, data: np.ndarray, *, rate: float, options: BatchOptions, seed: int):
+def _denoise_block(model, data: np.ndarray, *, rate: float, options: BatchOptions, seed: int, progress=None,
+                   rows: list[int] | None = None):
     """Denoise ``[channels, time]`` sensor values -> (mean, std or None).
 
     Missing (NaN) samples come back filled with the model's estimate (from the gap
     interpolated, then denoised); the caller flags them in ``<name>_repaired`` columns.
-    A channel with no values at all is denoised as zeros.
+    A channel with no values at all is denoised as zeros. With ``rows``, only those channels
+    are denoised; the others come back as they went in (std 0).
     """
+    if rows is not None:
+        mean = np.array(data, dtype=np.float64)
+        part, part_std = _denoise_block(model, data[rows], rate=rate, options=options, seed=seed, progress=progress)
+        mean[rows] = part
+        std = None
+        if part_std is not None:
+            std = np.zeros(data.shape, dtype=np.float64)
+            std[rows] = part_std
+        return mean, std
     dead = ~np.isfinite(data).any(axis=1)
     x = np.where(dead[:, None], 0.0, data) if dead.any() else data
     result = model.denoise_detailed(x, sample_rate=rate, steps=options.steps, seed=seed,
                                     num_samples=options.uncertainty, strength=options.strength, repair_nan=True,
-                                    remove_hum=options.remove_hum, shifts=options.shifts)
+                                    remove_hum=options.remove_hum, shifts=options.shifts, progress=progress)
     return np.asarray(result.mean, dtype=np.float64), result.std
 
 
-def _denoise_sensor(job: FileJob, model, options: BatchOptions, sample_rate: float | None) -> tuple[float, int, dict]:
+def _denoise_sensor(job: FileJob, model, options: BatchOptions, sample_rate: float | None,
+                    progress=None) -> tuple[float, int, dict]:
     from .io import read_sensor_log, write_denoised_log
 
     if Path(job.input).suffix.lower() in (".csv", ".tsv"):
-        return _denoise_csv_streamed(job, model, options, sample_rate)
-    log = read_sensor_log(job.input, sample_rate=sample_rate)
+        return _denoise_csv_streamed(job, model, options, sample_rate, progress)
+    log = read_sensor_log(job.input, sample_rate=sample_rate, **_table_options(job.input, options))
+    rows = _chosen_rows(job.input, list(log.channel_names), options)
     missing = ~np.isfinite(log.data)
-    if missing.all():
+    if rows is not None:  # a channel that passes through keeps its gaps, and no "repaired" flags
+        missing[[i for i in range(missing.shape[0]) if i not in rows]] = False
+    if (missing if rows is None else missing[rows]).all():
         raise _all_missing(job.input)
-    mean, std = _denoise_block(model, log.data, rate=log.sample_rate, options=options, seed=options.seed)
+    mean, std = _denoise_block(model, log.data, rate=log.sample_rate, options=options, seed=options.seed,
+                               progress=progress, rows=rows)
     write_denoised_log(job.output, dataclasses.replace(log, data=mean), std=std,
                        repaired=missing if missing.any() else None)
-    return float(log.sample_rate), int(log.data.shape[1]), {"missing_samples": int(missing.sum())}
+    extra = {"missing_samples": int(missing.sum())}
+    extra.update(_check_output(log.data, mean, log.sample_rate, audio=False))
+    return float(log.sample_rate), int(log.data.shape[1]), extra
+
+
+def _table_options(path: str, options: BatchOptions) -> dict:
+    """``time_column`` for the formats that have named columns; arrays (NPY, HDF5, ...) take none."""
+    if Path(path).suffix.lower() not in (".csv", ".tsv", ".parquet", ".tdms"):
+        return {}
+    return {"time_column": options.time_column}
+
+
+def _chosen_rows(path: str, names: list[str], options: BatchOptions) -> list[int] | None:
+    """Indices of the ``--columns`` channels (None: all); every other channel passes through unchanged."""
+    if options.columns is None:
+        return None
+    missing = [c for c in options.columns if c not in names]
+    if missing:
+        from .io import SignalFileError
+
+        raise SignalFileError(f"{path}: --columns {missing} are not in the file; its channels are {names}", path=path)
+    return [names.index(c) for c in options.columns]
 
 
 def _all_missing(path: str) -> Exception:
@@ -598,7 +850,7 @@ class _SegmentStitcher:
 
 
 def _denoise_csv_streamed(job: FileJob, model, options: BatchOptions,
-                          sample_rate: float | None) -> tuple[float, int, dict]:
+                          sample_rate: float | None, progress=None) -> tuple[float, int, dict]:
     """Denoise a CSV/TSV of any size: read in pieces, denoise in overlapping segments, append to a temp file.
 
     The output is written piece by piece (one piece per input piece, with its own times),
@@ -608,27 +860,38 @@ def _denoise_csv_streamed(job: FileJob, model, options: BatchOptions,
     from .io import SensorLog, atomic_write, iter_sensor_log_chunks, write_denoised_log
 
     output = Path(job.output)
-    pieces = iter_sensor_log_chunks(job.input, chunk_rows=options.csv_chunk_rows, sample_rate=sample_rate)
+    table = _table_options(job.input, options)
+    pieces = iter_sensor_log_chunks(job.input, chunk_rows=options.csv_chunk_rows, sample_rate=sample_rate, **table)
     first = next(pieces)  # the file's layout and rate are read (and checked) here
     rate, names, channels = first.sample_rate, list(first.channel_names), first.data.shape[0]
+    rows = _chosen_rows(job.input, names, options)
     # Seams overlap as much as the pipeline's own chunks do.
     model_rate = model.config.sample_rate or rate
     overlap_at_model_rate = model.chunk_samples()[1]
     overlap = max(8, int(round(overlap_at_model_rate * rate / model_rate)))
     per_sample = channels * max(1.0, model_rate / rate) * options.uncertainty
     segment = max(4 * overlap, int(options.segment_values / per_sample))
-    stitcher = _SegmentStitcher(
-        lambda data, k: _denoise_block(model, data, rate=rate, options=options,
-                                       seed=options.seed + k * options.uncertainty),
-        segment=segment, overlap=overlap)
+    done = {"samples": 0}
+
+    def denoise_segment(data: np.ndarray, k: int):
+        report = None
+        if progress is not None:
+            report = lambda f, base=done["samples"], n=data.shape[1]: progress(min(1.0, (base + f * n) / samples))
+        result = _denoise_block(model, data, rate=rate, options=options,
+                                seed=options.seed + k * options.uncertainty, progress=report, rows=rows)
+        done["samples"] += data.shape[1] - overlap
+        return result
+
+    stitcher = _SegmentStitcher(denoise_segment, segment=segment, overlap=overlap)
     scratch = output.with_name(f".{output.stem}.part.tmp{output.suffix}")
     # One cheap reading pass first: whether the log has gaps decides its columns (the header is written
     # with the first block), and a log with no values at all is refused before any denoising.
     samples = missing = 0
-    for piece in iter_sensor_log_chunks(job.input, chunk_rows=options.csv_chunk_rows, sample_rate=sample_rate):
+    for piece in iter_sensor_log_chunks(job.input, chunk_rows=options.csv_chunk_rows, sample_rate=sample_rate,
+                                        **table):
         samples += piece.data.shape[1]
-        missing += int((~np.isfinite(piece.data)).sum())
-    if missing == samples * channels:
+        missing += int((~np.isfinite(piece.data if rows is None else piece.data[rows])).sum())
+    if missing == samples * (channels if rows is None else len(rows)):
         raise _all_missing(job.input)
     counts = {"samples": 0, "blocks": 0}
 
@@ -654,7 +917,11 @@ def _denoise_csv_streamed(job: FileJob, model, options: BatchOptions,
         with open(tmp, "wb") as sink:
             for piece in itertools.chain([first], pieces):
                 counts["samples"] += piece.data.shape[1]
-                gaps = ~np.isfinite(piece.data) if missing else None
+                gaps = None
+                if missing:  # flags for the denoised channels; one that passes through keeps its gaps as gaps
+                    gaps = ~np.isfinite(piece.data)
+                    if rows is not None:
+                        gaps[[i for i in range(channels) if i not in rows]] = False
                 queue.append((piece.data.shape[1], piece.start_time, piece.metadata, gaps))
                 stitcher.push(piece.data)
                 write_ready(sink, queue)
@@ -757,7 +1024,7 @@ def _working_here():
         _PROCESS_READY = ready
 
 
-def _run_local(jobs: list[FileJob], options: BatchOptions, workers: int) -> Iterator[dict]:
+def _run_local(jobs: list[FileJob], options: BatchOptions, workers: int, progress=None) -> Iterator[dict]:
     """This process is one worker; ``workers - 1`` more come from a pool (see :func:`_pool_context`).
 
     Working here as well saves one process start (torch and the models are already loaded here) and
@@ -767,12 +1034,12 @@ def _run_local(jobs: list[FileJob], options: BatchOptions, workers: int) -> Iter
     with _working_here():
         if workers == 1:
             for job in jobs:
-                yield process_file(job, options)
+                yield process_file(job, options, progress)
             return
-        yield from _run_with_pool(jobs, options, workers - 1)
+        yield from _run_with_pool(jobs, options, workers - 1, progress)
 
 
-def _run_with_pool(jobs: list[FileJob], options: BatchOptions, pool_size: int) -> Iterator[dict]:
+def _run_with_pool(jobs: list[FileJob], options: BatchOptions, pool_size: int, progress=None) -> Iterator[dict]:
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
@@ -804,7 +1071,7 @@ def _run_with_pool(jobs: list[FileJob], options: BatchOptions, pool_size: int) -
             while (todo or running) and not broken:
                 fill()
                 if todo:  # this process works too, then collects whatever the pool finished meanwhile
-                    yield process_file(todo.popleft(), options)
+                    yield process_file(todo.popleft(), options, progress)
                     done = {future for future in running if future.done()}
                 else:
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -822,7 +1089,7 @@ def _run_with_pool(jobs: list[FileJob], options: BatchOptions, pool_size: int) -
             pool.shutdown(wait=not sys.exc_info()[0], cancel_futures=True)
 
 
-def _run_dask(jobs: list[FileJob], options: BatchOptions, workers: int) -> Iterator[dict]:
+def _run_dask(jobs: list[FileJob], options: BatchOptions, workers: int, progress=None) -> Iterator[dict]:
     """The same jobs on dask.distributed: a given scheduler, or a LocalCluster of single-thread processes."""
     from dask.distributed import Client, LocalCluster, as_completed
 
@@ -878,6 +1145,11 @@ class BatchSummary:
                  + (f"Dask cluster at {self.scheduler})" if self.scheduler else
                     f"{self.workers} {self.backend} worker(s))")]
         lines += [f"  failed: {_failure_line(r)}" for r in self.records if r["status"] == "failed"]
+        flagged = [r for r in self.records if r.get("output_warnings")]
+        if flagged:
+            lines.append(f"{len(flagged)} file(s) with a warning about the result (listen or look before using them; "
+                         "the manifest's output_warnings says why):")
+            lines += [f"  {r['input']}: {r['output_warnings'][0]}" for r in flagged]
         lines.append(f"manifest: {self.manifest}")
         if failed:
             lines.append("fix or remove the failed files and rerun the same command; finished files are skipped")
@@ -910,12 +1182,19 @@ class _Progress:
                 self.bar = tqdm(total=total, unit="file", file=stream, dynamic_ncols=True, smoothing=0.1,
                                 desc="denoise")
 
+    def within_file(self, fraction: float) -> None:
+        """The file this process denoises is ``fraction`` done: the bar moves within a long file too."""
+        if self.bar is not None:
+            self.bar.n = round(self.done + min(max(fraction, 0.0), 0.999), 3)
+            self.bar.refresh()
+
     def update(self, record: dict) -> None:
         self.done += 1
         self.samples += int(record.get("samples") or 0)
         if self.bar is not None:
             self.bar.set_postfix_str(f"{self.bar.format_sizeof(self.samples)} samples", refresh=False)
-            self.bar.update(1)
+            self.bar.n = self.done
+            self.bar.refresh()
 
     def say(self, line: str) -> None:
         if self.bar is not None:
@@ -968,7 +1247,18 @@ def run_batch(inputs: Sequence[str], out_dir: str | Path, options: BatchOptions 
         run_id = time.strftime("%Y-%m-%dT%H:%M:%S")
         runner = _run_dask if options.backend == "dask" else _run_local
         try:
-            for record in runner(jobs, options, workers):
+            # Claim every new target before writing any: a kill between an output's rename and its record
+            # must not leave a file that the next run takes for someone else's (and refuses to replace).
+            own = _own_outputs(manifest_path)
+            claims = [os.path.relpath(target, out_dir) for job in jobs for target in (job.output, job.std_output)
+                      if target is not None and _real(Path(target)) not in own]
+            if claims:
+                ledger = _Manifest(out_dir / CLAIMS_NAME)
+                try:
+                    ledger.write_lines(claims)
+                finally:
+                    ledger.close()
+            for record in runner(jobs, options, workers, progress.within_file):
                 record["run"] = run_id
                 manifest.append(record)
                 records.append(record)
@@ -980,5 +1270,9 @@ def run_batch(inputs: Sequence[str], out_dir: str | Path, options: BatchOptions 
         finally:
             progress.close()
             manifest.close()
+            # A worker killed mid-write (a Dask worker, whose task then ran elsewhere) leaves its temp file.
+            late = _remove_stale_temps({Path(job.output).parent for job in jobs})
+            if late:
+                notes.append(f"removed {late} temp file(s) left by a worker that stopped mid-write")
     return BatchSummary(records, time.perf_counter() - started, manifest_path, workers, options.backend, notes,
                         options.scheduler)

@@ -2,17 +2,38 @@
 
 Loading never unpickles. The metadata holds ``format_version``, the full
 :class:`~sigdenoise.config.ModelConfig`, and free-form ``data`` / ``training``
-summaries (sources, licences, validation numbers).
+summaries (sources, licences, validation numbers). A file's config is checked (types,
+bounds, and the stored tensors' shapes against the network it describes) before
+anything is allocated, so a damaged or hostile file cannot ask for terabytes.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
+import types
+import typing
 from pathlib import Path
 
 import torch
 
 from .config import FORMAT_VERSION, ModelConfig, from_dict, to_dict
+
+# Bounds a config must keep: far above every model trained here, far below what would exhaust a machine.
+# (lowest, highest) per field, by its dotted name; lists are bounded per item, and in length by _MAX_ITEMS.
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "sample_rate": (0, 1_000_000), "stft.n_fft": (4, 16384), "stft.hop_length": (1, 16384),
+    "stft.alpha": (0.01, 4.0), "stft.scale": (1e-6, 1e6),
+    "net.channels": (1, 1024), "net.bottleneck": (1, 4096), "net.dilations": (1, 4096),
+    "net.freq_dilations": (1, 4096), "net.recurrent": (0, 16), "net.emb_dim": (1, 4096), "net.freq_fold": (1, 64),
+    "bridge.sigma_max": (1e-6, 100.0), "bridge.default_steps": (1, 1000),
+    "target_rms": (1e-9, 1e3), "chunk_seconds": (1e-3, 3600.0), "overlap_seconds": (0.0, 1800.0),
+    "uncertainty_scale": (1e-9, 1e9), "default_strength": (0.0, 1.0), "mask_offset": (-1e3, 1e3),
+    "noise_floor_frames": (0, 1025), "filter_frames": (0, 64), "fallback_below_db": (-1e3, 1e3),
+}
+_MAX_ITEMS = {"net.channels": 12, "net.dilations": 64, "net.freq_dilations": 64}
+_MAX_PARAMETERS = 500_000_000  # 2 GB of float32 weights
 
 
 class CheckpointError(ValueError):
@@ -37,6 +58,110 @@ def save_checkpoint(path: str | Path, state: dict[str, torch.Tensor], config: Mo
     os.replace(tmp, path)
 
 
+def _field_error(path: Path, name: str, problem: str) -> CheckpointError:
+    return CheckpointError(f"{path}: config field {name}: {problem}; the file is damaged or was not written by "
+                           "sigdenoise (re-download or re-train it)")
+
+
+def _check_value(path: Path, name: str, hint: typing.Any, value: typing.Any) -> None:
+    """Raise a CheckpointError naming ``name`` unless ``value`` has the type ``hint`` and keeps its bounds."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else ()
+    if options:
+        if value is None and type(None) in options:
+            return
+        hint = next(o for o in options if o is not type(None))
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise _field_error(path, name, f"expected a table of settings, got {value!r:.60}")
+        _check_fields(path, hint, value, prefix=f"{name}.")
+        return
+    if typing.get_origin(hint) is tuple:
+        if not isinstance(value, list):
+            raise _field_error(path, name, f"expected a list, got {value!r:.60}")
+        if len(value) > _MAX_ITEMS.get(name, 64):
+            raise _field_error(path, name, f"{len(value)} items, at most {_MAX_ITEMS.get(name, 64)} allowed")
+        item = typing.get_args(hint)[0]
+        for i, v in enumerate(value):
+            _check_value(path, f"{name}[{i}]", item, v)
+        return
+    if hint is bool:
+        ok = isinstance(value, bool)
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    elif hint is str:
+        ok = isinstance(value, str) and len(value) <= 64
+    else:
+        ok = True
+    if not ok:
+        raise _field_error(path, name, f"expected {getattr(hint, '__name__', hint)}, got {value!r:.60}")
+    low, high = _BOUNDS.get(name.split("[")[0], (None, None))
+    if low is not None and not low <= value <= high:
+        raise _field_error(path, name, f"{value!r} is outside [{low:g}, {high:g}]")
+
+
+def _check_fields(path: Path, cls: type, data: dict, *, prefix: str = "") -> None:
+    hints = typing.get_type_hints(cls)
+    for key, value in data.items():
+        if key not in hints:
+            raise _field_error(path, f"{prefix}{key}", f"unknown to this sigdenoise (known: {sorted(hints)}); "
+                                                       "a newer sigdenoise may read it: upgrade sigdenoise")
+        _check_value(path, f"{prefix}{key}", hints[key], value)
+
+
+def check_config(path: str | Path, raw: typing.Any) -> ModelConfig:
+    """The :class:`ModelConfig` a checkpoint's config describes, after checking every field's type and bounds.
+
+    Raises a :class:`CheckpointError` naming the first field that is wrong.
+    """
+    path = Path(path)
+    if not isinstance(raw, dict):
+        raise _field_error(path, "config", f"expected a table of settings, got {raw!r:.60}")
+    _check_fields(path, ModelConfig, raw)
+    stft = raw.get("stft", {})
+    if stft.get("hop_length", 1) > stft.get("n_fft", 510):
+        raise _field_error(path, "stft.hop_length", f"{stft['hop_length']} is longer than n_fft {stft.get('n_fft')}")
+    if raw.get("overlap_seconds", 0.25) * 2 >= raw.get("chunk_seconds", 4.0):
+        raise _field_error(path, "overlap_seconds", "must be under half of chunk_seconds")
+    try:
+        return from_dict(ModelConfig, raw)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: config in metadata does not match this sigdenoise ({exc})") from exc
+
+
+def _check_shapes(path: Path, config: ModelConfig, stored: dict[str, tuple]) -> None:
+    """The stored tensors must be exactly those of the network ``config`` describes (built on the meta device,
+    which allocates nothing)."""
+    from .diffusion import BridgeDenoiser
+
+    try:
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in BridgeDenoiser(config).state_dict().items()}
+    except (ValueError, RuntimeError, TypeError) as exc:
+        raise CheckpointError(f"{path}: its config describes no network this sigdenoise can build ({exc})") from exc
+    total = sum(math.prod(shape) for shape in expected.values())
+    if total > _MAX_PARAMETERS:
+        raise CheckpointError(f"{path}: its config describes {total:,} parameters, more than the {_MAX_PARAMETERS:,} "
+                              "this loader accepts; the file is damaged or not a sigdenoise model")
+    missing, unexpected = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
+    wrong = [k for k in expected if k in stored and tuple(stored[k]) != expected[k]]
+    if missing or unexpected or wrong:
+        detail = "; ".join(filter(None, [
+            f"missing {missing[:3]}" if missing else "", f"unexpected {unexpected[:3]}" if unexpected else "",
+            ", ".join(f"{k} is {list(stored[k])}, the config says {list(expected[k])}" for k in wrong[:3])]))
+        raise CheckpointError(f"{path}: tensors do not fit the network its config describes ({detail}); the file "
+                              "is damaged or its config was edited")
+
+
+def _json_field(path: Path, raw: dict, key: str, default: str) -> typing.Any:
+    try:
+        return json.loads(raw.get(key, default))
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise CheckpointError(f"{path}: metadata field {key!r} is not valid JSON ({exc}); the file is damaged or "
+                              "was not written by sigdenoise") from None
+
+
 def read_metadata(path: str | Path) -> dict:
     """The parsed metadata of a checkpoint, without loading its tensors."""
     from safetensors import safe_open
@@ -51,23 +176,32 @@ def read_metadata(path: str | Path) -> dict:
         raise CheckpointError(f"{path}: not a readable safetensors file ({exc}); re-download or re-train it") from exc
     if "config" not in raw:
         raise CheckpointError(f"{path}: safetensors file without a sigdenoise config in its metadata")
-    version = int(raw.get("format_version", "0"))
+    text = str(raw.get("format_version", "0")).strip()
+    if not text.isdigit():
+        raise CheckpointError(f"{path}: metadata field 'format_version' is {text[:40]!r}, not a whole number; the "
+                              "file is damaged or was not written by sigdenoise")
+    version = int(text)
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{path}: format version {version} is newer than this sigdenoise understands "
-                              f"({FORMAT_VERSION}); upgrade sigdenoise")
-    return {"format_version": version, "config": json.loads(raw["config"]),
-            "data": json.loads(raw.get("data", "{}")), "training": json.loads(raw.get("training", "{}"))}
+                              f"({FORMAT_VERSION}); upgrade sigdenoise (pip install -U sigdenoise)")
+    return {"format_version": version, "config": _json_field(path, raw, "config", "{}"),
+            "data": _json_field(path, raw, "data", "{}"), "training": _json_field(path, raw, "training", "{}")}
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], ModelConfig, dict]:
     """Return (tensors, config, metadata) from a checkpoint written by :func:`save_checkpoint`."""
     from safetensors.torch import load_file
 
+    from safetensors import safe_open
+
     meta = read_metadata(path)
+    config = check_config(path, meta["config"])
     try:
-        config = from_dict(ModelConfig, meta["config"])
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: config in metadata does not match this sigdenoise ({exc})") from exc
+        with safe_open(str(path), framework="pt") as fh:
+            shapes = {key: tuple(fh.get_slice(key).get_shape()) for key in fh.keys()}
+    except Exception as exc:
+        raise CheckpointError(f"{path}: tensors could not be read ({exc}); the file is probably truncated") from exc
+    _check_shapes(Path(path), config, shapes)
     try:
         state = load_file(str(path))
     except Exception as exc:

@@ -63,7 +63,8 @@ def cmd_info(args) -> int:
         return 0
     cfg = info["config"]
     rate = f"{cfg['sample_rate']} Hz" if cfg["sample_rate"] else "native rate of each input (rate-agnostic)"
-    validation = info.get("training", {}).get("validation", {})
+    training = info.get("training", {})
+    validation = ", ".join(f"{k} {_number(v)}" for k, v in (training.get("validation") or {}).items()) or "none stored"
     lines = [
         f"model        {info.get('path', args.model)}",
         f"task         {cfg['task']}",
@@ -78,30 +79,57 @@ def cmd_info(args) -> int:
         + ("off" if cfg.get("fallback_below_db") is None
            else f"to the input in chunks the model changes by under {cfg['fallback_below_db']:g} dB"),
         f"data         {json.dumps(info.get('data', {}))}",
-        f"training     step {info.get('training', {}).get('step', '?')}, "
-        f"{info.get('training', {}).get('hours', '?')} h; validation {json.dumps(validation)}",
+        f"training     step {training.get('step', '?')}, {_number(training.get('hours', '?'))} h"
+        + (" (the last stage)" if len(training.get("stages") or ()) > 1 else ""),
     ]
+    stages = training.get("stages") or ()
+    if len(stages) > 1:  # a model fine-tuned from another: every stage's time, and the total
+        lines += [f"  stage {i}    {s.get('run', '?')}: step {s.get('step', '?')}, {_number(s.get('hours', '?'))} h"
+                  for i, s in enumerate(stages, 1)]
+        hours = [s.get("hours") for s in stages]
+        if all(isinstance(h, (int, float)) for h in hours):
+            lines.append(f"  total      {_number(sum(hours))} h over {len(stages)} stages")
+    lines.append(f"validation   {validation}")
     print("\n".join(lines))
     return 0
 
 
-def cmd_denoise(args) -> int:
-    from .batch import BatchOptions, BatchUsageError, run_batch
+def _number(value) -> str:
+    """A float as a person reads it (4 significant digits); anything else as it is."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
+
+def cmd_denoise(args) -> int:
+    from .batch import BatchDiskError, BatchOptions, BatchUsageError, run_batch
+    from .options import message_for
+
+    columns = None
+    if args.columns is not None:
+        columns = tuple(c.strip() for c in args.columns.split(",") if c.strip()) or None
     try:
         options = BatchOptions(model=args.model, steps=args.steps, uncertainty=args.uncertainty, seed=args.seed,
                                strength=args.strength, remove_hum=not args.keep_mains, shifts=args.shifts,
                                device=args.device, sample_rate=args.sample_rate, workers=args.workers,
-                               backend=args.backend, scheduler=args.scheduler)
+                               backend=args.backend, scheduler=args.scheduler, time_column=args.time_column,
+                               columns=columns)
         summary = run_batch(args.inputs, args.output, options)
     except BatchUsageError as exc:
-        print(f"sigdenoise denoise: error: {exc}", file=sys.stderr)
+        print(f"sigdenoise denoise: error: {message_for(exc, 'cli')}", file=sys.stderr)
         return 2
+    except BatchDiskError as exc:  # the manifest is whole; a rerun resumes
+        print(f"sigdenoise denoise: error: {exc.strerror}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\nsigdenoise denoise: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
     print(summary.describe())
     return summary.exit_code
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 def cmd_stream(args) -> int:
@@ -158,15 +186,18 @@ examples:
   sigdenoise denoise 'logs/**/*.csv' plant.h5 -o clean/ --uncertainty 8 --workers 4
   sigdenoise denoise big/ -o clean/ --backend dask --scheduler tcp://10.0.0.5:8786
 
-Outputs keep each input's format and mirror the input tree under OUTDIR. Every file gets a
-line in OUTDIR/manifest.jsonl (input, output, sha256 checksum, rate, duration, model, steps,
-status, error, seconds); rerunning the same command skips the files that are already done.
+Outputs keep each input's format (NPY/Parquet: shape and dtype; CSV: its time column as
+written), and mirror the input tree under OUTDIR; a file that exists there and is not an earlier output of a run into OUTDIR is
+never written over. Every file gets a line in OUTDIR/manifest.jsonl (input, output, sha256
+checksums of both, rate, duration, model, steps, status, error, seconds, output_warnings);
+rerunning the same command skips the files whose settings and outputs are unchanged.
 Exit status: 0 all files done, 1 some files failed (see the manifest), 2 usage error."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sigdenoise", description=(
         "Few-step diffusion denoiser for voice recordings and sensor logs."))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train or fine-tune a model from a TOML config (resumes after a kill)")
@@ -230,7 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Dask scheduler address, e.g. tcp://host:8786 (default: a local cluster of --workers)")
     p.add_argument("--sample-rate", type=_positive_float, metavar="HZ",
                    help="rate for sensor logs whose file gives none (NPY, CSV without a time column); "
-                        "a rate the file states is kept")
+                        "a rate the file states is kept, and audio files always use their own")
+    p.add_argument("--time-column", metavar="NAME",
+                   help="sensor tables (CSV, Parquet, TDMS): the column that holds the time (default: found by "
+                        "name: time, timestamp, t, datetime, ...); its values are written back unchanged")
+    p.add_argument("--columns", metavar="A,B,...",
+                   help="sensor logs: denoise only these channels (comma-separated names); the others pass "
+                        "through unchanged")
     p.set_defaults(func=cmd_denoise)
 
     p = sub.add_parser("stream", help="denoise a live stream from standard input to standard output",

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import shutil
 import tempfile
 import warnings
 import zipfile
@@ -63,15 +64,42 @@ _HEAD_ROWS = 20_000  # rows read up front to find the columns and the sample rat
 
 
 class SignalFileError(ValueError):
-    """A signal file cannot be read or written; the message names the file, the problem and the fix."""
+    """A signal file cannot be read or written; the message names the file, the problem and the fix.
 
-    def __init__(self, message: str, *, path: PathLike | None = None):
+    ``template`` (when set) spells options as ``{sample_rate}`` placeholders, so each front end can
+    name its own flag (:func:`sigdenoise.options.message_for`); ``str()`` reads as the API says it.
+    """
+
+    def __init__(self, message: str, *, path: PathLike | None = None, template: str | None = None):
         super().__init__(message)
         self.path = None if path is None else str(path)
+        if template is not None:
+            self.template = template
 
 
-def _error(path: PathLike, problem: str, fix: str) -> SignalFileError:
-    return SignalFileError(f"{path}: {problem}; {fix}", path=path)
+class NoRateError(SignalFileError):
+    """The file states no sample rate of its own (no time column, no stored rate)."""
+
+
+class IrregularTimesError(SignalFileError):
+    """The time column is not evenly spaced; ``finding`` says where, without advice."""
+
+    def __init__(self, message: str, *, path: PathLike | None = None, template: str | None = None,
+                 finding: str = ""):
+        super().__init__(message, path=path, template=template)
+        self.finding = finding
+
+
+def _braces(text: Any) -> str:
+    return str(text).replace("{", "{{").replace("}", "}}")
+
+
+def _error(path: PathLike, problem: str, fix: str, cls: type = SignalFileError) -> SignalFileError:
+    """``fix`` may name options as ``{sample_rate}``, ``{time_column}``, ``{columns}`` (see sigdenoise.options)."""
+    from .options import render
+
+    template = f"{_braces(path)}: {_braces(problem)}; {fix}"
+    return cls(render(template, "api"), path=path, template=template)
 
 
 def _require(module: str, what: str, package: str) -> Any:
@@ -179,6 +207,7 @@ class AudioClip:
     sample_rate: int
     format: str  # soundfile format: "WAV", "FLAC", "OGG", "MP3"
     subtype: str  # "PCM_16", "PCM_24", "PCM_32", "FLOAT", "VORBIS", "OPUS", "MPEG_LAYER_III", ...
+    bitrate: float | None = None  # MP3: the file's mean bit rate in kbit/s (size / duration), for write_audio
 
     def __post_init__(self) -> None:
         if self.data.ndim != 2:
@@ -208,11 +237,14 @@ def read_audio(path: PathLike) -> AudioClip:
         raise _error(path, f"cannot be decoded as {_AUDIO_FORMATS[_suffix(path)][0]} audio ({exc})",
                      "the file is truncated or corrupt, or is not really this format; re-export it "
                      "or convert it (e.g. ffmpeg -i in out.wav)") from None
-    return AudioClip(np.ascontiguousarray(frames.T), int(rate), info.format, info.subtype)
+    bitrate = None
+    if info.format == "MP3" and frames.shape[0]:
+        bitrate = round(os.path.getsize(path) * 8 / (frames.shape[0] / rate) / 1000, 1)
+    return AudioClip(np.ascontiguousarray(frames.T), int(rate), info.format, info.subtype, bitrate)
 
 
 def write_audio(path: PathLike, data: np.ndarray, sample_rate: int, *, format: str | None = None,
-                subtype: str | None = None) -> None:
+                subtype: str | None = None, bitrate: float | None = None) -> None:
     """Write ``data`` (``(time,)`` or ``[channels, time]``, float) to an audio file, atomically.
 
     ``format`` and ``subtype`` default from the extension (WAV/FLAC: PCM_16, .ogg: VORBIS,
@@ -220,7 +252,8 @@ def write_audio(path: PathLike, data: np.ndarray, sample_rate: int, *, format: s
     agree with the extension (.wav takes WAV, WAVEX, RF64 and W64). Integer subtypes are
     quantised here (round to nearest, clip to [-1, 1]) so a PCM read -> write round trip is
     sample-exact; float subtypes are not clipped. Float WAVs get no write-time stamp, so
-    the same samples always give the same bytes.
+    the same samples always give the same bytes. ``bitrate`` (MP3 only, kbit/s; an AudioClip's)
+    writes constant bit rate at the nearest rate the encoder offers, instead of its default.
     """
     path = Path(path)
     ext = _suffix(path)
@@ -260,17 +293,41 @@ def write_audio(path: PathLike, data: np.ndarray, sample_rate: int, *, format: s
     else:  # mu-law, A-law, ADPCM, MPEG: integer-like codecs that expect [-1, 1]
         frames = np.ascontiguousarray(np.clip(arr, -1.0, 1.0).astype(np.float32).T)
 
+    quality = {}
+    if fmt == "MP3" and bitrate is not None:
+        quality = dict(compression_level=_mp3_level(rate, float(bitrate)), bitrate_mode="CONSTANT")
+
     def _write(tmp: Path) -> None:
         try:
-            sf.write(str(tmp), frames, rate, format=fmt, subtype=sub)
+            sf.write(str(tmp), frames, rate, format=fmt, subtype=sub, **quality)
             if sub in ("FLOAT", "DOUBLE"):
                 _clear_peak_timestamp(tmp)
         except (RuntimeError, ValueError, TypeError) as exc:
+            if _disk_full(exc, tmp.parent, frames.nbytes):
+                raise _error(path, "the disk is full", "free some space (or write to another disk) and try "
+                                   "again") from None
             raise _error(path, f"libsndfile could not write {arr.shape[0]} channel(s) at {rate} Hz as "
                                f"{fmt}/{sub} ({exc})",
                          "try another format or subtype (WAV/FLOAT accepts almost anything)") from None
 
     atomic_write(path, _write)
+
+
+def _mp3_level(rate: int, kbps: float) -> float:
+    """libsndfile's MP3 ``compression_level`` for a constant ``kbps``: it maps 0..1 linearly onto the
+    MPEG version's bit rates, highest first (MPEG-1 320-32, MPEG-2 160-8, MPEG-2.5 64-8 kbit/s)."""
+    high, low = (320.0, 32.0) if rate >= 32000 else (160.0, 8.0) if rate >= 16000 else (64.0, 8.0)
+    return float(np.clip((high - kbps) / (high - low), 0.0, 0.99))
+
+
+def _disk_full(exc: Exception, folder: Path, needed: int) -> bool:
+    """Whether a codec's write error was a full disk (libsndfile reports it as a plain RuntimeError)."""
+    if "no space left" in str(exc).lower() or "quota exceeded" in str(exc).lower():
+        return True
+    try:
+        return shutil.disk_usage(folder).free < needed
+    except OSError:
+        return False
 
 
 def _clear_peak_timestamp(path: Path) -> None:
@@ -394,6 +451,8 @@ def read_sensor_log(path: PathLike, *, sample_rate: float | None = None, time_co
         first = pieces[0]
         data = np.concatenate([p.data for p in pieces], axis=1) if len(pieces) > 1 else first.data
         meta = {k: v for k, v in first.metadata.items() if k != "first_sample"}
+        if "time_values" in meta:
+            meta["time_values"] = np.concatenate([p.metadata["time_values"] for p in pieces])
         return SensorLog(data, first.sample_rate, first.channel_names, first.start_time, meta)
     return _read_whole(path, ext, sample_rate=sample_rate, time_column=time_column, columns=columns, dataset=dataset)
 
@@ -528,7 +587,7 @@ def _rate_from_times(path: Path, t: np.ndarray, resolution: float, *, column: st
     if t.size < 2:
         if sample_rate is None:
             raise _error(path, f"only {t.size} timestamp(s), so the time column {column!r} cannot give a sample rate",
-                         "pass sample_rate=")
+                         "pass {sample_rate}", NoRateError)
         return float(sample_rate), None
     dt = np.diff(t)
     _check_increasing(path, dt, 0, column)
@@ -555,7 +614,7 @@ def _check_increasing(path: Path, dt: np.ndarray, first_row: int, column: str) -
         row = first_row + int(bad[0]) + 1
         raise _error(path, f"the time column {column!r} does not increase at data row {row + 1} "
                            f"(step {dt[bad[0]]:.6g} s)",
-                     f"sort the rows by time and remove duplicate rows (or pass time_column= if {column!r} "
+                     f"sort the rows by time and remove duplicate rows (or pass {{time_column}} if {_braces(column)!r} "
                      "is not the time)")
 
 
@@ -568,8 +627,11 @@ def _check_spacing(path: Path, dt: np.ndarray, spacing: _Spacing, *, first_row: 
            f"(the first between data rows {first_row + i + 1} and {first_row + i + 2}: {float(dt[i]):.6g} s) "
            f"are off the spacing {spacing.period:.6g} s by more than 1%")
     if spacing.strict:
-        raise SignalFileError(msg + "; resample it to a uniform rate first, or pass sample_rate= to treat the "
-                                    "samples as evenly spaced", path=path)
+        template = (_braces(msg) + "; resample it to a uniform rate first, or pass {sample_rate} to treat the "
+                                   "samples as evenly spaced")
+        from .options import render
+
+        raise IrregularTimesError(render(template, "api"), path=path, template=template, finding=msg)
     if not spacing.warned:
         spacing.warned = True
         warnings.warn(msg + "; the samples are treated as evenly spaced at the given sample_rate", stacklevel=4)
@@ -692,7 +754,7 @@ def _csv_layout(path: Path, pd: Any, *, sample_rate: float | None, time_column: 
         kind, bad_row, bad_value = _column_kind(pd, head[col])
         if kind == "mixed" or (kind == "text" and columns is not None):
             raise _error(path, f"column {col!r} is not numeric (data row {bad_row + 1} holds {bad_value!r})",
-                         "fix that value or leave the column out with columns=")
+                         "fix that value or leave the column out with {columns}")
         (value_cols if kind == "numeric" else skipped).append(col)
     if not value_cols:
         raise _error(path, f"has no numeric value columns (columns: {names})",
@@ -708,7 +770,8 @@ def _csv_layout(path: Path, pd: Any, *, sample_rate: float | None, time_column: 
     if time_col is None:
         if sample_rate is None:
             raise _error(path, f"has no time column (looked for time/timestamp/t/datetime in {names})",
-                         "pass sample_rate= (Hz), or time_column= naming the column that holds the time")
+                         "pass {sample_rate} (Hz), or {time_column} naming the column that holds the time",
+                         NoRateError)
         rate, kind = float(sample_rate), "none"
         metadata["time_format"] = "none"
     else:
@@ -778,7 +841,7 @@ def _parse_iso(path: Path, pd: Any, raw: Any, column: str, *, first_row: int) ->
     except (ValueError, TypeError) as exc:
         raise _error(path, f"the time column {column!r} holds neither numbers nor ISO-8601 timestamps "
                            f"(e.g. {str(raw.iloc[0])!r}; {str(exc).splitlines()[0]})",
-                     "write times as seconds or as 2024-01-31T12:00:00.000, or pass time_column= for the right "
+                     "write times as seconds or as 2024-01-31T12:00:00.000, or pass {time_column} for the right "
                      "column") from None
     if parsed.isna().any():
         row = first_row + int(np.flatnonzero(parsed.isna().to_numpy())[0])
@@ -795,8 +858,8 @@ def _iter_csv(path: Path, *, chunk_rows: int, sample_rate: float | None, time_co
     start_time = layout.start_time
     usecols = ([layout.time_col] if layout.time_col else []) + layout.value_cols
     dtype = {c: np.float64 for c in layout.value_cols}
-    if layout.time_col is not None:
-        dtype[layout.time_col] = np.float64 if layout.time_kind == "seconds" else str
+    if layout.time_col is not None:  # read as text: the output gives these very strings back
+        dtype[layout.time_col] = str
     offset = 0
     prev_t: float | None = None
     reader = pd.read_csv(path, usecols=usecols, dtype=dtype, chunksize=chunk_rows, **kwargs)
@@ -812,13 +875,18 @@ def _iter_csv(path: Path, *, chunk_rows: int, sample_rate: float | None, time_co
             n = len(chunk)
             data = np.ascontiguousarray(chunk[layout.value_cols].to_numpy(np.float64).T)
             chunk_start = start_time
+            extra: dict = {}
             if layout.time_col is not None:
+                raw_times = chunk[layout.time_col]
+                extra["time_values"] = raw_times.fillna("").str.strip().to_numpy(dtype=str)
                 if layout.time_kind == "seconds":
-                    t_file = chunk[layout.time_col].to_numpy(np.float64)
+                    t_file = pd.to_numeric(raw_times, errors="coerce").to_numpy(np.float64)
                     if np.isnan(t_file).any():
-                        row = offset + int(np.flatnonzero(np.isnan(t_file))[0])
-                        raise _error(path, f"the time column {layout.time_col!r} is empty at data row {row + 1}",
-                                     "fill in or drop rows without a time")
+                        row = int(np.flatnonzero(np.isnan(t_file))[0])
+                        cell = raw_times.iloc[row]
+                        what = "is empty" if cell is None or not str(cell).strip() else f"holds {str(cell)!r}"
+                        raise _error(path, f"the time column {layout.time_col!r} {what} at data row "
+                                           f"{offset + row + 1}", "fill in or drop rows without a time")
                     t = (t_file - layout.t0) * _TIME_UNITS[layout.unit]
                 else:
                     ns = _parse_iso(path, pd, chunk[layout.time_col], layout.time_col, first_row=offset)
@@ -833,7 +901,7 @@ def _iter_csv(path: Path, *, chunk_rows: int, sample_rate: float | None, time_co
                     _check_spacing(path, dt, layout.spacing, first_row=first)
                 prev_t = float(t[-1]) if n else prev_t
             yield SensorLog(data, layout.rate, list(layout.value_cols), chunk_start,
-                            {**layout.metadata, "first_sample": offset})
+                            {**layout.metadata, "first_sample": offset, **extra})
             offset += n
 
 
@@ -854,7 +922,7 @@ def _csv_row_error(path: Path, pd: Any, layout: _CsvLayout, kwargs: dict, offset
                     kind, row, value = _column_kind(pd, chunk[col].reset_index(drop=True))
                     if kind != "numeric":
                         return _error(path, f"column {col!r} holds {value!r} at data row {offset + row + 1}, "
-                                            "not a number", "fix that value or leave the column out with columns=")
+                                            "not a number", "fix that value or leave the column out with {columns}")
                 break
     except Exception:  # the diagnosis is best effort; fall back to pandas' own words
         pass
@@ -909,7 +977,7 @@ def _finish(path: Path, data: np.ndarray, names: list[str] | None, *, sample_rat
     elif stored_rate is not None:
         rate = float(stored_rate)
     else:
-        raise _error(path, "does not store a sample rate", "pass sample_rate= (Hz)")
+        raise _error(path, "does not store a sample rate", "pass {sample_rate} (Hz)", NoRateError)
     if names is None or len(names) != data.shape[0]:
         names = [f"ch{i}" for i in range(data.shape[0])]
     if columns is not None:
@@ -934,13 +1002,14 @@ def _read_npy(path: Path, *, sample_rate, time_column, columns, dataset, mmap: b
     except (ValueError, OSError, EOFError) as exc:
         raise _error(path, f"is not a readable .npy array ({exc})",
                      "the file is truncated or corrupt, or holds Python objects; save it again with np.save") from None
+    stored = {"array_shape": list(arr.shape), "array_dtype": arr.dtype.str}  # the writer gives them back
     arr = _channels_first(path, arr)
     if sample_rate is None:
-        raise _error(path, ".npy files do not store a sample rate", "pass sample_rate= (Hz)")
+        raise _error(path, ".npy files do not store a sample rate", "pass {sample_rate} (Hz)", NoRateError)
     if not mmap:
         arr = np.asarray(arr, dtype=np.float64)
     return _finish(path, arr, None, sample_rate=sample_rate, stored_rate=None, columns=columns, start_time=None,
-                   metadata={})
+                   metadata=stored)
 
 
 def _read_npz(path: Path, *, sample_rate, time_column, columns, dataset) -> SensorLog:
@@ -988,7 +1057,7 @@ def _table_to_log(path: Path, table: dict[str, np.ndarray], *, sample_rate: floa
     numeric = [c for c in wanted if np.issubdtype(table[c].dtype, np.number) or table[c].dtype == bool]
     skipped = [c for c in wanted if c not in numeric]
     if skipped and columns is not None:
-        raise _error(path, f"columns {skipped} are not numeric", "leave them out of columns=")
+        raise _error(path, f"columns {skipped} are not numeric", "leave them out of {columns}")
     if not numeric:
         raise _error(path, f"has no numeric value columns (columns: {names})",
                      "a sensor log needs at least one column of numbers")
@@ -1049,6 +1118,7 @@ def _read_parquet(path: Path, *, sample_rate, time_column, columns, dataset) -> 
                      "the file is truncated or corrupt; write it again") from None
     stored = json.loads((table.schema.metadata or {}).get(b"sigdenoise", b"{}"))
     columns_map: dict[str, np.ndarray] = {}
+    types: dict[str, str] = {}  # numeric column -> numpy dtype string, so the writer keeps float32 float32
     zone, offset_ns = "", 0
     for name, col in zip(table.column_names, table.columns):
         if pa.types.is_timestamp(col.type):
@@ -1062,13 +1132,15 @@ def _read_parquet(path: Path, *, sample_rate, time_column, columns, dataset) -> 
             columns_map[str(name)] = values
         elif pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_boolean(col.type):
             columns_map[str(name)] = col.to_numpy(zero_copy_only=False).astype(np.float64)
+            if not pa.types.is_boolean(col.type):
+                types[str(name)] = col.type.to_pandas_dtype()().dtype.str
         else:
             columns_map[str(name)] = np.asarray(col.to_pylist(), dtype=object)
     if not columns_map or not table.num_rows:
         raise _error(path, "holds no rows", "write the log again")
     return _table_to_log(path, columns_map, sample_rate=sample_rate, time_column=time_column, columns=columns,
                          stored_rate=stored.get("sample_rate"), stored_start=stored.get("start_time"),
-                         metadata={"time_zone": zone, "zone_offset_ns": offset_ns})
+                         metadata={"time_zone": zone, "zone_offset_ns": offset_ns, "column_dtypes": types})
 
 
 def _h5_rate(obj: Any) -> float | None:
@@ -1244,8 +1316,9 @@ def write_sensor_log(path: PathLike, log: SensorLog, *, extra_channels: dict[str
 
     CSV/TSV get the same time column (name, numeric seconds or ISO timestamps, delimiter,
     header comments) as the log's metadata describes; logs that did not come from a CSV get
-    a ``time`` column in seconds (or ISO when ``start_time`` is set). Times are rewritten on
-    the uniform grid ``start + i / sample_rate``. NaN stays NaN (an empty CSV cell).
+    a ``time`` column in seconds (or ISO when ``start_time`` is set). A CSV read by this module
+    gets its own time strings back (``metadata["time_values"]``, when the length still matches);
+    otherwise times are written on the uniform grid ``start + i / sample_rate``. NaN stays NaN (an empty CSV cell).
     ``extra_channels`` (e.g. ``{"accel_x_std": std}``, each ``(time,)``) are appended
     after the channels. NPY stores only the array; NPZ/HDF5/MAT/Parquet/TDMS also store
     the rate, channel names and start time. ``digits`` (CSV/TSV only): round each column to that
@@ -1327,7 +1400,10 @@ def _write_csv(path: Path, log: SensorLog, names: list[str], data: np.ndarray) -
     if style != "none" and time_name in names:
         raise _error(path, f"a channel is named {time_name!r} like the time column", "rename the channel")
     frame: dict[str, Any] = {}
-    if style == "seconds":
+    kept = meta.get("time_values")
+    if style != "none" and kept is not None and len(kept) == n:  # the input's own times, exactly as written
+        frame[time_name] = np.asarray(kept, dtype=str)
+    elif style == "seconds":
         t, _, decimals = _numeric_times(log, n)
         frame[time_name] = np.char.mod(f"%.{decimals}f", t) if decimals is not None else t
     elif style == "iso":
@@ -1350,7 +1426,23 @@ def _write_csv(path: Path, log: SensorLog, names: list[str], data: np.ndarray) -
     atomic_write(path, _write)
 
 
+def _as_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Values in ``dtype``: floats cast, integers rounded and clipped to the type's range."""
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return np.clip(np.round(np.nan_to_num(values)), info.min, info.max).astype(dtype)
+    if np.issubdtype(dtype, np.floating):
+        return values.astype(dtype)
+    return values
+
+
 def _write_npy(path: Path, log: SensorLog, names: list[str], data: np.ndarray) -> None:
+    """The array as it was read: a 1-D input stays 1-D, and its dtype is kept (float64 when unknown)."""
+    shape, dtype = log.metadata.get("array_shape"), log.metadata.get("array_dtype")
+    if dtype is not None:
+        data = _as_dtype(data, np.dtype(dtype))
+    if shape is not None and len(shape) == 1 and data.shape[0] == 1:
+        data = data[0]
     atomic_write(path, lambda tmp: np.save(tmp, data))
 
 
@@ -1378,7 +1470,9 @@ def _write_parquet(path: Path, log: SensorLog, names: list[str], data: np.ndarra
         else:
             arrays.append(pa.array(wall, type=pa.timestamp("ns")))
         fields.append(time_name)
-    arrays += [pa.array(row) for row in data]
+    dtypes = log.metadata.get("column_dtypes") or {}
+    arrays += [pa.array(_as_dtype(row, np.dtype(dtypes[name])) if name in dtypes else row)
+               for name, row in zip(names, data)]
     fields += names
     meta = {"sample_rate": log.sample_rate, "channel_names": names, "start_time": log.start_time}
     table = pa.Table.from_arrays(arrays, names=fields).replace_schema_metadata({"sigdenoise": json.dumps(meta)})

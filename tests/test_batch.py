@@ -371,3 +371,193 @@ def test_every_local_pool_kind_writes_the_same_output(tiny_model_env, tmp_path, 
         expected = read_audio(path).data
         for other in ("fork", "server"):
             np.testing.assert_array_equal(read_audio(tmp_path / other / path.name).data, expected)
+
+
+# --------------------------------------------------------------------------- never write over what is not ours
+def test_a_glob_whose_output_lies_under_its_root_never_overwrites_an_input(tiny_model_env, tmp_path):
+    a = _wav(tmp_path / "g" / "take.wav", seed=1)
+    b = _wav(tmp_path / "g" / "sub" / "take.wav", seed=2)
+    before = _tree_digest(tmp_path / "g")
+    with pytest.raises(BatchUsageError, match="would overwrite the input"):
+        _run([f"{tmp_path}/g/**/*.wav"], tmp_path / "g" / "sub")
+    x = _wav(tmp_path / "x" / "a.wav", seed=3)
+    inner = _wav(tmp_path / "x" / "out" / "a.wav", seed=4)
+    with pytest.raises(BatchUsageError, match="would overwrite the input"):
+        _run([x, inner], tmp_path / "x" / "out")
+    assert _tree_digest(tmp_path / "g") == before and _sha(a) != _sha(b) and _sha(inner) != _sha(x)
+
+
+def test_a_file_in_the_output_folder_that_no_run_wrote_is_never_replaced(tiny_model_env, tmp_path):
+    _wav(tmp_path / "in" / "a.wav")
+    foreign = _wav(tmp_path / "out" / "a.wav", seed=9)
+    digest = _sha(foreign)
+    with pytest.raises(BatchUsageError, match="not an output of an earlier run"):
+        _run([tmp_path / "in"], tmp_path / "out")
+    assert _sha(foreign) == digest
+    # nested output folders: the outer run's file is not the inner run's to replace
+    _wav(tmp_path / "in2" / "x.wav")
+    _wav(tmp_path / "in2" / "sub" / "x.wav", seed=5)
+    assert _run([tmp_path / "in2"], tmp_path / "n").exit_code == 0
+    with pytest.raises(BatchUsageError, match="not an output of an earlier run"):
+        _run([tmp_path / "in2" / "x.wav"], tmp_path / "n" / "sub", strength=0.5)
+    # our own outputs are ours to replace, and a glob over the output folder does not take them as inputs
+    assert _run([f"{tmp_path}/in2/**/*.wav"], tmp_path / "in2" / "clean").count("ok") == 2
+    assert _run([f"{tmp_path}/in2/**/*.wav"], tmp_path / "in2" / "clean", seed=1).count("ok") == 2
+
+
+def test_resume_skips_only_when_the_output_is_the_one_recorded(tiny_model_env, tmp_path):
+    _wav(tmp_path / "in" / "a.wav")
+    first = _run([tmp_path / "in"], tmp_path / "out")
+    assert first.count("ok") == 1 and first.records[0]["output_sha256"] == _sha(tmp_path / "out" / "a.wav")
+    assert _run([tmp_path / "in"], tmp_path / "out").count("skipped") == 1
+    _wav(tmp_path / "out" / "a.wav", seed=8)  # someone (another run, another tool) replaced the output
+    again = _run([tmp_path / "in"], tmp_path / "out")
+    assert again.count("ok") == 1
+    assert _sha(tmp_path / "out" / "a.wav") == first.records[0]["output_sha256"]
+
+
+def test_the_sample_rate_option_is_only_for_files_without_a_rate(tiny_model_env, tmp_path):
+    _wav(tmp_path / "in" / "a.wav")
+    _csv(tmp_path / "in" / "log.csv", rows=600, rate=500.0)
+    np.save(tmp_path / "in" / "bare.npy", np.ones((1, 300)))
+    first = _run([tmp_path / "in"], tmp_path / "out", sample_rate=100.0)
+    rates = {Path(r["input"]).name: (r["rate"], r["rate_from"]) for r in first.records}
+    assert rates == {"a.wav": (16000.0, "file"), "log.csv": (500.0, "file"), "bare.npy": (100.0, "option")}
+    second = _run([tmp_path / "in"], tmp_path / "out", sample_rate=250.0)  # only the NPY depends on it
+    assert {Path(r["input"]).name: r["status"] for r in second.records} == {
+        "a.wav": "skipped", "log.csv": "skipped", "bare.npy": "ok"}
+
+
+def test_an_irregular_log_is_refused_not_regridded(tiny_model_env, tmp_path):
+    t = np.cumsum(np.r_[0.0, np.random.default_rng(0).uniform(0.005, 0.02, 399)])
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "jitter.csv").write_text("time,x\n" + "".join(f"{s:.4f},{np.sin(s):.5f}\n" for s in t))
+    summary = _run([tmp_path / "in"], tmp_path / "out", sample_rate=100.0)
+    error = summary.records[0]["error"]
+    assert summary.count("failed") == 1 and "irregular" in error and "resample" in error
+    assert "sample_rate" not in error and not (tmp_path / "out" / "jitter.csv").exists()
+
+
+def test_npy_and_parquet_outputs_keep_shape_and_dtype(tiny_model_env, tmp_path):
+    rng = np.random.default_rng(0)
+    (tmp_path / "in").mkdir()
+    np.save(tmp_path / "in" / "flat.npy", rng.standard_normal(3000).astype(np.float32))
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    t = np.arange(2000) / 500.0
+    pq.write_table(pa.table({"time": t, "x": rng.standard_normal(2000).astype(np.float32),
+                             "y": rng.standard_normal(2000)}), tmp_path / "in" / "log.parquet")
+    assert _run([tmp_path / "in"], tmp_path / "out", sample_rate=500.0).count("ok") == 2
+    flat = np.load(tmp_path / "out" / "flat.npy")
+    assert flat.shape == (3000,) and flat.dtype == np.float32
+    schema = pq.read_table(tmp_path / "out" / "log.parquet").schema
+    assert schema.field("x").type == pa.float32() and schema.field("y").type == pa.float64()
+
+
+# --------------------------------------------------------------------------- links, changing files, full disks
+def test_link_loops_fail_one_input_and_folder_loops_end(tiny_model_env, tmp_path):
+    import threading
+
+    good = _wav(tmp_path / "in" / "good.wav")
+    os.symlink(tmp_path / "in" / "b.wav", tmp_path / "in" / "a.wav")
+    os.symlink(tmp_path / "in" / "a.wav", tmp_path / "in" / "b.wav")
+    summary = _run([tmp_path / "in"], tmp_path / "out")
+    status = {Path(r["input"]).name: r["status"] for r in summary.records}
+    assert status == {"good.wav": "ok", "a.wav": "failed", "b.wav": "failed"}
+    assert all("cannot be read" in r["error"] for r in summary.records if r["status"] == "failed")
+
+    _wav(tmp_path / "loop" / "sub" / "x.wav")
+    os.symlink(tmp_path / "loop", tmp_path / "loop" / "sub" / "back")
+    found: list = []
+    search = threading.Thread(target=lambda: found.append(batch.find_inputs([f"{tmp_path}/loop/**/*.wav"])),
+                              daemon=True)
+    search.start()
+    search.join(20)
+    assert found, "the glob search did not end on a folder loop"
+    files, _, notes = found[0]
+    assert [f.name for f in files] == ["x.wav"] and any("loop" in n for n in notes)
+    assert good.exists()
+
+
+def test_a_file_rewritten_while_it_is_read_is_not_recorded_as_done(tiny_model_env, tmp_path, monkeypatch):
+    source = _wav(tmp_path / "in" / "a.wav", seconds=1.0)
+    real = batch._denoise_audio
+
+    def rewrite_midway(job, model, options, progress=None):
+        result = real(job, model, options, progress)
+        _wav(source, seconds=0.5, seed=3)  # a recorder still writing the file
+        return result
+
+    monkeypatch.setattr(batch, "_denoise_audio", rewrite_midway)
+    summary = _run([tmp_path / "in"], tmp_path / "out")
+    assert summary.count("failed") == 1 and "changed while it was being read" in summary.records[0]["error"]
+    assert not (tmp_path / "out" / "a.wav").exists()
+    monkeypatch.setattr(batch, "_denoise_audio", real)
+    assert _run([tmp_path / "in"], tmp_path / "out").count("ok") == 1
+
+
+def test_a_full_disk_while_the_manifest_is_written_is_said_plainly(tiny_model_env, tmp_path, monkeypatch, capsys):
+    import errno
+
+    for i in range(2):
+        _wav(tmp_path / "in" / f"v{i}.wav", seed=i)
+    manifest = tmp_path / "out" / "manifest.jsonl"
+    real_write, writes = os.write, []
+
+    def full_after_first_record(fd, data):
+        if os.path.realpath(f"/proc/self/fd/{fd}") == str(manifest):
+            writes.append(data)
+            if len(writes) >= 2:
+                real_write(fd, bytes(data)[:20])  # part of the line reaches the disk
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(batch.os, "write", full_after_first_record)
+    code = main(["denoise", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 1 and "disk full" in err and "Traceback" not in err and "Errno" not in err
+    lines = manifest.read_text().splitlines(keepends=True)
+    assert len(lines) == 1 and lines[0].endswith("\n") and json.loads(lines[0])["status"] == "ok"
+
+
+def test_temp_files_of_a_lost_worker_and_the_lock_do_not_outlive_the_run(tiny_model_env, tmp_path, monkeypatch):
+    _wav(tmp_path / "in" / "a.wav")
+    real = batch._run_local
+
+    def worker_killed_mid_write(jobs, options, workers, progress=None):
+        for record in real(jobs, options, workers, progress):
+            (tmp_path / "out" / ".log.k3j2.tmp.csv").write_text("half a file")  # the task then ran elsewhere
+            yield record
+
+    monkeypatch.setattr(batch, "_run_local", worker_killed_mid_write)
+    summary = _run([tmp_path / "in"], tmp_path / "out")
+    assert summary.exit_code == 0 and _temps(tmp_path / "out") == []
+    assert not (tmp_path / "out" / batch.LOCK_NAME).exists()
+
+
+def test_a_folder_named_like_a_file_is_searched_and_named_when_empty(tiny_model_env, tmp_path):
+    _wav(tmp_path / "dir.wav" / "inside.wav")
+    assert _run([tmp_path / "dir.wav"], tmp_path / "out").count("ok") == 1
+    (tmp_path / "empty.wav").mkdir()
+    with pytest.raises(BatchUsageError, match="empty.wav"):
+        _run([tmp_path / "empty.wav"], tmp_path / "out2")
+
+
+def test_warnings_about_a_result_reach_the_manifest_and_the_summary(tiny_model_env, tmp_path, monkeypatch):
+    from sigdenoise import sanity
+
+    _wav(tmp_path / "in" / "a.wav")
+    monkeypatch.setattr(sanity, "output_warnings", lambda *a, **k: ["the output is 50 dB quieter than the input"])
+    summary = _run([tmp_path / "in"], tmp_path / "out")
+    assert summary.records[0]["output_warnings"] == ["the output is 50 dB quieter than the input"]
+    assert "1 file(s) with a warning" in summary.describe() and "50 dB quieter" in summary.describe()
+
+
+def test_progress_moves_within_one_long_file(tiny_model_env, tmp_path, monkeypatch):
+    _wav(tmp_path / "in" / "long.wav", seconds=4.0)
+    _csv(tmp_path / "in" / "log.csv", rows=4000)
+    seen: list = []
+    monkeypatch.setattr(batch._Progress, "within_file", lambda self, fraction: seen.append(fraction))
+    _run([tmp_path / "in"], tmp_path / "out", csv_chunk_rows=1000, segment_values=2000)
+    inside = [f for f in seen if 0 < f < 1]
+    assert len(set(inside)) >= 4

@@ -106,3 +106,94 @@ def test_info_prints_the_model_as_json(tiny_model_env, capsys):
     assert main(["info", "sensor", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["config"]["task"] == "sensor" and info["config"]["sample_rate"] == 1000 and info["parameters"] > 0
+
+
+def test_version_flag(capsys):
+    from sigdenoise import __version__
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"sigdenoise {__version__}"
+
+
+def _tiny_with(path, *, config_edit=None, meta_edit=None, training=None):
+    """A tiny checkpoint, its config or raw metadata changed the way a damaged or hostile file would be."""
+    import torch
+    from safetensors.torch import save_file
+
+    from sigdenoise.config import to_dict
+    from sigdenoise.diffusion import BridgeDenoiser
+    from tests.conftest import make_tiny_config
+
+    config = make_tiny_config("sensor", 1000)
+    raw = to_dict(config)
+    if config_edit:
+        config_edit(raw)
+    meta = {"format_version": "1", "config": json.dumps(raw), "data": "{}", "training": json.dumps(training or {})}
+    if meta_edit:
+        meta_edit(meta)
+    torch.manual_seed(0)
+    state = {k: v.contiguous() for k, v in BridgeDenoiser(config).state_dict().items()}
+    save_file(state, str(path), metadata=meta)
+    return path
+
+
+@pytest.mark.parametrize("edit, field", [
+    (dict(config_edit=lambda c: c["net"].update(channels=[100000] * 3)), "net.channels"),
+    (dict(config_edit=lambda c: c["stft"].update(n_fft=2 ** 30)), "stft.n_fft"),
+    (dict(config_edit=lambda c: c.update(sample_rate="fast")), "sample_rate"),
+    (dict(config_edit=lambda c: c["net"].update(bottleneck=24)), "tensors do not fit"),
+    (dict(meta_edit=lambda m: m.update(format_version="abc")), "format_version"),
+    (dict(meta_edit=lambda m: m.update(config="{not json")), "'config' is not valid JSON"),
+    (dict(meta_edit=lambda m: m.update(format_version="99")), "upgrade sigdenoise"),
+])
+def test_a_bad_checkpoint_config_is_refused_before_anything_is_built(tmp_path, capsys, monkeypatch, edit, field):
+    from sigdenoise.checkpoint import CheckpointError
+    from sigdenoise.diffusion import BridgeDenoiser
+    from sigdenoise.pipeline import load_model
+
+    path = _tiny_with(tmp_path / "bad.safetensors", **edit)
+    built = []
+    real_init = BridgeDenoiser.__init__
+
+    def spy(self, config, *a, **k):
+        built.append(torch_default_device())
+        return real_init(self, config, *a, **k)
+
+    def torch_default_device():
+        import torch
+
+        return str(torch.empty(0).device)
+
+    monkeypatch.setattr(BridgeDenoiser, "__init__", spy)
+    with pytest.raises(CheckpointError, match=field.replace("[", r"\[").replace("(", r"\(")):
+        load_model(path, device="cpu")
+    assert all(device == "meta" for device in built)  # only the allocation-free shape check ran
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert field in err and "Traceback" not in err
+
+
+def test_info_reads_well_and_shows_every_stage(tmp_path, capsys):
+    training = {"step": 600, "hours": 0.0812345, "validation": {"si_sdr@1": 14.600661277770996},
+                "stages": [{"run": "runs/a", "step": 3000, "hours": 1.25}, {"run": "runs/b", "step": 600,
+                                                                            "hours": 0.0812345}]}
+    path = _tiny_with(tmp_path / "m.safetensors", training=training)
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "si_sdr@1 14.6" in out and "14.600661" not in out
+    assert "runs/a: step 3000, 1.25 h" in out and "runs/b: step 600, 0.08123 h" in out and "1.331 h over 2" in out
+
+
+def test_time_column_and_columns_flags_reach_the_reader(tiny_model_env, tmp_path, capsys):
+    rows = ["when,a,b,c"] + [f"{i * 0.002:.4f},{np.sin(i / 7):.5f},{i % 5},{np.cos(i / 9):.5f}" for i in range(600)]
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    common = ["-o", str(tmp_path / "out"), "--workers", "1"]
+    assert main(["denoise", str(tmp_path / "log.csv"), *common]) == 1
+    captured = capsys.readouterr()
+    assert "--time-column" in captured.err + captured.out and "time_column=" not in captured.err + captured.out
+    assert main(["denoise", str(tmp_path / "log.csv"), *common, "--time-column", "when", "--columns", "a,c"]) == 0
+    out = (tmp_path / "out" / "log.csv").read_text().splitlines()
+    assert out[0].split(",")[:4] == ["when", "a", "b", "c"]
+    assert [line.split(",")[0] for line in out[1:]] == [r.split(",")[0] for r in rows[1:]]  # times as written
+    assert [float(line.split(",")[2]) for line in out[1:]] == [float(r.split(",")[2]) for r in rows[1:]]  # b kept

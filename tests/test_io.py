@@ -549,3 +549,61 @@ def test_denoised_csv_keeps_digits_for_the_signal_not_for_float64(tmp_path):
     error = np.nanmax(np.abs(short.data - data), axis=1)
     assert (error <= 1e-6 * np.nanstd(data, axis=1)).all()  # 7 significant digits of each column's spread
     assert (tmp_path / "short.csv").stat().st_size < 0.7 * (tmp_path / "exact.csv").stat().st_size
+
+
+# --------------------------------------------------------------------------- what the user handed in comes back
+def test_mp3_keeps_the_input_bit_rate(tmp_path):
+    import soundfile as sf
+
+    x = (0.1 * np.random.default_rng(0).standard_normal((16000 * 3, 1))).astype(np.float32)
+    sf.write(tmp_path / "in.mp3", x, 16000, format="MP3", subtype="MPEG_LAYER_III", compression_level=0.63,
+             bitrate_mode="CONSTANT")  # 64 kbit/s
+    clip = sio.read_audio(tmp_path / "in.mp3")
+    assert clip.bitrate == pytest.approx(64, rel=0.1)
+    sio.write_audio(tmp_path / "out.mp3", clip.data, clip.sample_rate, format=clip.format, subtype=clip.subtype,
+                    bitrate=clip.bitrate)
+    assert sio.read_audio(tmp_path / "out.mp3").bitrate == pytest.approx(clip.bitrate, rel=0.05)
+
+
+def test_a_full_disk_is_called_a_full_disk_not_a_format_problem(tmp_path, monkeypatch):
+    import soundfile as sf
+
+    def no_space(*args, **kwargs):
+        raise RuntimeError("Error : System error : No space left on device.")
+
+    monkeypatch.setattr(sf, "write", no_space)
+    with pytest.raises(sio.SignalFileError) as caught:
+        sio.write_audio(tmp_path / "a.wav", np.zeros(1600, np.float32), 16000)
+    assert "disk is full" in str(caught.value) and "another format" not in str(caught.value)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_csv_gets_its_own_time_strings_back(tmp_path):
+    rng = np.random.default_rng(0)
+    t = np.arange(500) * 0.004 + rng.uniform(-1.5e-5, 1.5e-5, 500)  # a logger's clock, jittering well within 1 %
+    times = [f"{v:.5f}" for v in t]
+    (tmp_path / "in.csv").write_text("t,x\n" + "".join(f"{s},{rng.standard_normal():.4f}\n" for s in times))
+    log = sio.read_sensor_log(tmp_path / "in.csv")
+    sio.write_denoised_log(tmp_path / "out.csv", log)
+    assert [line.split(",")[0] for line in (tmp_path / "out.csv").read_text().splitlines()[1:]] == times
+    pieces = list(sio.iter_sensor_log_chunks(tmp_path / "in.csv", chunk_rows=128))
+    assert np.concatenate([p.metadata["time_values"] for p in pieces]).tolist() == times
+
+
+def test_npy_comes_back_in_its_shape_and_dtype(tmp_path):
+    np.save(tmp_path / "in.npy", np.arange(300, dtype=np.float32))
+    log = sio.read_sensor_log(tmp_path / "in.npy", sample_rate=100)
+    sio.write_denoised_log(tmp_path / "out.npy", log)
+    out = np.load(tmp_path / "out.npy")
+    assert out.shape == (300,) and out.dtype == np.float32 and np.array_equal(out, np.arange(300))
+
+
+def test_file_errors_name_each_front_ends_own_option(tmp_path):
+    from sigdenoise.options import message_for
+
+    np.save(tmp_path / "bare.npy", np.ones(30))
+    with pytest.raises(sio.NoRateError) as caught:
+        sio.read_sensor_log(tmp_path / "bare.npy")
+    assert "sample_rate=" in str(caught.value)
+    assert "--sample-rate" in message_for(caught.value, "cli") and "sample_rate=" not in message_for(caught.value,
+                                                                                                     "cli")

@@ -9,11 +9,12 @@ for the zoomable sensor plot).
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import functools
+import json
 import logging
 import math
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -29,8 +30,11 @@ import numpy as np  # noqa: E402
 
 import sigdenoise  # noqa: E402
 from sigdenoise.io import (  # noqa: E402
-    SENSOR_EXTENSIONS, SignalFileError, read_audio, read_sensor_log, write_audio, write_denoised_log,
+    AUDIO_EXTENSIONS, SENSOR_EXTENSIONS, SensorLog, SignalFileError, read_audio, read_sensor_log, write_audio,
+    write_denoised_log,
 )
+from sigdenoise.options import message_for  # noqa: E402
+from sigdenoise.sanity import output_warnings  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,8 @@ BAND_Z = 1.645  # +-1.645 sigma: a 90% interval if the spread were Gaussian
 PLOT_POINTS = 4000  # points per trace sent to the browser; the download has every sample
 PLOT_CHANNELS = 6
 REFERENCE_RATE = 16000  # the work limit is counted in seconds of mono audio at this rate
+MAX_AGE_S = 3600.0  # uploads and results are deleted after an hour
+SWEEP_EVERY_S = 600.0  # ... checked this often, and when the server starts
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
 
 THEME = gr.themes.Soft(primary_hue="teal", secondary_hue="slate",
@@ -61,10 +67,15 @@ def _load_cached(name: str, folder: str) -> "sigdenoise.DenoiseModel":
 
 
 def get_model(name: str) -> "sigdenoise.DenoiseModel":
-    """Load a bundled model once per name (and checkpoint folder) and keep it."""
-    if name not in available_models():
-        raise gr.Error(f"No model named {name!r} in {checkpoint_folder()}. "
-                       f"Available: {', '.join(available_models()) or 'none'}.", title="Unknown model")
+    """Load a bundled model once per name (and checkpoint folder) and keep it.
+
+    Only names from the Model menu: the message never shows the server's folders (a web client
+    may send anything, a list included).
+    """
+    if not isinstance(name, str) or name not in available_models():
+        shown = repr(name) if isinstance(name, str) and len(name) < 64 else "that"
+        raise gr.Error(f"No model named {shown} here; pick one from the Model menu "
+                       f"({', '.join(available_models()) or 'none installed'}).", title="Unknown model")
     with _load_lock:
         return _load_cached(name, str(checkpoint_folder()))
 
@@ -81,9 +92,21 @@ def available_models() -> list[str]:
     return sigdenoise.available_models()
 
 
-def _models_first(preferred: str) -> tuple[list[str], str | None]:
-    names = available_models()
-    names.sort(key=lambda n: (n != preferred, n))
+def _models_for(task: str) -> tuple[list[str], str | None]:
+    """The bundled models made for ``task`` ("speech" or "sensor"), the one named after it first.
+
+    A voice menu that offers the sensor model invites a wrong choice, so each tab lists its own.
+    A checkpoint that does not load is listed in both: denoising with it says why.
+    """
+    def task_of(name: str) -> str | None:
+        try:
+            return get_model(name).config.task
+        except Exception:  # noqa: BLE001 - a broken checkpoint must not stop the page from loading
+            log.exception("could not load model %r", name)
+            return None
+
+    names = [n for n in available_models() if task_of(n) in (task, None)]
+    names.sort(key=lambda n: (n != task, n))
     return names, (names[0] if names else None)
 
 
@@ -110,13 +133,25 @@ def _default_steps(name: str | None, num_samples: int = 1) -> int:
 
 
 # --------------------------------------------------------------------------- errors and files
-def _readable(message: str, upload: str | None) -> str:
-    """Say the user's file name instead of the server's temp path, and UI words instead of API words."""
+# Messages not yet written with sigdenoise.options placeholders still speak Python; say the page's words.
+_API_WORDS = [
+    (re.compile(r",? or (?:pass )?time_column= naming the column that holds the time"), ""),
+    (re.compile(r"\s*\(or pass time_column= if [^)]*\)"), ""),
+    (re.compile(r"pass (?:the )?sample_rate= \(Hz\)|pass sample_rate="), "type the rate in the Sample rate (Hz) box"),
+    (re.compile(r"sample_rate="), "Sample rate (Hz) = "),
+    (re.compile(r"pass time_column=|time_column="), "the time column "),
+]
+
+
+def _readable(exc: BaseException | str, upload: str | None) -> str:
+    """The message as the page should show it: the user's file name, not the server's temp path, and the
+    page's controls, not Python arguments (``sigdenoise.options``)."""
+    message = exc if isinstance(exc, str) else message_for(exc, "ui")
     if upload:
         message = message.replace(str(upload), Path(upload).name)
-    return (message.replace(", or time_column= naming the column that holds the time", "")
-            .replace("pass sample_rate= (Hz)", "type the sample rate (Hz) in the box")
-            .replace("sample_rate=", "the sample-rate box"))
+    for pattern, words in _API_WORDS:
+        message = pattern.sub(words, message)
+    return message
 
 
 def _user_errors(fn: Callable) -> Callable:
@@ -131,8 +166,8 @@ def _user_errors(fn: Callable) -> Callable:
             return fn(upload, *args, **kwargs)
         except gr.Error:
             raise
-        except (SignalFileError, ValueError, ImportError) as exc:  # CheckpointError is a ValueError
-            raise gr.Error(_readable(str(exc), upload), title="Could not denoise this file",
+        except (SignalFileError, ValueError, TypeError, ImportError) as exc:  # CheckpointError is a ValueError
+            raise gr.Error(_readable(exc, upload), title="Could not denoise this file",
                            duration=None, print_exception=False) from None
         except MemoryError:
             raise gr.Error("Out of memory: the file is too large for this machine. Cut it into shorter pieces.",
@@ -144,30 +179,111 @@ def _user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
-_work_root: Path | None = None
+# ---- where files live: one private folder per server process (0700), swept on start and on a timer
+_ROOT_PREFIX = "sigdenoise-webui-"
+_root_lock = threading.Lock()
+_root: Path | None = None
 
 
-def _output_dir(max_age_s: float = 3600.0) -> Path:
-    """A fresh folder for one request's output files; folders older than an hour are removed."""
-    global _work_root
-    if _work_root is None:
-        _work_root = Path(tempfile.mkdtemp(prefix="sigdenoise-webui-"))
-        atexit.register(shutil.rmtree, _work_root, True)
+def _private_root() -> Path:
+    """This process's folder for uploads, Gradio's cache and results: 0700, named with the owner's pid.
+
+    Removed when the process exits (``atexit``; ``app.py`` turns SIGTERM into a normal exit); a folder
+    left by a killed server is removed by the next server's :func:`sweep_stale_roots`.
+    """
+    global _root
+    with _root_lock:
+        if _root is None or not _root.is_dir():
+            _root = Path(tempfile.mkdtemp(prefix=_ROOT_PREFIX))  # mkdtemp: mode 0700
+            (_root / "owner.pid").write_text(str(os.getpid()))
+            (_root / "results").mkdir(mode=0o700)
+            atexit.register(shutil.rmtree, _root, True)
+        return _root
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def sweep_stale_roots(parent: Path | None = None) -> list[Path]:
+    """Remove folders of earlier servers of this user whose process is gone; returns what was removed."""
+    parent = Path(tempfile.gettempdir()) if parent is None else parent
+    removed = []
+    for folder in parent.glob(_ROOT_PREFIX + "*"):
+        try:
+            if folder == _root or folder.stat().st_uid != os.getuid():
+                continue
+            pid = int((folder / "owner.pid").read_text())
+        except (OSError, ValueError):  # no pid file: an older server's layout; go by age
+            try:
+                stale = time.time() - folder.stat().st_mtime > MAX_AGE_S
+            except OSError:
+                continue
+        else:
+            stale = not _pid_alive(pid)
+        if stale and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def sweep_results(max_age_s: float = MAX_AGE_S) -> None:
+    """Remove this server's result folders older than ``max_age_s``."""
     now = time.time()
-    for old in _work_root.iterdir():
-        if now - old.stat().st_mtime > max_age_s:
-            shutil.rmtree(old, ignore_errors=True)
-    return Path(tempfile.mkdtemp(dir=_work_root))
+    for old in (_private_root() / "results").iterdir():
+        try:
+            if now - old.stat().st_mtime > max_age_s:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            continue
 
 
-def _check_work(seconds: float, channels: int, model_rate: float, passes: int, max_minutes: float, what: str) -> None:
-    """Refuse a request that costs more than ``max_minutes`` of mono 16 kHz audio (one pass)."""
-    work = seconds * channels * passes * model_rate / REFERENCE_RATE
-    if work > max_minutes * 60:
-        raise gr.Error(f"{what} is too long for this server: {_duration(seconds)} × {channels} channel(s)"
-                       f"{f' × {passes} passes' if passes > 1 else ''} is {work / 60 / max_minutes:.1f}× the "
-                       f"limit (--max-minutes {max_minutes:g}). Cut it into shorter pieces, pick fewer columns, "
-                       "or start the app with a larger --max-minutes.", title="File too long", duration=None)
+def _start_sweeper(every_s: float = SWEEP_EVERY_S) -> threading.Thread:
+    def loop():
+        while True:
+            time.sleep(every_s)
+            try:
+                sweep_results()
+            except Exception:  # noqa: BLE001 - the sweeper must outlive a vanished folder
+                log.exception("sweeping old results failed")
+
+    thread = threading.Thread(target=loop, name="sigdenoise-sweeper", daemon=True)
+    thread.start()
+    return thread
+
+
+def _output_dir() -> Path:
+    """A fresh private folder (0700) for one request's output files."""
+    return Path(tempfile.mkdtemp(dir=_private_root() / "results"))
+
+
+def _private(path: Path) -> str:
+    """Make a result file readable by the server's user only (0600); returns it as a string for gradio."""
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+def work_seconds(samples: int, channels: int, sample_rate: float, model_rate: float, passes: int) -> float:
+    """The cost of a request in seconds of mono audio at :data:`REFERENCE_RATE` (one network pass).
+
+    The network sees ``samples`` resampled to ``model_rate``; a rate-agnostic model (rate 0, the
+    sensor model) sees the samples as they are, so its cost is samples x channels, not 0.
+    """
+    at_model = samples * model_rate / sample_rate if model_rate else samples
+    return at_model * channels * passes / REFERENCE_RATE
+
+
+def _check_work(work_s: float, max_minutes: float, what: str, advice: str) -> None:
+    """Refuse a request that costs more than ``max_minutes`` (see :func:`work_seconds`)."""
+    if work_s > max_minutes * 60:
+        raise gr.Error(f"{what} is too long for this server: it is {work_s / 60 / max_minutes:.1f}× the limit "
+                       f"(--max-minutes {max_minutes:g}). {advice}", title="File too long", duration=None)
 
 
 def _duration(seconds: float) -> str:
@@ -223,6 +339,60 @@ def spectrogram_images(before: np.ndarray, after: np.ndarray, sample_rate: int, 
     return paths[0], paths[1]
 
 
+VOICE_TOO_LONG = "Cut it into shorter pieces, or start the app with a larger --max-minutes."
+SENSOR_TOO_LONG = ("Pick fewer columns, cut the log into shorter pieces, or start the app with a larger "
+                   "--max-minutes.")
+
+
+def _check_audio(path: str, model: "sigdenoise.DenoiseModel", max_minutes: float) -> None:
+    """Refuse a file that is empty, not audio, or too long, from its header alone (cheap at upload time)."""
+    import soundfile as sf
+
+    source = Path(path)
+    if source.suffix.lower() not in AUDIO_EXTENSIONS:
+        kinds = ", ".join(sorted(e[1:].upper() for e in AUDIO_EXTENSIONS))
+        hint = " (a sensor log? use the Sensor log tab)" if source.suffix.lower() in SENSOR_EXTENSIONS else ""
+        raise gr.Error(f"{source.name} is not an audio file{hint}. This tab takes {kinds}.",
+                       title="Not an audio file", duration=None, print_exception=False)
+    if source.stat().st_size == 0:
+        raise gr.Error(f"{source.name} is empty (0 bytes). Upload the recording again.", title="Empty file",
+                       duration=None, print_exception=False)
+    try:
+        info = sf.info(path)
+        frames, rate, channels = int(info.frames), int(info.samplerate), int(info.channels)
+        if frames <= 0 or rate <= 0:
+            raise RuntimeError("no samples in it")
+    except (RuntimeError, OSError, EOFError, ValueError) as exc:
+        try:  # read_audio words the problem and the fix the same way everywhere
+            read_audio(path)
+        except (SignalFileError, ValueError) as read_exc:
+            raise gr.Error(_readable(read_exc, path), title="Not a readable recording", duration=None,
+                           print_exception=False) from None
+        raise gr.Error(f"{source.name} holds no audio ({exc}).", title="Not a readable recording",
+                       duration=None, print_exception=False) from None
+    _check_work(work_seconds(frames, channels, rate, model.config.sample_rate, 1), max_minutes,
+                f"This recording ({_duration(frames / rate)}, {channels} channel(s))", VOICE_TOO_LONG)
+
+
+def make_check_audio_upload(max_minutes: float):
+    def check_audio_upload(audio_path: str | None, model_name: str):
+        """Right after an upload: refuse (and clear) an empty, undecodable or too long file."""
+        if not audio_path:
+            return gr.update()
+        try:
+            _check_audio(audio_path, get_model(model_name), max_minutes)
+        except gr.Error as exc:
+            gr.Warning(exc.message, title=exc.title or "File refused", duration=None)
+            return None
+        return gr.update()
+
+    return check_audio_upload
+
+
+def _warning_lines(notes: list[str]) -> str:
+    return "".join(f"\n\n**⚠ Check this result:** {note[0].upper() + note[1:]}." for note in notes)
+
+
 def make_denoise_audio(max_minutes: float):
     @_user_errors
     def denoise_audio(audio_path: str | None, model_name: str, steps: float, strength: float,
@@ -230,10 +400,10 @@ def make_denoise_audio(max_minutes: float):
         """Denoise one recording; returns (cleaned audio, before spectrogram, after spectrogram, download, summary)."""
         if not audio_path:
             raise gr.Error("Upload a recording or record one first.", title="No audio")
-        progress(0, desc="Reading the file")
-        clip = read_audio(audio_path)
         model = get_model(model_name)
-        _check_work(clip.duration_s, clip.channels, model.config.sample_rate, 1, max_minutes, "This recording")
+        progress(0, desc="Reading the file")
+        _check_audio(audio_path, model, max_minutes)
+        clip = read_audio(audio_path)
         started = time.time()
         cleaned = model.denoise(clip.data, sample_rate=clip.sample_rate, steps=int(steps), strength=float(strength),
                                 progress=_progress_callback(progress, 0.02, 0.9, "Denoising"))
@@ -248,7 +418,8 @@ def make_denoise_audio(max_minutes: float):
         summary = (f"**Done**: {_duration(clip.duration_s)} of audio ({clip.channels} channel(s), "
                    f"{clip.sample_rate} Hz) cleaned in {taken:.1f} s and saved as {clip.format} "
                    f"({clip.subtype}): `{out_path.name}`.")
-        return str(out_path), before_png, after_png, str(out_path), summary
+        summary += _warning_lines(output_warnings(clip.data, cleaned, clip.sample_rate))
+        return _private(out_path), _private(Path(before_png)), _private(Path(after_png)), str(out_path), summary
 
     return denoise_audio
 
@@ -258,25 +429,37 @@ def _rate_or_none(sample_rate: float | None) -> float | None:
     return float(sample_rate) if sample_rate else None  # 0 or an empty box mean "from the file"
 
 
-def make_inspect_sensor_log():
-    def inspect_sensor_log(path: str | None, sample_rate: float | None):
-        """After an upload: fill the column picker and say what the file holds."""
+def _band_samples(model: "sigdenoise.DenoiseModel") -> int:
+    """Posterior samples the sensor tab draws: 8 for a band, 1 when the model's band is not calibrated
+    (a "90 %" band that covers far less would mislead; ``DenoiseModel.band_calibrated``)."""
+    return SENSOR_SAMPLES if model.band_calibrated else 1
+
+
+def _sensor_work(signal: SensorLog, channels: int, model: "sigdenoise.DenoiseModel") -> float:
+    return work_seconds(signal.data.shape[1], channels, signal.sample_rate, model.config.sample_rate,
+                        _band_samples(model))
+
+
+def make_inspect_sensor_log(max_minutes: float = math.inf):
+    def inspect_sensor_log(path: str | None, sample_rate: float | None, model_name: str | None = None):
+        """After an upload: fill the column picker and say what the file holds (or why it cannot be used)."""
         if not path:
             return gr.update(choices=[], value=[]), ""
         try:
             signal = read_sensor_log(path, sample_rate=_rate_or_none(sample_rate))
-        except (SignalFileError, ValueError, ImportError) as exc:
-            if "sample_rate=" in str(exc) and not sample_rate:
-                hint = "No time column found: **type the sample rate (Hz)** above and the columns will appear."
-            else:
-                hint = f"**Cannot read this file:** {_readable(str(exc), path)}"
-            return gr.update(choices=[], value=[]), hint
+            if model_name:
+                _check_work(_sensor_work(signal, signal.data.shape[0], get_model(model_name)), max_minutes,
+                            "This log", SENSOR_TOO_LONG)
+        except gr.Error as exc:
+            return gr.update(choices=[], value=[]), f"**{exc.title}:** {exc.message}"
+        except (SignalFileError, ValueError, ImportError) as exc:  # the same words the Denoise button would say
+            return gr.update(choices=[], value=[]), f"**Cannot use this file:** {_readable(exc, path)}"
         names = signal.channel_names
         time_column = signal.metadata.get("time_column")
         info = (f"{len(names)} column(s), {signal.data.shape[1]:,} samples at {signal.sample_rate:g} Hz "
                 f"({_duration(signal.duration_s)})" + (f"; time column: {time_column}" if time_column else "")
                 + (f"; starts {signal.start_time}" if signal.start_time else ""))
-        return gr.update(choices=names, value=names[:PLOT_CHANNELS]), info
+        return gr.update(choices=names, value=[]), info  # empty = every column
 
     return inspect_sensor_log
 
@@ -297,38 +480,59 @@ def _decimate(n: int) -> slice:
     return slice(None, None, max(1, math.ceil(n / PLOT_POINTS)))
 
 
-def sensor_figure(raw: np.ndarray, mean: np.ndarray, std: np.ndarray, sample_rate: float, names: list[str],
-                  start_time: str | None):
-    """Raw vs denoised with the +-1.645 sigma band, one panel per channel (plotly: zoom and pan in the page)."""
+def _filled_points(repaired: np.ndarray | None, row: int) -> np.ndarray:
+    """Indices of samples that were missing in ``row`` (at most :data:`PLOT_POINTS`, evenly picked)."""
+    if repaired is None:
+        return np.empty(0, dtype=np.int64)
+    idx = np.flatnonzero(repaired[row])
+    return idx[_decimate(idx.size)]
+
+
+def sensor_figure(raw: np.ndarray, mean: np.ndarray, std: np.ndarray | None, sample_rate: float, names: list[str],
+                  start_time: str | None, repaired: np.ndarray | None = None):
+    """Raw vs denoised with the +-1.645 sigma band (when ``std`` is given), one panel per channel, and the
+    filled-in gaps (``repaired``) marked (plotly: zoom and pan in the page)."""
     shown = names[:PLOT_CHANNELS]
     n = raw.shape[-1]
     step = _decimate(n)
-    seconds = (np.arange(n) / sample_rate)[step]
+    seconds = np.arange(n) / sample_rate
     start = _wall_clock(start_time)
     if start is None:
-        t, xlabel = seconds, "time (s)"
+        clock, xlabel = (lambda s: s), "time (s)"
     else:  # clock time on the axis: what a maintenance log is read by
-        t, xlabel = start + np.round(seconds * 1e9).astype("timedelta64[ns]"), f"time (log starts {start_time})"
+        clock = lambda s: start + np.round(s * 1e9).astype("timedelta64[ns]")  # noqa: E731
+        xlabel = f"time (log starts {start_time})"
+    t = clock(seconds[step])
     note = f" (every {step.step}th sample shown; the download has all)" if step.step > 1 else ""
     try:
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
     except ImportError:
-        return _sensor_figure_matplotlib(raw, mean, std, t, step, shown, xlabel, note)
+        return _sensor_figure_matplotlib(raw, mean, std, t, step, shown, xlabel, note,
+                                         [(clock(seconds[i]), mean[r][i]) for r, i in
+                                          ((r, _filled_points(repaired, r)) for r in range(len(shown)))])
     fig = make_subplots(rows=len(shown), cols=1, shared_xaxes=True, subplot_titles=shown,
                         vertical_spacing=0.1 / max(1, len(shown) - 1) ** 0.5)
+    legend_shown = set()
     for row, name in enumerate(shown):
-        lo, hi = (mean[row] - BAND_Z * std[row])[step], (mean[row] + BAND_Z * std[row])[step]
-        first = row == 0
-        fig.add_trace(go.Scatter(x=t, y=hi, mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False,
-                                 legendgroup="band"), row=row + 1, col=1)
-        fig.add_trace(go.Scatter(x=t, y=lo, mode="lines", line=dict(width=0), fill="tonexty",
-                                 fillcolor="rgba(13, 148, 136, 0.25)", name="90% band (±1.645σ)", legendgroup="band",
-                                 showlegend=first, hoverinfo="skip"), row=row + 1, col=1)
-        fig.add_trace(go.Scatter(x=t, y=raw[row][step], mode="lines", line=dict(color="#9ca3af", width=1),
-                                 name="raw", legendgroup="raw", showlegend=first), row=row + 1, col=1)
-        fig.add_trace(go.Scatter(x=t, y=mean[row][step], mode="lines", line=dict(color="#0f766e", width=1.6),
-                                 name="denoised", legendgroup="denoised", showlegend=first), row=row + 1, col=1)
+        def add(trace, group):
+            trace.update(legendgroup=group, showlegend=group not in legend_shown and trace.showlegend is not False)
+            if trace.showlegend:
+                legend_shown.add(group)
+            fig.add_trace(trace, row=row + 1, col=1)
+
+        if std is not None:
+            lo, hi = (mean[row] - BAND_Z * std[row])[step], (mean[row] + BAND_Z * std[row])[step]
+            add(go.Scatter(x=t, y=hi, mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False), "band")
+            add(go.Scatter(x=t, y=lo, mode="lines", line=dict(width=0), fill="tonexty",
+                           fillcolor="rgba(13, 148, 136, 0.25)", name="90% band (±1.645σ)", hoverinfo="skip"), "band")
+        add(go.Scatter(x=t, y=raw[row][step], mode="lines", line=dict(color="#9ca3af", width=1), name="raw"), "raw")
+        add(go.Scatter(x=t, y=mean[row][step], mode="lines", line=dict(color="#0f766e", width=1.6),
+                       name="denoised"), "denoised")
+        filled = _filled_points(repaired, row)
+        if filled.size:  # a gap the model filled in: an estimate, not a measurement
+            add(go.Scatter(x=clock(seconds[filled]), y=mean[row][filled], mode="markers", name="filled-in gap",
+                           marker=dict(color="#dc2626", size=5, symbol="x")), "filled")
     fig.update_xaxes(title_text=xlabel + note, row=len(shown), col=1)
     fig.update_layout(template="plotly_white", height=160 + 200 * len(shown), margin=dict(l=60, r=20, t=90, b=50),
                       title=dict(text="Raw vs denoised", x=0.01, y=0.98, yanchor="top"),
@@ -337,58 +541,98 @@ def sensor_figure(raw: np.ndarray, mean: np.ndarray, std: np.ndarray, sample_rat
     return fig
 
 
-def _sensor_figure_matplotlib(raw, mean, std, t, step, shown, xlabel, note):
+def _sensor_figure_matplotlib(raw, mean, std, t, step, shown, xlabel, note, filled=()):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(10, 1.2 + 2.0 * len(shown)), dpi=100, layout="constrained")
     axes = fig.subplots(len(shown), 1, sharex=True, squeeze=False)[:, 0]
     for row, (ax, name) in enumerate(zip(axes, shown)):
-        ax.fill_between(t, (mean[row] - BAND_Z * std[row])[step], (mean[row] + BAND_Z * std[row])[step],
-                        color="#0d9488", alpha=0.25, lw=0, label="90% band (±1.645σ)")
+        if std is not None:
+            ax.fill_between(t, (mean[row] - BAND_Z * std[row])[step], (mean[row] + BAND_Z * std[row])[step],
+                            color="#0d9488", alpha=0.25, lw=0, label="90% band (±1.645σ)")
         ax.plot(t, raw[row][step], color="#9ca3af", lw=0.8, label="raw")
         ax.plot(t, mean[row][step], color="#0f766e", lw=1.2, label="denoised")
+        if row < len(filled) and len(filled[row][0]):
+            ax.plot(*filled[row], "x", color="#dc2626", ms=4, label="filled-in gap")
         ax.set_title(name, fontsize=10)
-    axes[0].legend(loc="upper right", ncols=3, fontsize=8)
+    axes[0].legend(loc="upper right", ncols=4, fontsize=8)
     axes[-1].set_xlabel(xlabel + note)
     return fig
+
+
+def _picked_rows(names: list[str], columns: list[str] | None) -> list[int]:
+    """Row indices of the picked columns in file order; none picked means all."""
+    if not columns:
+        return list(range(len(names)))
+    wanted = [str(c) for c in columns]
+    unknown = [c for c in wanted if c not in names]
+    if unknown:
+        raise gr.Error(f"No column named {', '.join(map(repr, unknown))} in this file; its columns are "
+                       f"{', '.join(names)}.", title="Unknown column", duration=None, print_exception=False)
+    return [i for i, name in enumerate(names) if name in wanted]
 
 
 def make_denoise_sensor(max_minutes: float):
     @_user_errors
     def denoise_sensor(log_path: str | None, sample_rate: float | None, columns: list[str] | None, model_name: str,
                        steps: float, output_format: str, keep_mains: bool = False, progress=gr.Progress()):
-        """Denoise a sensor log with 8 posterior samples; returns (plot, download file, summary)."""
+        """Denoise the picked columns of a sensor log (8 posterior samples when the model's band is calibrated);
+        the download holds every column, the ones not picked unchanged. Returns (plot, download file, summary)."""
         if not log_path:
             raise gr.Error("Upload a sensor log first.", title="No file")
         progress(0, desc="Reading the log")
-        signal = read_sensor_log(log_path, sample_rate=_rate_or_none(sample_rate),
-                                 columns=list(columns) if columns else None)
+        signal = read_sensor_log(log_path, sample_rate=_rate_or_none(sample_rate))
+        rows = _picked_rows(signal.channel_names, columns)
         model = get_model(model_name)
-        channels = signal.data.shape[0]
-        _check_work(signal.duration_s, channels, model.config.sample_rate, SENSOR_SAMPLES, max_minutes, "This log")
+        samples = _band_samples(model)
+        _check_work(_sensor_work(signal, len(rows), model), max_minutes, "This log", SENSOR_TOO_LONG)
         started = time.time()
-        result = model.denoise_detailed(signal.data, sample_rate=signal.sample_rate, steps=int(steps),
-                                        num_samples=SENSOR_SAMPLES, repair_nan=True, remove_hum=not keep_mains,
+        raw = signal.data[rows]
+        result = model.denoise_detailed(raw, sample_rate=signal.sample_rate, steps=int(steps), num_samples=samples,
+                                        repair_nan=True, remove_hum=not keep_mains,
                                         progress=_progress_callback(progress, 0.02, 0.9, "Denoising"))
         taken = time.time() - started
         progress(0.92, desc="Writing the file")
+        # Every column goes into the download: the picked ones denoised, the rest exactly as they came in
+        # (their *_std cells stay empty: nothing was estimated there).
+        mean = signal.data.copy()
+        mean[rows] = result.mean
+        std = None
+        if result.std is not None:
+            std = np.full_like(signal.data, np.nan)
+            std[rows] = result.std
+        repaired = None
+        if result.repaired is not None:
+            repaired = np.zeros(signal.data.shape, dtype=bool)
+            repaired[rows] = result.repaired
         suffix = ".parquet" if output_format == "Parquet" else ".csv"
         out_path = _output_dir() / f"{Path(log_path).stem}-denoised{suffix}"
-        write_denoised_log(out_path, dataclasses.replace(signal, data=result.mean), std=result.std,
-                           repaired=result.repaired)
+        write_denoised_log(out_path, SensorLog(mean, signal.sample_rate, signal.channel_names, signal.start_time,
+                                               signal.metadata), std=std, repaired=repaired)
         progress(0.96, desc="Drawing the plot")
-        figure = sensor_figure(signal.data, result.mean, result.std, signal.sample_rate, signal.channel_names,
-                               signal.start_time)
-        repaired = 0 if result.repaired is None else int(result.repaired.sum())
-        summary = (f"**Done**: {channels} column(s) × {signal.data.shape[1]:,} samples at {signal.sample_rate:g} Hz "
-                   f"({_duration(signal.duration_s)}) cleaned in {taken:.1f} s: `{out_path.name}`. The shaded band is "
-                   f"±{BAND_Z}σ of {SENSOR_SAMPLES} model samples (about 90% of the plausible values); the file has "
-                   "a `*_std` column per channel.")
-        if repaired:
-            summary += f" {repaired:,} missing value(s) were filled in (see the `*_repaired` columns)."
-        if channels > PLOT_CHANNELS:
-            summary += f" The plot shows the first {PLOT_CHANNELS} columns."
-        return figure, str(out_path), summary
+        names = [signal.channel_names[i] for i in rows]
+        figure = sensor_figure(raw, result.mean, result.std, signal.sample_rate, names, signal.start_time,
+                               result.repaired)
+        total, picked = len(signal.channel_names), len(rows)
+        summary = (f"**Done**: {picked} of {total} column(s) × {signal.data.shape[1]:,} samples at "
+                   f"{signal.sample_rate:g} Hz ({_duration(signal.duration_s)}) cleaned in {taken:.1f} s: "
+                   f"`{out_path.name}` holds all {total} column(s)")
+        summary += f", the {total - picked} not picked unchanged." if picked < total else "."
+        if result.std is not None:
+            summary += (f" The shaded band is ±{BAND_Z}σ of {samples} model samples (about 90% of the plausible "
+                        "values); the file has a `*_std` column per column.")
+        else:
+            summary += " No uncertainty band: this model's band is not calibrated (`sigdenoise calibrate`)."
+        filled = 0 if result.repaired is None else int(result.repaired.sum())
+        if filled:
+            summary += (f" {filled:,} missing value(s) were filled in (red × in the plot; the `*_repaired` "
+                        "columns in the file).")
+        if picked > PLOT_CHANNELS:
+            summary += f" The plot shows the first {PLOT_CHANNELS} denoised columns; the download has all."
+        notes = output_warnings(raw, result.mean, signal.sample_rate, audio=False)
+        summary += _warning_lines([n.replace("listen before using it, or lower the strength", "check the plot "
+                                             "before using it") for n in notes])
+        return figure, _private(out_path), summary
 
     return denoise_sensor
 
@@ -396,11 +640,13 @@ def make_denoise_sensor(max_minutes: float):
 # --------------------------------------------------------------------------- page
 def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
     """The page: a Voice tab and a Sensor-log tab, each with a named API endpoint."""
-    voice_models, voice_default = _models_first("speech")
-    sensor_models, sensor_default = _models_first("sensor")
+    voice_models, voice_default = _models_for("speech")
+    sensor_models, sensor_default = _models_for("sensor")
     examples = sorted(SAMPLES_DIR.glob("noisy_speech_*.wav"))
+    log_examples = sorted(p for p in SAMPLES_DIR.glob("noisy_*") if p.suffix.lower() in SENSOR_EXTENSIONS)
 
-    with gr.Blocks(title="sigdenoise", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+    with gr.Blocks(title="sigdenoise", analytics_enabled=False,
+                   delete_cache=(int(SWEEP_EVERY_S), int(MAX_AGE_S))) as demo:
         gr.Markdown("# sigdenoise\nRemove background noise from voice recordings and factory sensor logs. "
                     "Everything runs on this machine; files are deleted after an hour.", elem_id="intro")
         if not voice_models:
@@ -417,8 +663,10 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                     with gr.Row():
                         voice_model = gr.Dropdown(voice_models, value=voice_default, label="Model", scale=1)
                         voice_steps = gr.Slider(1, 8, value=_default_steps(voice_default), step=1, scale=2,
-                                                label="Steps (speed ↔ quality)",
-                                                info="More steps take longer; the default is usually best.")
+                                                label="Network calls", elem_id="voice-steps",
+                                                info=f"Keep the default ({_default_steps(voice_default)}). More "
+                                                     "calls take longer and, with the bundled speech model, "
+                                                     "make the voice worse, not better.")
                     voice_strength = gr.Slider(0.0, 1.0, value=_default_strength(voice_default), step=0.05,
                                                label="Strength",
                                                info="1 = fully denoised, 0 = original. "
@@ -437,6 +685,8 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                                        show_label=False, buttons=["fullscreen"])
                 spec_after = gr.Image(label="Spectrogram after", type="filepath", interactive=False,
                                       show_label=False, buttons=["fullscreen"])
+            audio_in.upload(make_check_audio_upload(max_minutes), inputs=[audio_in, voice_model], outputs=[audio_in],
+                            api_visibility="undocumented", concurrency_limit=4, show_progress="hidden")
             voice_button.click(make_denoise_audio(max_minutes),
                                inputs=[audio_in, voice_model, voice_steps, voice_strength],
                                outputs=[audio_out, spec_before, spec_after, audio_file, voice_summary],
@@ -453,26 +703,31 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                     log_rate = gr.Number(0, label="Sample rate (Hz)", minimum=0, precision=None,
                                          info="Only needed when the file has no time column; 0 = from the file.")
                     log_columns = gr.Dropdown([], value=[], multiselect=True, label="Columns to denoise",
-                                              info="Filled in after the upload; leave empty for all.",
-                                              allow_custom_value=True)  # choices differ per file; the reader checks
+                                              info="Empty = all. Columns not picked go into the download "
+                                                   f"unchanged; the plot shows the first {PLOT_CHANNELS} denoised.",
+                                              allow_custom_value=True)  # choices differ per file; checked on use
                     sensor_model = gr.Dropdown(sensor_models, value=sensor_default, label="Model")
                     sensor_steps = gr.Slider(2, 8, value=_default_steps(sensor_default, SENSOR_SAMPLES), step=1,
-                                             label="Steps (speed ↔ quality)",
-                                             info="Each step runs the model 8 times (for the uncertainty band); "
-                                                  "one step would give 8 identical samples, so 2 is the least.")
+                                             label="Network calls",
+                                             info="Per model sample (8 for the uncertainty band; one call would "
+                                                  "give 8 identical samples, so 2 is the least). More calls take "
+                                                  "longer; keep the default unless the band looks too narrow.")
                     log_keep_mains = gr.Checkbox(False, label="The signal itself is at 50/60 Hz",
                                                  info="Mains current or voltage: keep those lines instead of "
                                                       "removing them as hum.")
                     log_format = gr.Radio(["CSV", "Parquet"], value="CSV", label="Download as")
                     sensor_button = gr.Button("Denoise", variant="primary", elem_id="denoise-sensor")
+                    if log_examples:
+                        gr.Examples([[str(p)] for p in log_examples], inputs=[log_in], label="Example logs",
+                                    cache_examples=False)
                 with gr.Column(scale=3):
                     log_file = gr.File(label="Download (denoised values and *_std columns)", elem_id="log-file")
                     sensor_summary = gr.Markdown(label="Summary", elem_id="sensor-summary")
             sensor_plot = gr.Plot(label="Raw vs denoised", show_label=False, elem_id="sensor-plot")
 
-            inspect = make_inspect_sensor_log()
+            inspect = make_inspect_sensor_log(max_minutes)
             for event in (log_in.change, log_rate.submit, log_rate.blur):
-                event(inspect, inputs=[log_in, log_rate], outputs=[log_columns, log_info],
+                event(inspect, inputs=[log_in, log_rate, sensor_model], outputs=[log_columns, log_info],
                       api_visibility="undocumented", concurrency_limit=4)
             sensor_button.click(make_denoise_sensor(max_minutes),
                                 inputs=[log_in, log_rate, log_columns, sensor_model, sensor_steps, log_format,
@@ -482,12 +737,113 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
     return demo
 
 
+_FOREIGN_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:|^[\\/]{2}")  # a URL (https:, data:, file:) or //host
+MAX_JSON_BYTES = 4 << 20  # the page and gradio_client send small JSON; files come through /upload
+
+
+def _foreign_file(value, allowed: tuple[str, ...]) -> str | None:
+    """The first file path in a request body that did not come from an upload (or a bundled example)."""
+    if isinstance(value, dict):
+        path = value.get("path")
+        if isinstance(path, str) and ("meta" in value or "orig_name" in value or "url" in value
+                                      or len(value) == 1):
+            if _FOREIGN_PATH.match(path):
+                return path
+            resolved = os.path.normpath(os.path.join(os.sep, path))  # text only: no lookup on the server's disk
+            if resolved != path.rstrip(os.sep) or not any(resolved.startswith(root + os.sep) for root in allowed):
+                return path
+        values = value.values()
+    elif isinstance(value, list):
+        values = value
+    else:
+        return None
+    for item in values:
+        found = _foreign_file(item, allowed)
+        if found is not None:
+            return found
+    return None
+
+
+class OnlyUploadedFiles:
+    """ASGI middleware: refuse a request whose JSON names a file that was not uploaded to this server.
+
+    Gradio fetches a ``FileData`` whose path is a URL (resolving its host on the way) and reads a local
+    path it is allowed to; a client must not make the server do either. Checked on the raw body, before
+    gradio sees it, so nothing is looked up.
+    """
+
+    def __init__(self, app, allowed: tuple[str, ...] = ()):
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or not self._is_json(scope):
+            return await self.app(scope, receive, send)
+        messages, body, more = [], b"", True
+        while more:
+            message = await receive()
+            messages.append(message)
+            body += message.get("body", b"")
+            more = message.get("more_body", False) and message["type"] == "http.request"
+            if len(body) > MAX_JSON_BYTES:
+                return await self._refuse(send, 413, "The request is too large; send files through the upload.")
+        try:
+            found = _foreign_file(json.loads(body or b"null"), self.allowed + (_private_root_str(),))
+        except ValueError:
+            found = None  # not JSON after all: gradio answers it
+        if found is not None:
+            log.warning("refused a request naming a file that was not uploaded: %.200s", found)
+            return await self._refuse(send, 400, "Only files uploaded to this server can be denoised; upload the "
+                                                 "file (gradio_client: handle_file) instead of sending a URL or path.")
+
+        async def replay():
+            return messages.pop(0) if messages else await receive()
+
+        return await self.app(scope, replay, send)
+
+    @staticmethod
+    def _is_json(scope) -> bool:
+        for key, value in scope.get("headers", ()):
+            if key == b"content-type":
+                return b"json" in value.lower()
+        return False
+
+    @staticmethod
+    async def _refuse(send, status: int, message: str) -> None:
+        body = json.dumps({"error": message, "detail": message}).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _private_root_str() -> str:
+    return os.path.normpath(str(_private_root()))
+
+
+_USER_TEMP_DIR = os.environ.get("GRADIO_TEMP_DIR")  # a folder the user chose for gradio is kept
+
+
 def serve(host: str = "127.0.0.1", port: int = 7860, *, max_upload_mb: float = 200, max_minutes: float = 20.0,
           block: bool = True) -> gr.Blocks:
-    """Build the page, queue requests (one model run at a time) and serve it; ``block=False`` returns at once."""
+    """Build the page, queue requests (one model run at a time) and serve it; ``block=False`` returns at once.
+
+    Uploads, Gradio's cache and results go to one private folder of this process (0700; results 0600),
+    swept every :data:`SWEEP_EVERY_S` and removed when the process exits; folders that killed servers
+    left behind are removed on start.
+    """
+    from starlette.middleware import Middleware
+
+    sweep_stale_roots()
+    root = _private_root()
+    if not _USER_TEMP_DIR:
+        os.environ["GRADIO_TEMP_DIR"] = str(root / "gradio")  # read when the page and the server are built
+    sweep_results()
+    _start_sweeper()
     demo = build_app(max_minutes=max_minutes)
     demo.queue(default_concurrency_limit=1)
+    allowed = (os.path.normpath(str(SAMPLES_DIR)), os.path.normpath(os.environ.get("GRADIO_TEMP_DIR", str(root))))
     demo.launch(server_name=host, server_port=port, share=False, max_file_size=f"{max_upload_mb:g}mb",
                 theme=THEME, css=CSS, show_error=True, ssr_mode=False, prevent_thread_lock=not block,
-                allowed_paths=[str(SAMPLES_DIR)], footer_links=["api"], quiet=not block)
+                allowed_paths=[str(SAMPLES_DIR)], footer_links=["api"], quiet=not block,
+                app_kwargs={"middleware": [Middleware(OnlyUploadedFiles, allowed=allowed)]})
     return demo

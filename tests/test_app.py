@@ -1,6 +1,7 @@
 """The web UI's named API endpoints, called through gradio_client against a live local server (tiny models)."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 
@@ -87,10 +88,11 @@ def test_denoise_sensor_writes_mean_and_std(client, tmp_path, fmt):
         gradio_client.handle_file(str(src)), None, ["a"], "sensor", 2, fmt, api_name="/denoise_sensor")
     assert download.endswith(".parquet" if fmt == "Parquet" else ".csv")
     out = read_sensor_log(download)
-    assert out.channel_names == ["a", "a_std"]
+    assert out.channel_names == ["a", "b", "a_std", "b_std"]  # "b" was not picked: it passes through
     assert out.sample_rate == pytest.approx(100.0)
-    assert out.data.shape == (2, 300)
-    assert np.all(out.data[1] >= 0)
+    assert out.data.shape == (4, 300)
+    assert np.all(out.data[2] >= 0) and np.all(np.isnan(out.data[3]))  # no spread where nothing was estimated
+    np.testing.assert_array_equal(out.data[1], read_sensor_log(src).data[1])
     assert plot is not None and "Done" in summary
     if fmt == "CSV":  # one step gives 8 identical samples: refused, not a silent zero band
         with pytest.raises(gradio_client.exceptions.AppError, match="minimum value 2"):
@@ -109,13 +111,15 @@ def test_sensor_log_without_time_column_uses_the_rate_box(client, tmp_path):
     from sigdenoise.io import read_sensor_log
 
     src = write_sensor_csv(tmp_path / "press.csv", rows=200, rate=50.0, time_column=False)
-    with pytest.raises(gradio_client.exceptions.AppError, match="sample rate"):
+    with pytest.raises(gradio_client.exceptions.AppError, match="(?i)sample rate") as info:
         client.predict(gradio_client.handle_file(str(src)), None, [], "sensor", 2, "CSV", api_name="/denoise_sensor")
     _, download, _ = client.predict(gradio_client.handle_file(str(src)), 50, [], "sensor", 2, "CSV",
                                     api_name="/denoise_sensor")
     out = read_sensor_log(download, sample_rate=50.0)  # written in the input's style: no time column
     assert out.channel_names == ["a", "b", "a_std", "b_std"]
     assert out.sample_rate == pytest.approx(50.0)
+    assert "sample_rate=" not in str(info.value) and "time_column=" not in str(info.value)  # the page's words
+    assert "Sample rate (Hz)" in str(info.value)
 
 
 def test_bad_file_is_an_error_and_the_server_keeps_serving(client, tmp_path):
@@ -192,3 +196,281 @@ def test_launcher_reads_flags_and_environment(monkeypatch):
     app.main(["--host", "0.0.0.0", "--port", "9000", "--max-upload-mb", "5"])
     assert (seen["host"], seen["port"], seen["max_upload_mb"]) == ("0.0.0.0", 9000, 5.0)
     assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+
+
+# --------------------------------------------------------------------------- issue 34: what users hit first
+def write_wide_csv(path, columns: int, rows: int, rate: float):
+    """A log of ``columns`` noisy sines, values with 6 decimals (so a pass-through is exact)."""
+    t = np.arange(rows) / rate
+    rng = np.random.default_rng(3)
+    values = np.sin(2 * np.pi * 0.3 * (1 + np.arange(columns))[:, None] * t) + 0.1 * rng.standard_normal((columns, rows))
+    names = [f"ch{i:02d}" for i in range(columns)]
+    lines = ["time," + ",".join(names)] + [f"{ti:.3f}," + ",".join(f"{v:.6f}" for v in row)
+                                           for ti, row in zip(t, values.T)]
+    path.write_text("\n".join(lines) + "\n")
+    return path, names
+
+
+def test_sensor_download_holds_every_column(client, tmp_path):
+    from sigdenoise.io import read_sensor_log
+
+    src, names = write_wide_csv(tmp_path / "plant.csv", columns=20, rows=200, rate=50.0)
+    raw = read_sensor_log(src)
+    picked = ["ch03", "ch11"]
+    plot, download, summary = client.predict(gradio_client.handle_file(str(src)), None, picked, "sensor", 2, "CSV",
+                                             api_name="/denoise_sensor")
+    out = read_sensor_log(download)
+    assert out.channel_names == names + [f"{n}_std" for n in names]
+    for i, name in enumerate(names):
+        if name in picked:
+            assert not np.allclose(out.data[i], raw.data[i]) and np.all(out.data[20 + i] >= 0)
+        else:  # not picked: exactly as it came in, with no spread claimed
+            np.testing.assert_array_equal(out.data[i], raw.data[i])
+            assert np.all(np.isnan(out.data[20 + i]))
+    assert "2 of 20" in summary and "18 not picked unchanged" in summary
+
+    _, download, summary = client.predict(gradio_client.handle_file(str(src)), None, [], "sensor", 2, "CSV",
+                                          api_name="/denoise_sensor")
+    out = read_sensor_log(download)  # nothing picked: every column denoised, the plot shows a subset
+    assert out.data.shape == (40, 200) and np.all(out.data[20:] >= 0)
+    assert "20 of 20" in summary and "plot shows the first 6" in summary
+
+
+def test_column_picker_starts_empty_and_means_all(tiny_model_env, tmp_path):
+    from sigdenoise.webui import make_inspect_sensor_log
+
+    src, names = write_wide_csv(tmp_path / "plant.csv", columns=20, rows=50, rate=50.0)
+    update, info = make_inspect_sensor_log()(str(src), None, "sensor")
+    assert update["choices"] == names and update["value"] == []  # empty = all, as the hint says
+    assert info.startswith("20 column(s)")
+
+
+def test_irregular_log_gets_one_message_in_the_page_words(client, tiny_model_env, tmp_path):
+    from sigdenoise.webui import make_inspect_sensor_log
+
+    t = np.cumsum(np.r_[0, np.full(99, 0.01)])
+    t[50:] += 0.004  # one late sample
+    src = tmp_path / "drift.csv"
+    src.write_text("timestamp,a\n" + "".join(f"{ti:.4f},{np.sin(ti):.5f}\n" for ti in t))
+    _, hint = make_inspect_sensor_log()(str(src), None, "sensor")
+    with pytest.raises(gradio_client.exceptions.AppError) as info:
+        client.predict(gradio_client.handle_file(str(src)), None, [], "sensor", 2, "CSV", api_name="/denoise_sensor")
+    assert "irregular" in hint and "No time column" not in hint
+    assert hint.split(":** ", 1)[1] == str(info.value)  # after the upload and after Denoise: the same words
+    assert "sample_rate=" not in hint and "Sample rate (Hz) box" in hint
+
+
+def test_advice_names_the_page_controls():
+    from sigdenoise.options import AdviceError
+    from sigdenoise.webui import _readable
+
+    message = _readable(AdviceError("/tmp/x/up.csv: no rate; set {sample_rate} or {columns}"), "/tmp/x/up.csv")
+    assert message == "up.csv: no rate; set the Sample rate (Hz) box or the Columns box"
+
+
+def test_voice_tab_offers_only_voice_models(client, tiny_model_env, tmp_path):
+    from sigdenoise.io import write_audio
+    from sigdenoise.webui import _models_for
+
+    assert _models_for("speech") == (["speech"], "speech")
+    assert _models_for("sensor") == (["sensor"], "sensor")
+    clip = tmp_path / "a.wav"
+    write_audio(clip, tone(0.2, 16000), 16000)
+    with pytest.raises(gradio_client.exceptions.AppError):  # not in the voice tab's menu, so refused
+        client.predict(gradio_client.handle_file(str(clip)), "sensor", 1, 1.0, api_name="/denoise_audio")
+
+
+def test_steps_control_says_what_it_does(tiny_model_env):
+    import gradio as gr
+
+    from sigdenoise.webui import build_app
+
+    sliders = [b for b in build_app().blocks.values() if isinstance(b, gr.Slider)]
+    assert not any("quality" in s.label for s in sliders)  # more calls do not buy quality with these models
+    voice = next(s for s in sliders if s.elem_id == "voice-steps")
+    assert voice.label == "Network calls" and "worse" in voice.info
+
+
+def test_list_valued_model_name_does_not_leak_the_checkpoint_path(client, tiny_checkpoints, tmp_path):
+    from sigdenoise.io import write_audio
+
+    clip = tmp_path / "a.wav"
+    write_audio(clip, tone(0.2, 16000), 16000)
+    with pytest.raises(gradio_client.exceptions.AppError) as info:
+        client.predict(gradio_client.handle_file(str(clip)), ["speech"], 1, 1.0, api_name="/denoise_audio")
+    assert str(tiny_checkpoints) not in str(info.value) and "safetensors" not in str(info.value)
+
+
+def test_bad_uploads_are_refused_at_upload_time(tiny_model_env, tmp_path):
+    from sigdenoise.io import write_audio
+    from sigdenoise.webui import make_check_audio_upload
+
+    check = make_check_audio_upload(MAX_MINUTES)
+    empty, junk, log = tmp_path / "empty.wav", tmp_path / "junk.mp3", tmp_path / "pump.csv"
+    empty.write_bytes(b"")
+    junk.write_bytes(b"this is not audio at all" * 50)
+    write_sensor_csv(log, rows=20, rate=10.0)
+    long_clip = tmp_path / "long.wav"
+    write_audio(long_clip, np.zeros(int(61 * 8000), np.float32), 8000)  # 61 s: over a 1-minute limit
+    expected = {empty: "empty (0 bytes)", junk: "junk.mp3", log: "Sensor log tab", long_clip: "--max-minutes"}
+    for path, words in expected.items():
+        with pytest.warns(UserWarning) as shown:
+            assert check(str(path), "speech") is None  # the upload is cleared: nothing left to press Denoise on
+        assert len(shown) == 1 and words in str(shown[0].message), (path, [str(w.message) for w in shown])
+        assert "columns" not in str(shown[0].message)  # the voice tab has none to pick
+    ok = tmp_path / "ok.wav"
+    write_audio(ok, tone(0.5, 16000), 16000)
+    assert check(str(ok), "speech") != None  # noqa: E711 - an update that leaves the upload alone
+
+
+def test_empty_upload_through_the_api_names_the_problem(client, tmp_path):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    with pytest.raises(gradio_client.exceptions.AppError, match=r"empty \(0 bytes\)"):
+        client.predict(gradio_client.handle_file(str(empty)), "speech", 1, 1.0, api_name="/denoise_audio")
+
+
+class ErasingModel:
+    """Stands in for a model that removes nearly everything (what issue 34 saw on real shortwave speech)."""
+
+    def __init__(self, model):
+        self.config, self.band_calibrated = model.config, model.band_calibrated
+
+    def denoise(self, x, **kwargs):
+        return x * 1e-3
+
+
+def test_voice_summary_warns_when_the_output_is_far_quieter(tiny_model_env, tmp_path, monkeypatch):
+    from sigdenoise import webui
+    from sigdenoise.io import write_audio
+
+    clip = tmp_path / "radio.wav"
+    write_audio(clip, tone(2.0, 16000), 16000)
+    monkeypatch.setattr(webui, "get_model", lambda name: ErasingModel(webui._load_cached(name, str(tiny_model_env))))
+    *_, summary = webui.make_denoise_audio(5.0)(str(clip), "speech", 1, 1.0)
+    assert "Check this result" in summary and "60 dB quieter" in summary
+
+
+@pytest.fixture
+def rate_free_uncalibrated_sensor(tmp_path, monkeypatch):
+    """A folder whose sensor model is rate-agnostic (rate 0, like the bundled one) and has no calibrated band."""
+    from .conftest import make_tiny_config
+
+    from sigdenoise.checkpoint import save_checkpoint
+    from sigdenoise.diffusion import BridgeDenoiser
+
+    config = make_tiny_config("sensor", 0)
+    save_checkpoint(tmp_path / "sensor.safetensors", BridgeDenoiser(config).state_dict(), config,
+                    data={"kind": "tiny test model"}, training={})
+    monkeypatch.setenv("SIGDENOISE_CHECKPOINTS", str(tmp_path))
+    return tmp_path
+
+
+def test_max_minutes_limits_the_rate_free_sensor_model(rate_free_uncalibrated_sensor, tmp_path):
+    import gradio as gr
+
+    from sigdenoise.webui import make_denoise_sensor, make_inspect_sensor_log
+
+    src, _ = write_wide_csv(tmp_path / "week.csv", columns=2, rows=20_000, rate=10.0)  # 40,000 samples in all
+    with pytest.raises(gr.Error, match="too long") as info:  # 2.5 s of 16 kHz work per column and pass
+        make_denoise_sensor(0.04)(str(src), None, [], "sensor", 2, "CSV")
+    assert "--max-minutes 0.04" in info.value.message
+    _, hint = make_inspect_sensor_log(0.04)(str(src), None, "sensor")  # said at upload time, too
+    assert "too long" in hint
+
+
+def test_sensor_tab_offers_no_uncalibrated_band(rate_free_uncalibrated_sensor, tmp_path):
+    from sigdenoise.io import read_sensor_log
+    from sigdenoise.webui import make_denoise_sensor
+
+    src = write_sensor_csv(tmp_path / "pump.csv", rows=300, rate=100.0)
+    figure, download, summary = make_denoise_sensor(5.0)(str(src), None, [], "sensor", 2, "CSV")
+    assert read_sensor_log(download).channel_names == ["a", "b"]  # no *_std columns
+    assert "not calibrated" in summary and "shaded band" not in summary
+    assert not any("band" in (trace.name or "") for trace in figure.data)
+
+
+def test_sensor_plot_marks_filled_gaps():
+    pytest.importorskip("plotly")
+    from sigdenoise.webui import sensor_figure
+
+    raw = np.random.default_rng(0).standard_normal((2, 500))
+    repaired = np.zeros(raw.shape, bool)
+    repaired[1, 100:120] = True
+    fig = sensor_figure(raw, raw, raw * 0 + 0.1, 100.0, ["x", "y"], None, repaired)
+    marks = [trace for trace in fig.data if trace.name == "filled-in gap"]
+    assert len(marks) == 1 and len(marks[0].x) == 20 and marks[0].yaxis == "y2"
+
+
+def test_sensor_tab_has_example_logs(tiny_model_env):
+    import gradio as gr
+
+    from sigdenoise.webui import SAMPLES_DIR, build_app
+
+    datasets = [b for b in build_app().blocks.values() if isinstance(b, gr.Dataset)]
+    shown = json.dumps([d.samples for d in datasets])
+    assert "noisy_accel_64hz.csv" in shown and "noisy_ecg_360hz.csv" in shown
+    assert SAMPLES_DIR.joinpath("noisy_accel_64hz.csv").is_file()
+
+
+def test_busy_port_is_one_line_naming_the_flag(capsys):
+    import app
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as exit_info:
+            app.main(["--port", str(port)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--port" in err and str(port) in err
+    assert "Traceback" not in err and "GRADIO_SERVER_PORT" not in err
+
+
+def test_server_refuses_files_that_were_not_uploaded(server_url, monkeypatch):
+    import httpx
+
+    looked_up = []
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: looked_up.append(host) or real(host, *a, **k))
+    for path in ("https://example.invalid/v.wav", "http://10.0.0.1/v.wav", "/etc/hostname",
+                 "//example.invalid/v.wav", "data:audio/wav;base64,UklGRg=="):
+        file_data = {"path": path, "meta": {"_type": "gradio.FileData"}, "orig_name": "v.wav"}
+        response = httpx.post(f"{server_url}gradio_api/call/denoise_audio",
+                              json={"data": [file_data, "speech", 1, 1.0]}, timeout=30)
+        assert response.status_code == 400, (path, response.text)
+        assert "Only files uploaded" in response.json()["error"]
+    assert not [h for h in looked_up if "example" in str(h) or h == "10.0.0.1"]
+
+
+def test_results_are_private_and_swept(client, tmp_path):
+    import stat
+    import time
+
+    from sigdenoise import webui
+    from sigdenoise.io import write_audio
+
+    clip = tmp_path / "a.wav"
+    write_audio(clip, tone(0.3, 16000), 16000)
+    client.predict(gradio_client.handle_file(str(clip)), "speech", 1, 1.0, api_name="/denoise_audio")
+    root = webui._private_root()
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    assert os.environ["GRADIO_TEMP_DIR"].startswith(str(root))  # uploads and gradio's copies live inside it
+    results = [p for p in (root / "results").rglob("*") if p.is_file()]
+    assert results and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in results)
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o700 for p in (root / "results").iterdir())
+
+    old = next((root / "results").iterdir())
+    os.utime(old, (time.time() - 2 * webui.MAX_AGE_S,) * 2)
+    webui.sweep_results()
+    assert not old.exists()
+
+    dead = tmp_path / "sigdenoise-webui-dead"  # left by a killed server
+    (dead / "results").mkdir(parents=True)
+    (dead / "owner.pid").write_text("999999999")
+    alive = tmp_path / "sigdenoise-webui-alive"
+    alive.mkdir()
+    (alive / "owner.pid").write_text(str(os.getpid()))
+    assert webui.sweep_stale_roots(tmp_path) == [dead]
+    assert alive.exists()

@@ -708,7 +708,7 @@ def _denoise_block(model, data: np.ndarray, *, rate: float, options: BatchOption
     Missing (NaN) samples come back filled with the model's estimate (from the gap
     interpolated, then denoised); the caller flags them in ``<name>_repaired`` columns.
     A channel with no values at all is denoised as zeros. With ``rows``, only those channels
-    are denoised; the others come back as they went in (std 0).
+    are denoised; the others come back as they went in (std NaN).
     """
     if rows is not None:
         mean = np.array(data, dtype=np.float64)
@@ -716,7 +716,7 @@ def _denoise_block(model, data: np.ndarray, *, rate: float, options: BatchOption
         mean[rows] = part
         std = None
         if part_std is not None:
-            std = np.zeros(data.shape, dtype=np.float64)
+            std = np.full(data.shape, np.nan)  # nothing was estimated there: empty cells, as the web UI writes
             std[rows] = part_std
         return mean, std
     dead = ~np.isfinite(data).any(axis=1)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 
 import numpy as np
@@ -474,3 +475,26 @@ def test_results_are_private_and_swept(client, tmp_path):
     (alive / "owner.pid").write_text(str(os.getpid()))
     assert webui.sweep_stale_roots(tmp_path) == [dead]
     assert alive.exists()
+
+
+def test_documented_client_calls_use_the_default_steps(client, tmp_path):
+    """The README's and docs' gradio_client examples leave steps out: more calls make the speech model worse."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    for doc in (root / "README.md", root / "docs" / "webui.md"):
+        text = doc.read_text()
+        assert "client.predict(" in text
+        assert "# steps" not in text and not re.search(r'"speech", \d', text) and "steps=2" not in text, doc
+    from sigdenoise.io import write_audio
+
+    clip = tmp_path / "interview.flac"
+    write_audio(clip, tone(0.5, 16000), 16000)
+    *_, summary = client.predict(audio_path=gradio_client.handle_file(str(clip)), model_name="speech", strength=1.0,
+                                 api_name="/denoise_audio")
+    assert "Done" in summary
+    log = write_sensor_csv(tmp_path / "pump.csv", rows=200, rate=100.0)
+    _, download, _ = client.predict(log_path=gradio_client.handle_file(str(log)), sample_rate=0, columns=["a"],
+                                    model_name="sensor", output_format="Parquet", keep_mains=False,
+                                    api_name="/denoise_sensor")
+    assert download.endswith(".parquet")

@@ -460,7 +460,7 @@ def denoise_file(input_path: str | Path, output_path: str | Path, *, model: str 
                           num_samples=num_samples, repair_nan=repair_nan, shifts=shifts)
         same_kind = input_path.suffix.lower() == output_path.suffix.lower()  # else let the extension decide
         write_audio(output_path, y, signal.sample_rate, format=signal.format if same_kind else None,
-                    subtype=signal.subtype if same_kind else None)
+                    subtype=signal.subtype if same_kind else None, bitrate=signal.bitrate if same_kind else None)
         rate, n = signal.sample_rate, signal.data.shape[-1]
     else:
         result = model.denoise_detailed(signal.data, sample_rate=signal.sample_rate, steps=steps, seed=seed,

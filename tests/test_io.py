@@ -565,6 +565,19 @@ def test_mp3_keeps_the_input_bit_rate(tmp_path):
     assert sio.read_audio(tmp_path / "out.mp3").bitrate == pytest.approx(clip.bitrate, rel=0.05)
 
 
+def test_denoise_file_keeps_the_mp3_bit_rate(tiny_model, tmp_path):
+    import soundfile as sf
+
+    from sigdenoise import denoise_file
+
+    x = (0.1 * np.random.default_rng(1).standard_normal((16000 * 2, 1))).astype(np.float32)
+    sf.write(tmp_path / "in.mp3", x, 16000, format="MP3", subtype="MPEG_LAYER_III", compression_level=0.2,
+             bitrate_mode="CONSTANT")
+    denoise_file(tmp_path / "in.mp3", tmp_path / "out.mp3", model=tiny_model)
+    kbps = sio.read_audio(tmp_path / "in.mp3").bitrate
+    assert sio.read_audio(tmp_path / "out.mp3").bitrate == pytest.approx(kbps, rel=0.05)
+
+
 def test_a_full_disk_is_called_a_full_disk_not_a_format_problem(tmp_path, monkeypatch):
     import soundfile as sf
 

@@ -78,8 +78,7 @@ class BatchOptions:
         try:  # the model's own rule, checked here so that a bad batch stops before any model loads
             check_sampler_request(self.steps, self.uncertainty, self.shifts)
         except ValueError as exc:
-            raise BatchUsageError(f"--steps {self.steps} --uncertainty {self.uncertainty} --shifts {self.shifts}: "
-                                  f"{exc}") from None
+            raise BatchUsageError(_as_flags(str(exc))) from None
         if self.strength is not None and not 0.0 <= self.strength <= 1.0:
             raise BatchUsageError(f"strength must be within [0, 1], got {self.strength}")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -96,6 +95,13 @@ class BatchOptions:
             raise BatchUsageError(f"columns must be a non-empty list of column names, got {self.columns!r}")
         if self.csv_chunk_rows < 1 or self.segment_values < 1:
             raise BatchUsageError("csv_chunk_rows and segment_values must be positive")
+
+
+def _as_flags(text: str) -> str:
+    """The sampler rule's message with the command line's names: ``num_samples=4`` -> ``--uncertainty 4``."""
+    from .options import OPTION_NAMES
+
+    return re.sub(r"\b(num_samples|steps|shifts)=", lambda m: OPTION_NAMES[m.group(1)]["cli"] + " ", text)
 
 
 @dataclass(frozen=True)
@@ -1149,7 +1155,9 @@ class BatchSummary:
         if flagged:
             lines.append(f"{len(flagged)} file(s) with a warning about the result (listen or look before using them; "
                          "the manifest's output_warnings says why):")
-            lines += [f"  {r['input']}: {r['output_warnings'][0]}" for r in flagged]
+            lines += [f"  {r['input']}: {r['output_warnings'][0]}" for r in flagged[:10]]
+            if len(flagged) > 10:
+                lines.append(f"  ... and {len(flagged) - 10} more")
         lines.append(f"manifest: {self.manifest}")
         if failed:
             lines.append("fix or remove the failed files and rerun the same command; finished files are skipped")

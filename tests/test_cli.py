@@ -197,3 +197,9 @@ def test_time_column_and_columns_flags_reach_the_reader(tiny_model_env, tmp_path
     assert out[0].split(",")[:4] == ["when", "a", "b", "c"]
     assert [line.split(",")[0] for line in out[1:]] == [r.split(",")[0] for r in rows[1:]]  # times as written
     assert [float(line.split(",")[2]) for line in out[1:]] == [float(r.split(",")[2]) for r in rows[1:]]  # b kept
+
+
+def test_sampler_rule_errors_name_the_flags(capsys, tmp_path):
+    assert main(["denoise", str(tmp_path), "-o", str(tmp_path / "o"), "--uncertainty", "4", "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--uncertainty 4 with --steps 1" in err and "None" not in err and "num_samples" not in err

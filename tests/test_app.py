@@ -498,3 +498,40 @@ def test_documented_client_calls_use_the_default_steps(client, tmp_path):
                                     model_name="sensor", output_format="Parquet", keep_mains=False,
                                     api_name="/denoise_sensor")
     assert download.endswith(".parquet")
+
+
+def test_sigterm_removes_the_servers_files(tiny_checkpoints, tmp_path):
+    """kill -TERM ends the launcher like Ctrl+C: its private folder (uploads, cache, results) goes with it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "SIGDENOISE_CHECKPOINTS": str(tiny_checkpoints), "TMPDIR": str(tmp_path),
+           "GRADIO_ANALYTICS_ENABLED": "False"}
+    env.pop("GRADIO_TEMP_DIR", None)
+    server = subprocess.Popen([sys.executable, str(Path(__file__).resolve().parent.parent / "app.py"),
+                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None and time.time() < deadline, server.stderr.read().decode()[-2000:]
+            time.sleep(0.5)
+        roots = list(tmp_path.glob("sigdenoise-webui-*"))
+        assert len(roots) == 1 and (roots[0] / "results").is_dir(), roots
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) is not None
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert not roots[0].exists()

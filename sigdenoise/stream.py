@@ -130,11 +130,14 @@ class DenoiseStream:
         self.ratio = self.sample_rate / self.model_rate  # input samples per model sample
         self.network_rate = self.model_rate if remove_hum else 0.0
         self.full_band = bool(model.config.sample_rate) and self.sample_rate > self.model_rate
+        if self.full_band:  # carry_top_band's filters: import now, not inside the first block's deadline
+            import scipy.signal  # noqa: F401
         chunk, overlap = model.chunk_samples()
         self.plan = plan_stream(latency=latency, sample_rate=self.sample_rate, model_rate=self.model_rate,
                                 hop=model.config.stft.hop_length, chunk=chunk, overlap=overlap,
                                 rate_agnostic=not model.config.sample_rate)
         self._buffer = np.zeros((channels, 0))  # input from absolute sample self._buffer_start on
+        self._arrived: list[np.ndarray] = []  # chunks received since, not yet joined to the buffer
         self._buffer_start = 0
         self._received = 0
         self._jobs: list[_Job] = []
@@ -164,8 +167,9 @@ class DenoiseStream:
             raise RuntimeError("this stream was flushed; start a new one with model.stream(...)")
         rows = self._accept(chunk)
         if rows.shape[-1]:
-            self._buffer = np.concatenate([self._buffer, rows], axis=-1)
+            self._arrived.append(rows)  # joined only when a window needs them: 20 ms chunks copy nothing big
             self._received += rows.shape[-1]
+        ran = False
         while True:
             self._plan_jobs()
             job = self._jobs[0]
@@ -173,8 +177,10 @@ class DenoiseStream:
                 break
             self._jobs.pop(0)
             self._run_job(job)
-        until = self._to_input(min(job.keep[0] for job in self._jobs))
-        out = self._take(max(self._emitted, until))
+            ran = True
+        if not ran:
+            return self._take(self._emitted)
+        out = self._take(max(self._emitted, self._to_input(min(job.keep[0] for job in self._jobs))))
         self._trim_buffer()
         return out
 
@@ -330,6 +336,9 @@ class DenoiseStream:
         from .pipeline import carry_top_band, fall_back_to_input
 
         model, config, margin = self.model, self.model.config, self.plan.margin
+        if self._arrived:
+            self._buffer = np.concatenate([self._buffer, *self._arrived], axis=-1)
+            self._arrived = []
         start, end = self._to_input(start_m), min(self._received, self._to_input(end_m))
         lo, hi = max(0, start - margin), min(self._received, end + margin)
         rows = self._buffer[:, lo - self._buffer_start:hi - self._buffer_start]

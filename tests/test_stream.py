@@ -97,3 +97,19 @@ def test_cli_pipe(tiny_model_env, signal):
     assert done.returncode == 0, done.stderr.decode()
     rows = done.stdout.decode().splitlines()
     assert len(rows) == 3000 and len(rows[0].split(",")) == 2
+
+
+def test_webui_live_mode(tiny_model_env, signal):
+    pytest.importorskip("gradio")
+    from sigdenoise.webui import make_live_denoise
+
+    live = make_live_denoise()
+    state, played = None, 0
+    pcm = (signal * 20000).astype(np.int16)
+    for i in range(0, 16000, 4000):  # 0.25 s microphone chunks
+        audio, state, info = live((16000, pcm[i:i + 4000]), state, "speech")
+        played += 0 if audio is None else audio[1].size
+        assert "Latency" in info
+    assert 0 < played <= 16000 and state["fed"] == 16000
+    _, fresh, _ = live((48000, np.zeros((960, 2), np.int16)), state, "speech")  # another rate: a new stream
+    assert fresh["rate"] == 48000 and fresh["fed"] == 960

@@ -411,10 +411,12 @@ class _Manifest:
 
     def __init__(self, path: Path):
         self.path = path
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0), 0o666)
         end = os.lseek(self.fd, 0, os.SEEK_END)
-        if end and os.pread(self.fd, 1, end - 1) != b"\n":  # a kill mid-line leaves no newline
-            self._write(b"\n")
+        if end:
+            os.lseek(self.fd, end - 1, os.SEEK_SET)
+            if os.read(self.fd, 1) != b"\n":  # a kill mid-line leaves no newline
+                self._write(b"\n")
 
     def append(self, record: dict) -> None:
         self._write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))

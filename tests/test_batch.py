@@ -561,3 +561,12 @@ def test_progress_moves_within_one_long_file(tiny_model_env, tmp_path, monkeypat
     _run([tmp_path / "in"], tmp_path / "out", csv_chunk_rows=1000, segment_values=2000)
     inside = [f for f in seen if 0 < f < 1]
     assert len(set(inside)) >= 4
+
+
+def test_the_manifest_starts_a_fresh_line_after_a_cut_one(tmp_path):
+    path = tmp_path / "manifest.jsonl"
+    path.write_text(json.dumps({"input": "/a", "status": "ok"}) + "\n" + '{"input": "/b", "sta')
+    manifest = batch._Manifest(path)
+    manifest.append({"input": "/c", "status": "ok"})
+    manifest.close()
+    assert list(read_manifest(path)) == ["/a", "/c"] and path.read_text().endswith("\n")

@@ -698,66 +698,6 @@ def live_microphone_section(model: gr.Dropdown) -> None:
                        time_limit=LIVE_TIME_LIMIT_S, api_visibility="undocumented", show_progress="hidden")
 
 
-# --------------------------------------------------------------------------- live microphone
-LIVE_CHUNK_S = 0.25  # the browser sends the microphone's samples this often
-LIVE_TIME_LIMIT_S = 600  # one live session at most; press record again for another
-
-
-def _mono_float(data: np.ndarray) -> np.ndarray:
-    """A microphone chunk (int16 or float, ``(time,)`` or ``(time, channels)``) as mono float32 in [-1, 1]."""
-    data = np.asarray(data)
-    scale = 32768.0 if np.issubdtype(data.dtype, np.integer) else 1.0
-    mono = data.astype(np.float32) / scale
-    return mono.mean(axis=1) if mono.ndim == 2 else mono
-
-
-def make_live_denoise():
-    """The live mode's handler: one microphone chunk in, the denoised samples ready so far out.
-
-    The :class:`sigdenoise.stream.DenoiseStream` lives in the session's ``state``; a new recording,
-    another rate or another model starts a new one."""
-
-    def live_denoise(chunk, state, model_name: str | None):
-        if chunk is None or not model_name:
-            return None, state, gr.skip()
-        rate, data = chunk
-        if state is None or state["rate"] != rate or state["model"] != model_name:
-            stream = get_model(model_name).stream(sample_rate=rate)
-            state = {"stream": stream, "rate": rate, "model": model_name, "fed": 0, "busy": 0.0}
-        mono = _mono_float(data)
-        started = time.perf_counter()
-        out = state["stream"].process(mono)
-        state["busy"] += time.perf_counter() - started
-        state["fed"] += mono.size
-        load = state["busy"] / max(state["fed"] / rate, 1e-9)
-        info = (f"**Latency** {state['stream'].latency:.2f} s (the model's look-ahead and block) + "
-                f"{LIVE_CHUNK_S:.2f} s (the browser's microphone chunks). Denoising takes {load:.0%} of real time"
-                + (" — too slow to keep up on this machine." if load > 1 else "."))
-        audio = (rate, np.clip(np.rint(out * 32767), -32768, 32767).astype(np.int16)) if out.size else None
-        return audio, state, info
-
-    return live_denoise
-
-
-def live_microphone_section(model: gr.Dropdown) -> None:
-    """The Voice tab's live mode: the microphone streams in, the denoised voice streams back."""
-    with gr.Accordion("Live microphone (streaming)", open=False, elem_id="live-mode"):
-        gr.Markdown("Press record and speak: the denoised voice plays back as you talk, delayed by the latency "
-                    "shown below. Use headphones, or the loudspeaker feeds back into the microphone.",
-                    elem_classes="help")
-        with gr.Row():
-            live_in = gr.Audio(sources=["microphone"], streaming=True, type="numpy", label="Microphone",
-                               elem_id="live-in")
-            live_out = gr.Audio(streaming=True, autoplay=True, interactive=False, label="Denoised, live",
-                                elem_id="live-out")
-        live_info = gr.Markdown(elem_id="live-info")
-        live_state = gr.State(None)
-        live_in.start_recording(lambda: None, outputs=[live_state], api_visibility="undocumented")
-        live_in.stream(make_live_denoise(), inputs=[live_in, live_state, model],
-                       outputs=[live_out, live_state, live_info], stream_every=LIVE_CHUNK_S,
-                       time_limit=LIVE_TIME_LIMIT_S, api_visibility="undocumented", show_progress="hidden")
-
-
 def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
     """The page: a Voice tab and a Sensor-log tab, each with a named API endpoint."""
     voice_models, voice_default = _models_for("speech")
@@ -811,7 +751,6 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                                inputs=[audio_in, voice_model, voice_steps, voice_strength],
                                outputs=[audio_out, spec_before, spec_after, audio_file, voice_summary],
                                api_name="denoise_audio", concurrency_id="model", show_progress_on=[audio_out])
-            live_microphone_section(voice_model)
             live_microphone_section(voice_model)
 
         with gr.Tab("Sensor log"):

@@ -54,6 +54,8 @@ CSS = """
 .gradio-container {max-width: 1180px !important; margin: auto;}
 #intro p {font-size: 1.05em; margin-top: 0;}
 .help p {color: var(--body-text-color-subdued); font-size: 0.95em; margin: 0;}
+#audio-refused-text {color: var(--error-text-color, #b91c1c); margin: 0;}
+#audio-refused-text:empty {display: none;}
 """
 
 
@@ -389,6 +391,36 @@ def make_check_audio_upload(max_minutes: float):
     return check_audio_upload
 
 
+def _not_audio_script() -> str:
+    """Page script: a file that is not audio, dropped or picked on the voice tab, gets the server's plain
+    sentence under the player instead of gradio's list of MIME types (and is never uploaded)."""
+    audio = sorted(AUDIO_EXTENSIONS)
+    kinds = ", ".join(e[1:].upper() for e in audio)
+    return """() => {
+  const audio = new Set(%s), sensor = new Set(%s);
+  const ext = (name) => { const i = name.lastIndexOf("."); return i < 0 ? "" : name.slice(i).toLowerCase(); };
+  const say = (text) => { const el = document.getElementById("audio-refused-text"); if (el) el.textContent = text; };
+  const check = (event, files) => {
+    if (!files || !files.length) return;
+    const bad = Array.from(files).find((f) => !audio.has(ext(f.name)));
+    if (!bad) { say(""); return; }
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    if (event.target && event.target.type === "file") event.target.value = "";
+    const hint = sensor.has(ext(bad.name)) ? " (a sensor log? use the Sensor log tab)" : "";
+    say(`${bad.name} is not an audio file${hint}. This tab takes %s.`);
+  };
+  const inVoice = (t) => t && t.closest && t.closest("#audio-in");
+  for (const kind of ["input", "change"]) {
+    document.addEventListener(kind, (e) => {
+      if (inVoice(e.target) && e.target.type === "file") check(e, e.target.files);
+    }, true);
+  }
+  document.addEventListener("drop", (e) => { if (inVoice(e.target)) check(e, e.dataTransfer && e.dataTransfer.files); },
+                            true);
+}""" % (json.dumps(audio), json.dumps(sorted(SENSOR_EXTENSIONS)), kinds)
+
+
 def _warning_lines(notes: list[str]) -> str:
     return "".join(f"\n\n**⚠ Check this result:** {note[0].upper() + note[1:]}." for note in notes)
 
@@ -720,6 +752,7 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                 with gr.Column():
                     audio_in = gr.Audio(sources=["upload", "microphone"], type="filepath",
                                         label="Noisy recording (before)", elem_id="audio-in", buttons=["download"])
+                    gr.HTML('<p id="audio-refused-text" role="alert"></p>', padding=False)  # filled by the script
                     with gr.Row():
                         voice_model = gr.Dropdown(voice_models, value=voice_default, label="Model", scale=1)
                         voice_steps = gr.Slider(1, 8, value=_default_steps(voice_default), step=1, scale=2,
@@ -905,6 +938,6 @@ def serve(host: str = "127.0.0.1", port: int = 7860, *, max_upload_mb: float = 2
     allowed = (os.path.normpath(str(SAMPLES_DIR)), os.path.normpath(os.environ.get("GRADIO_TEMP_DIR", str(root))))
     demo.launch(server_name=host, server_port=port, share=False, max_file_size=f"{max_upload_mb:g}mb",
                 theme=THEME, css=CSS, show_error=True, ssr_mode=False, prevent_thread_lock=not block,
-                allowed_paths=[str(SAMPLES_DIR)], footer_links=["api"], quiet=not block,
+                allowed_paths=[str(SAMPLES_DIR)], footer_links=["api"], quiet=not block, js=_not_audio_script(),
                 app_kwargs={"middleware": [Middleware(OnlyUploadedFiles, allowed=allowed)]})
     return demo

@@ -243,3 +243,23 @@ def test_sensor_tab_downloads_all_twenty_columns(page, tmp_path):
     body = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
     assert body.shape == (rows, 1 + 2 * columns) and np.all(np.isfinite(body))
     assert page.locator("#sensor-summary", has_text="20 of 20").count() == 1
+
+
+def test_voice_tab_says_plainly_that_a_log_is_not_audio(page, tmp_path):
+    log = tmp_path / "pump.csv"
+    log.write_text("time,a\n0,1\n0.1,2\n")
+    page.locator("#audio-in input[type=file]").set_input_files(str(log))
+    page.locator("#audio-refused-text", has_text="pump.csv is not an audio file").wait_for()
+    assert "Sensor log tab" in page.locator("#audio-refused-text").inner_text()
+    page.evaluate("""() => {  // dropped rather than picked
+        const data = new DataTransfer();
+        data.items.add(new File(["a,b\\n1,2\\n"], "line7.parquet", {type: "application/octet-stream"}));
+        document.querySelector("#audio-in").dispatchEvent(
+            new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+    }""")
+    page.locator("#audio-refused-text", has_text="line7.parquet is not an audio file").wait_for()
+    page.wait_for_timeout(1000)
+    assert not page.get_by_text("Invalid file type").count()  # gradio's list of MIME types never shows
+    assert page.locator(".toast-body").count() == 0
+    page.locator("#audio-in input[type=file]").set_input_files(str(voice_clip(tmp_path)))
+    page.locator("#audio-refused-text:empty").wait_for(state="attached")  # a good file clears the note

@@ -392,6 +392,28 @@ def prepare_sensor() -> Path:
     return out_dir
 
 
+def manifest_table(roles=(*TRAINING_ROLES, *HELDOUT_ROLES), target_sr: int = 16000) -> str:
+    """A Markdown table of what each prepared cache holds: package, version, licence, files and minutes."""
+    rows = ["| role | package | version | licence | clips | minutes |", "|---|---|---|---|---|---|"]
+    for role in roles:
+        path = CACHE / f"{role}-{target_sr}" / "manifest.json"
+        if not path.exists():
+            rows.append(f"| {role} | (not prepared: `sigdenoise fetch-data {role}`) | | | | |")
+            continue
+        clips = json.loads(path.read_text())["clips"]
+        for package in sorted({c["package"] for c in clips}):
+            mine = [c for c in clips if c["package"] == package]
+            debs = sorted(glob.glob(str(CACHE / "debs" / f"{package}_*.deb")))
+            version = Path(debs[-1]).name.split("_")[1].replace("%3a", ":") if debs else ""
+            licences = sorted({c["licence"] for c in mine})
+            rows.append(f"| {role} | {package} | {version} | {'; '.join(licences)} | {len(mine)} | "
+                        f"{sum(c['seconds'] for c in mine) / 60:.1f} |")
+    return "\n".join(rows)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--table"]:
+        print(manifest_table())
+        sys.exit(0)
     for role in sys.argv[1:] or list(TRAINING_ROLES):
         print(prepare_sensor() if role == "sensor" else prepare(role))

@@ -218,6 +218,10 @@ class TrainConfig:
     ema_decay: float = 0.999
     grad_clip: float = 1.0
     t_one_prob: float = 0.5  # share of examples trained at t=1, the first (and most important) step
+    # share of batches trained through the sampler at sampler_loss_steps calls (diffusion.sample_with_grad):
+    # each costs that many forward and backward passes; 0 keeps the plain bridge loss (and its random draws)
+    sampler_loss_prob: float = 0.0
+    sampler_loss_steps: int = 2
     complex_weight: float = 0.3
     magnitude_weight: float = 0.7
     sisdr_weight: float = 0.002  # weight of the waveform term (SI-SDR or SNR, in dB)
@@ -236,6 +240,11 @@ class TrainConfig:
     max_hours: float = 3.0
     threads: int = 2
     seed: int = 0
+
+    def __post_init__(self):
+        if not 0.0 <= self.sampler_loss_prob <= 1.0 or self.sampler_loss_steps < 1:
+            raise ValueError(f"sampler_loss_prob must be in [0, 1] and sampler_loss_steps >= 1, got "
+                             f"{self.sampler_loss_prob} and {self.sampler_loss_steps}")
 
 
 # --------------------------------------------------------------------------- (de)serialisation

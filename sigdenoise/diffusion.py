@@ -190,12 +190,32 @@ def snr(estimate: torch.Tensor, reference: torch.Tensor, eps: float = 1e-8,
 WAVEFORM_LOSSES = {"si_sdr": si_sdr, "snr": snr}
 
 
+def sample_with_grad(denoiser: BridgeDenoiser, y: torch.Tensor, *, steps: int,
+                     generator: torch.Generator | None = None, rate: torch.Tensor | None = None) -> torch.Tensor:
+    """The ancestral bridge sampler of :func:`sigdenoise.sampling.sample_bridge` (eta = 1), differentiable:
+    for training through the sampler. ``y`` ``[B, F, T]``; returns the final x0 estimate."""
+    sigma_max = denoiser.config.bridge.sigma_max
+    times = torch.linspace(1.0, 0.0, steps + 1, device=y.device)
+    x = y
+    for t, s in zip(times[:-1], times[1:]):
+        x0 = denoiser(x, t.expand(y.shape[0]), y, rate)
+        if s == 0:
+            return x0
+        x = x0 + (s / t) * (x - x0) + sigma_max * torch.sqrt(s * (t - s) / t) * complex_noise(
+            y.shape, generator=generator, device=y.device)
+    return x
+
+
 def bridge_loss(denoiser: BridgeDenoiser, clean: torch.Tensor, noisy: torch.Tensor, *, t_one_prob: float,
                 complex_weight: float, magnitude_weight: float, sisdr_weight: float,
                 waveform_loss: str = "si_sdr", waveform_max_db: float = 30.0,
                 generator: torch.Generator | None = None,
-                rate: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+                rate: torch.Tensor | None = None, sampler_steps: int = 0) -> tuple[torch.Tensor, dict]:
     """Training loss on waveforms ``[B, T]``: draw t, form x_t, predict x0, compare.
+
+    With ``sampler_steps`` = K > 0 the estimate is instead the output of the K-step sampler run from
+    x_1 = y with gradients through every step (CRP-style: train the reverse process at the step count it
+    is used at), so that K calls learn to do better than one rather than to undo each other's errors.
 
     A share ``t_one_prob`` of examples sits at t=1 (x_t = y), the first sampler step,
     which carries most of the work at the few steps we ship. ``waveform_loss`` names the
@@ -205,11 +225,14 @@ def bridge_loss(denoiser: BridgeDenoiser, clean: torch.Tensor, noisy: torch.Tens
     """
     b = clean.shape[0]
     x0, y = denoiser.encode(clean), denoiser.encode(noisy)
-    t = torch.rand(b, generator=generator, device=clean.device)
-    t = torch.where(torch.rand(b, generator=generator, device=clean.device) < t_one_prob, torch.ones_like(t), t)
-    eps = complex_noise(x0.shape, generator=generator, device=clean.device)
-    x_t = bridge_marginal(x0, y, t, eps, denoiser.config.bridge.sigma_max)
-    est = denoiser(x_t, t, y, rate)
+    if sampler_steps:
+        est = sample_with_grad(denoiser, y, steps=sampler_steps, generator=generator, rate=rate)
+    else:
+        t = torch.rand(b, generator=generator, device=clean.device)
+        t = torch.where(torch.rand(b, generator=generator, device=clean.device) < t_one_prob, torch.ones_like(t), t)
+        eps = complex_noise(x0.shape, generator=generator, device=clean.device)
+        x_t = bridge_marginal(x0, y, t, eps, denoiser.config.bridge.sigma_max)
+        est = denoiser(x_t, t, y, rate)
     complex_term = (est - x0).abs().pow(2).mean()
     magnitude_term = (est.abs() - x0.abs()).pow(2).mean()
     # The waveform term (SI-SDR or SNR) is undefined for a silent reference (noise-only examples): its

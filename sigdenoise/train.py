@@ -295,13 +295,15 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
         for group in opt.param_groups:
             group["lr"] = learning_rate(step, config)
         clean, noisy, rates = source.batch(config.batch_size, rng)
+        through_sampler = bool(config.sampler_loss_prob) and rng.uniform() < config.sampler_loss_prob
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss, parts = bridge_loss(model, torch.from_numpy(clean), torch.from_numpy(noisy),
                                       rate=torch.from_numpy(rates),
                                       t_one_prob=config.t_one_prob, complex_weight=config.complex_weight,
                                       magnitude_weight=config.magnitude_weight, sisdr_weight=config.sisdr_weight,
                                       waveform_loss=config.waveform_loss, waveform_max_db=config.waveform_max_db,
-                                      generator=gen)
+                                      generator=gen,
+                                      sampler_steps=config.sampler_loss_steps if through_sampler else 0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

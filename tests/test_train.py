@@ -418,3 +418,36 @@ def test_rooms_codecs_clipping_and_extra_noise_folders_shape_training_inputs_onl
     with pytest.raises(FileNotFoundError, match="no-such"):
         build_training_data(dataclasses.replace(config, extra_noise_dirs=(str(tmp_path / "no-such"),)),
                             sample_rate=16000, target_rms=0.05)
+
+
+def test_training_through_the_sampler_matches_the_sampler_and_reaches_every_step(tmp_path, dns_like):
+    from sigdenoise.config import TrainConfig
+    from sigdenoise.diffusion import BridgeDenoiser, bridge_loss, sample_with_grad
+    from sigdenoise.sampling import sample_bridge
+
+    torch.manual_seed(0)
+    model = BridgeDenoiser(make_tiny_config())
+    model.eval()
+    noisy = torch.randn(2, 4000) * 0.1
+    y = model.encode(noisy)
+    # with the same noise draws, the differentiable sampler is the shipped one
+    expected = sample_bridge(model, y, steps=3, sigma_max=model.config.bridge.sigma_max,
+                             generator=torch.Generator().manual_seed(5))
+    got = sample_with_grad(model, y, steps=3, generator=torch.Generator().manual_seed(5))
+    assert torch.allclose(got, expected, atol=1e-6)
+    # the loss through two steps depends on what the network does at t = 1/2, which one step never asks for
+    calls = []
+    hook = model.register_forward_hook(lambda module, args, out: calls.append(float(args[1][0])))
+    loss, _ = bridge_loss(model, noisy, noisy * 0.5, t_one_prob=0.5, complex_weight=1.0, magnitude_weight=1.0,
+                          sisdr_weight=0.0, sampler_steps=2, generator=torch.Generator().manual_seed(1))
+    hook.remove()
+    assert calls == [1.0, 0.5]
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    with pytest.raises(ValueError, match="sampler_loss"):
+        TrainConfig(sampler_loss_steps=0)
+    # a training run with it on goes through the CLI like any other
+    config = _write_config(tmp_path, f'kind = "speech_mix"\nclean_dir = "{dns_like / "clean"}"\n'
+                                     f'noise_dir = "{dns_like / "noise"}"')
+    assert cli_main(["train", "--config", config, "--set", "steps=2", "--set", "sampler_loss_prob=1.0"]) == 0
+    assert (tmp_path / "run" / "model.safetensors").exists()

@@ -112,7 +112,8 @@ class ModelConfig:
             raise ValueError(f"default_strength must be within [0, 1], got {self.default_strength}")
 
 
-# stage 4's event kinds (data.EVENT_KIND_ODDS holds every kind and its odds)
+# Every kind of synthetic event stream (data.event_noise) and its odds when drawn; stage 4 draws the first three.
+EVENT_KIND_ODDS = {"impacts": 0.6, "chirps": 0.25, "siren": 0.15, "whine": 0.3, "notes": 0.2, "strokes": 0.3}
 DEFAULT_EVENT_KINDS = ("impacts", "chirps", "siren")
 
 
@@ -159,7 +160,7 @@ class DataConfig:
     # synthetic events (data.event_noise: impacts, chirps, sirens over a coloured bed), the kinds of
     # noise the real recordings hold few of.
     event_noise_prob: float = 0.0
-    # the kinds of event stream drawn (data.EVENT_KIND_ODDS): the first three are stage 4's recipe;
+    # the kinds of event stream drawn (EVENT_KIND_ODDS): the first three are stage 4's recipe;
     # "whine" (saws, drills), "notes" (music) and "strokes" (sawing, sweeping) are opt-in
     event_kinds: tuple[str, ...] = DEFAULT_EVENT_KINDS
     # share of those event noises laid over a real (augmented) noise, as in a workshop or a street
@@ -190,8 +191,6 @@ class DataConfig:
     seed: int = 0
 
     def __post_init__(self):
-        from .data import EVENT_KIND_ODDS
-
         if self.segment_seconds <= 0 or self.validation_seconds < 0:
             raise ValueError(f"data.segment_seconds must be > 0 and data.validation_seconds >= 0 (0: the same), got "
                              f"{self.segment_seconds} and {self.validation_seconds}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import DEFAULT_EVENT_KINDS, DataConfig
+from .config import DEFAULT_EVENT_KINDS, EVENT_KIND_ODDS, DataConfig
 
 # Validation holds out whole speakers and whole noise files (DATA.md asks for voices
 # and noises the model never heard). The benchmark imports this same rule.
@@ -176,7 +176,6 @@ def machine_drone(n: int, *, sample_rate: float, rng: np.random.Generator) -> np
 
 # Relative odds of each kind of event stream. The first three are stage 4's recipe; the others are opt-in
 # (DataConfig.event_kinds) so that the recipe's draws do not change when they are not asked for.
-EVENT_KIND_ODDS = {"impacts": 0.6, "chirps": 0.25, "siren": 0.15, "whine": 0.3, "notes": 0.2, "strokes": 0.3}
 
 
 def event_noise(n: int, *, sample_rate: float, rng: np.random.Generator,

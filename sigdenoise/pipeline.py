@@ -28,10 +28,15 @@ from .sampling import sample_bridge
 
 Signal = Union[np.ndarray, torch.Tensor]
 def checkpoint_dir() -> Path:
-    """Where bundled models live: ``$SIGDENOISE_CHECKPOINTS`` or ``checkpoints/`` beside the package."""
+    """Where bundled models live: ``$SIGDENOISE_CHECKPOINTS``, else the repository's ``checkpoints/`` beside
+    the package (a source checkout or an editable install), else ``checkpoints/`` inside the installed package."""
     import os
 
-    return Path(os.environ.get("SIGDENOISE_CHECKPOINTS", Path(__file__).resolve().parent.parent / "checkpoints"))
+    if "SIGDENOISE_CHECKPOINTS" in os.environ:
+        return Path(os.environ["SIGDENOISE_CHECKPOINTS"])
+    here = Path(__file__).resolve().parent
+    beside = here.parent / "checkpoints"
+    return beside if beside.is_dir() else here / "checkpoints"
 MAX_SAMPLES = 2 ** 31 - 1
 MAX_STEPS = 64  # the bridge is trained for a few calls; beyond this a call only burns time
 MAX_ROWS_PER_SAMPLE = 4  # more "channels" than this many times the samples: a time-major array

@@ -55,7 +55,7 @@ CSS = """
 #intro p {font-size: 1.05em; margin-top: 0;}
 .help p {color: var(--body-text-color-subdued); font-size: 0.95em; margin: 0;}
 #audio-refused-text {color: var(--error-text-color, #b91c1c); margin: 0;}
-#audio-refused-text:empty {display: none;}
+#audio-refused:has(#audio-refused-text:empty) {display: none !important;}
 """
 
 
@@ -752,7 +752,8 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                 with gr.Column():
                     audio_in = gr.Audio(sources=["upload", "microphone"], type="filepath",
                                         label="Noisy recording (before)", elem_id="audio-in", buttons=["download"])
-                    gr.HTML('<p id="audio-refused-text" role="alert"></p>', padding=False)  # filled by the script
+                    gr.HTML('<p id="audio-refused-text" role="alert"></p>', padding=False, container=False,
+                            elem_id="audio-refused")  # filled by the script
                     with gr.Row():
                         voice_model = gr.Dropdown(voice_models, value=voice_default, label="Model", scale=1)
                         voice_steps = gr.Slider(1, 8, value=_default_steps(voice_default), step=1, scale=2,

@@ -56,6 +56,9 @@ CSS = """
 .help p {color: var(--body-text-color-subdued); font-size: 0.95em; margin: 0;}
 #audio-refused-text {color: var(--error-text-color, #b91c1c); margin: 0;}
 #audio-refused:has(#audio-refused-text:empty) {display: none !important;}
+#ab-player:has(.ab:empty), #ab-player:not(:has(.ab)) {display: none !important;}
+.ab {display: flex; gap: 0.75em; align-items: center; flex-wrap: wrap;}
+.ab audio {flex: 1 1 280px;}
 """
 
 
@@ -418,7 +421,39 @@ def _not_audio_script() -> str:
   }
   document.addEventListener("drop", (e) => { if (inVoice(e.target)) check(e, e.dataTransfer && e.dataTransfer.files); },
                             true);
+  // A/B: one player that switches between the denoised and the original file at the same moment.
+  document.addEventListener("click", (e) => {
+    const button = e.target.closest && e.target.closest("#ab-toggle");
+    const player = document.getElementById("ab-audio");
+    if (!button || !player) return;
+    const at = player.currentTime, playing = !player.paused;
+    const next = player.dataset.now === "after" ? "before" : "after";
+    player.dataset.now = next;
+    player.src = player.dataset[next];
+    player.addEventListener("loadedmetadata", () => {
+      player.currentTime = at;
+      if (playing) player.play();
+    }, {once: true});
+    button.textContent = next === "after" ? "Now: after (denoised). Switch to before" :
+                                            "Now: before (noisy). Switch to after";
+  });
+  document.documentElement.dataset.sigdenoiseScript = "ready";
 }""" % (json.dumps(audio), json.dumps(sorted(SENSOR_EXTENSIONS)), kinds)
+
+
+def ab_player(before: str | None, after: str | None) -> str:
+    """HTML for one player that switches between the original and the denoised file at the same moment
+    (the page script does the switch), so a difference is heard, not remembered."""
+    import html
+    from urllib.parse import quote
+
+    if not before or not after:
+        return '<div class="ab"></div>'
+    url = lambda path: html.escape(f"gradio_api/file={quote(str(path))}", quote=True)  # noqa: E731
+    return (f'<div class="ab"><audio id="ab-audio" controls preload="auto" src="{url(after)}" '
+            f'data-now="after" data-after="{url(after)}" data-before="{url(before)}"></audio>'
+            '<button id="ab-toggle" type="button" class="secondary">Now: after (denoised). Switch to before'
+            '</button></div>')
 
 
 def _warning_lines(notes: list[str]) -> str:
@@ -774,6 +809,7 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                                          elem_id="audio-out", buttons=["download"])
                     audio_file = gr.File(label="Download (original format and sample rate)", elem_id="audio-file")
                     voice_summary = gr.Markdown(label="Summary", elem_id="voice-summary")
+                    ab_html = gr.HTML(ab_player(None, None), elem_id="ab-player", container=False, padding=False)
             with gr.Row():
                 spec_before = gr.Image(label="Spectrogram before", type="filepath", interactive=False,
                                        show_label=False, buttons=["fullscreen"])
@@ -781,10 +817,15 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                                       show_label=False, buttons=["fullscreen"])
             audio_in.upload(make_check_audio_upload(max_minutes), inputs=[audio_in, voice_model], outputs=[audio_in],
                             api_visibility="undocumented", concurrency_limit=4, show_progress="hidden")
-            voice_button.click(make_denoise_audio(max_minutes),
-                               inputs=[audio_in, voice_model, voice_steps, voice_strength],
-                               outputs=[audio_out, spec_before, spec_after, audio_file, voice_summary],
-                               api_name="denoise_audio", concurrency_id="model", show_progress_on=[audio_out])
+            voice_run = voice_button.click(make_denoise_audio(max_minutes),
+                                           inputs=[audio_in, voice_model, voice_steps, voice_strength],
+                                           outputs=[audio_out, spec_before, spec_after, audio_file, voice_summary],
+                                           api_name="denoise_audio", concurrency_id="model",
+                                           show_progress_on=[audio_out])
+            voice_run.success(ab_player, inputs=[audio_in, audio_out], outputs=[ab_html],
+                              api_visibility="undocumented", show_progress="hidden", queue=False)
+            audio_in.change(lambda: ab_player(None, None), outputs=[ab_html], api_visibility="undocumented",
+                            show_progress="hidden", queue=False)
             live_microphone_section(voice_model)
 
         with gr.Tab("Sensor log"):

@@ -248,6 +248,7 @@ def test_sensor_tab_downloads_all_twenty_columns(page, tmp_path):
 def test_voice_tab_says_plainly_that_a_log_is_not_audio(page, tmp_path):
     log = tmp_path / "pump.csv"
     log.write_text("time,a\n0,1\n0.1,2\n")
+    page.wait_for_function("document.documentElement.dataset.sigdenoiseScript === 'ready'")  # runs after load
     page.locator("#audio-in input[type=file]").set_input_files(str(log))
     page.locator("#audio-refused-text", has_text="pump.csv is not an audio file").wait_for()
     assert "Sensor log tab" in page.locator("#audio-refused-text").inner_text()
@@ -263,3 +264,22 @@ def test_voice_tab_says_plainly_that_a_log_is_not_audio(page, tmp_path):
     assert page.locator(".toast-body").count() == 0
     page.locator("#audio-in input[type=file]").set_input_files(str(voice_clip(tmp_path)))
     page.locator("#audio-refused-text:empty").wait_for(state="attached")  # a good file clears the note
+
+
+def test_voice_tab_ab_player_switches_at_the_same_moment(page, tmp_path):
+    clip_path = voice_clip(tmp_path)
+    page.locator("#audio-in input[type=file]").set_input_files(str(clip_path))
+    page.locator("#denoise-audio").click()
+    page.locator("#voice-summary", has_text="Done").wait_for()
+    player, toggle = page.locator("#ab-audio"), page.locator("#ab-toggle")
+    toggle.wait_for()
+    assert "denoised" in player.get_attribute("src")
+    page.wait_for_function("document.getElementById('ab-audio').readyState >= 1")
+    page.evaluate("document.getElementById('ab-audio').currentTime = 1.5")
+    toggle.click()
+    assert "Now: before" in toggle.inner_text() and "denoised" not in player.get_attribute("src")
+    page.wait_for_function("Math.abs(document.getElementById('ab-audio').currentTime - 1.5) < 0.05")
+    response = page.request.get(player.evaluate("audio => audio.src"))
+    assert response.ok and response.body() == clip_path.read_bytes()  # "before" is the file as uploaded
+    toggle.click()
+    assert "Now: after" in toggle.inner_text() and "denoised" in player.get_attribute("src")

@@ -857,7 +857,7 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                         gr.Examples([[str(p)] for p in log_examples], inputs=[log_in], label="Example logs",
                                     cache_examples=False)
                 with gr.Column(scale=3):
-                    log_file = gr.File(label="Download (denoised values and *_std columns)", elem_id="log-file")
+                    log_file = gr.File(label="Download (every column; *_std beside the denoised ones)", elem_id="log-file")
                     sensor_summary = gr.Markdown(label="Summary", elem_id="sensor-summary")
             sensor_plot = gr.Plot(label="Raw vs denoised", show_label=False, elem_id="sensor-plot")
 

@@ -249,18 +249,26 @@ def sweep_results(max_age_s: float = MAX_AGE_S) -> None:
             continue
 
 
+_sweeper: threading.Thread | None = None
+
+
 def _start_sweeper(every_s: float = SWEEP_EVERY_S) -> threading.Thread:
+    """One daemon thread per process (however many servers it starts) that runs :func:`sweep_results`."""
+    global _sweeper
+    if _sweeper is not None and _sweeper.is_alive():
+        return _sweeper
+
     def loop():
-        while True:
+        while _sweeper is threading.current_thread():  # a replaced sweeper ends
             time.sleep(every_s)
             try:
                 sweep_results()
             except Exception:  # noqa: BLE001 - the sweeper must outlive a vanished folder
                 log.exception("sweeping old results failed")
 
-    thread = threading.Thread(target=loop, name="sigdenoise-sweeper", daemon=True)
-    thread.start()
-    return thread
+    _sweeper = threading.Thread(target=loop, name="sigdenoise-sweeper", daemon=True)
+    _sweeper.start()
+    return _sweeper
 
 
 def _output_dir() -> Path:

@@ -535,3 +535,19 @@ def test_sigterm_removes_the_servers_files(tiny_checkpoints, tmp_path):
             server.kill()
             server.wait()
     assert not roots[0].exists()
+
+
+def test_one_sweeper_sweeps_old_results_on_a_timer(tiny_model_env, monkeypatch):
+    import time
+
+    from sigdenoise import webui
+
+    folder = webui._output_dir()
+    os.utime(folder, (time.time() - 2 * webui.MAX_AGE_S,) * 2)
+    monkeypatch.setattr(webui, "_sweeper", None)
+    thread = webui._start_sweeper(every_s=0.05)
+    assert webui._start_sweeper(every_s=0.05) is thread  # a second server in the process adds no thread
+    deadline = time.time() + 5
+    while folder.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert not folder.exists()

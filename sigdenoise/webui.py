@@ -522,11 +522,6 @@ def make_inspect_sensor_log(max_minutes: float = math.inf):
             return gr.update(choices=[], value=[]), ""
         try:
             signal = read_sensor_log(path, sample_rate=_rate_or_none(sample_rate))
-            if model_name:
-                _check_work(_sensor_work(signal, signal.data.shape[0], get_model(model_name)), max_minutes,
-                            "This log", SENSOR_TOO_LONG)
-        except gr.Error as exc:
-            return gr.update(choices=[], value=[]), f"**{exc.title}:** {exc.message}"
         except (SignalFileError, ValueError, ImportError) as exc:  # the same words the Denoise button would say
             return gr.update(choices=[], value=[]), f"**Cannot use this file:** {_readable(exc, path)}"
         names = signal.channel_names
@@ -534,6 +529,12 @@ def make_inspect_sensor_log(max_minutes: float = math.inf):
         info = (f"{len(names)} column(s), {signal.data.shape[1]:,} samples at {signal.sample_rate:g} Hz "
                 f"({_duration(signal.duration_s)})" + (f"; time column: {time_column}" if time_column else "")
                 + (f"; starts {signal.start_time}" if signal.start_time else ""))
+        if model_name:
+            try:  # said now, not after the press; the picker stays filled, so fewer columns can be picked
+                _check_work(_sensor_work(signal, len(names), get_model(model_name)), max_minutes,
+                            "This log with every column", SENSOR_TOO_LONG)
+            except gr.Error as exc:
+                info += f"\n\n**{exc.title}:** {exc.message}"
         return gr.update(choices=names, value=[]), info  # empty = every column
 
     return inspect_sensor_log

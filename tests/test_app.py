@@ -373,11 +373,13 @@ def test_max_minutes_limits_the_rate_free_sensor_model(rate_free_uncalibrated_se
     from sigdenoise.webui import make_denoise_sensor, make_inspect_sensor_log
 
     src, _ = write_wide_csv(tmp_path / "week.csv", columns=2, rows=20_000, rate=10.0)  # 40,000 samples in all
-    with pytest.raises(gr.Error, match="too long") as info:  # 2.5 s of 16 kHz work per column and pass
+    with pytest.raises(gr.Error, match="too long") as info:  # 1.25 s of 16 kHz work per column: 2.5 s > 2.4 s
         make_denoise_sensor(0.04)(str(src), None, [], "sensor", 2, "CSV")
     assert "--max-minutes 0.04" in info.value.message
-    _, hint = make_inspect_sensor_log(0.04)(str(src), None, "sensor")  # said at upload time, too
-    assert "too long" in hint
+    update, hint = make_inspect_sensor_log(0.04)(str(src), None, "sensor")  # said at upload time, too
+    assert "too long" in hint and "Pick fewer columns" in hint
+    assert update["choices"] == ["ch00", "ch01"]  # ... with the picker filled, so fewer can be picked
+    make_denoise_sensor(0.04)(str(src), None, ["ch01"], "sensor", 2, "CSV")  # one column fits
 
 
 def test_sensor_tab_offers_no_uncalibrated_band(rate_free_uncalibrated_sensor, tmp_path):

@@ -855,8 +855,9 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                     sensor_steps = gr.Slider(2, 8, value=_default_steps(sensor_default, SENSOR_SAMPLES), step=1,
                                              label="Network calls",
                                              info="Per model sample (8 for the uncertainty band; one call would "
-                                                  "give 8 identical samples, so 2 is the least). More calls take "
-                                                  "longer; keep the default unless the band looks too narrow.")
+                                                  "give 8 identical samples, so 2 is the least). Keep the default "
+                                                  f"({_default_steps(sensor_default, SENSOR_SAMPLES)}): the band is "
+                                                  "calibrated there; more calls take longer.")
                     log_keep_mains = gr.Checkbox(False, label="The signal itself is at 50/60 Hz",
                                                  info="Mains current or voltage: keep those lines instead of "
                                                       "removing them as hum.")

@@ -1,4 +1,4 @@
-"""The ``sigdenoise`` command: train, calibrate, fetch-data, info, denoise."""
+"""The ``sigdenoise`` command: train, calibrate, fetch-data, info, denoise, stream, adapt."""
 from __future__ import annotations
 
 import argparse
@@ -90,6 +90,16 @@ def cmd_info(args) -> int:
         if all(isinstance(h, (int, float)) for h in hours):
             lines.append(f"  total      {_number(sum(hours))} h over {len(stages)} stages")
     lines.append(f"validation   {validation}")
+    adapted = training.get("adapted")
+    if adapted:  # sigdenoise adapt: what it started from, on what, how, and its verdict
+        report = adapted.get("report") or {}
+        seconds = sum(item.get("seconds", 0) for item in adapted.get("inputs") or ())
+        lines.append(f"adapted      from {adapted.get('base_model') or '?'} on {len(adapted.get('inputs') or ())} "
+                     f"input(s), {seconds / 60:.1f} min; {adapted.get('method', '?')}")
+        if report:
+            lines.append(f"             {report.get('steps')} steps; self-consistency {report.get('metric')} "
+                         f"{_number(report.get('base_score'))} -> {_number(report.get('adapted_score'))} dB "
+                         f"({'better' if report.get('better') else 'worse'})")
     print("\n".join(lines))
     return 0
 
@@ -126,6 +136,115 @@ def cmd_denoise(args) -> int:
     return summary.exit_code
 
 
+def _read_for_adapt(path, args):
+    """One input of ``adapt`` as an adapt.Recording, with its kind ("audio" or "sensor")."""
+    from .adapt import Recording
+    from .io import AUDIO_EXTENSIONS, read_audio, read_sensor_log
+
+    if path.suffix.lower() in AUDIO_EXTENSIONS:
+        clip = read_audio(path)
+        return Recording(data=clip.data, sample_rate=clip.sample_rate, name=str(path)), "audio"
+    log = read_sensor_log(path, sample_rate=args.sample_rate, time_column=args.time_column)
+    data = log.data
+    if args.columns:
+        wanted = [c.strip() for c in args.columns.split(",") if c.strip()]
+        missing = [c for c in wanted if c not in log.channel_names]
+        if missing:
+            raise ValueError(f"{path}: no column(s) {missing}; it has {log.channel_names}")
+        data = data[[log.channel_names.index(c) for c in wanted]]
+    return Recording(data=data, sample_rate=log.sample_rate, name=str(path)), "sensor"
+
+
+def cmd_adapt(args) -> int:
+    import hashlib
+    from pathlib import Path
+
+    from .adapt import AdaptSettings, adapt_model, recording_checksum, save_adapted
+    from .batch import BatchUsageError, find_inputs
+    from .options import message_for
+    from .pipeline import load_model
+
+    output = Path(args.output)
+    if output.suffix != ".safetensors":
+        print(f"sigdenoise adapt: error: the output must be a .safetensors file, got {output}", file=sys.stderr)
+        return 2
+    try:
+        files, _, notes = find_inputs(args.inputs)
+    except BatchUsageError as exc:
+        print(f"sigdenoise adapt: error: {message_for(exc, 'cli')}", file=sys.stderr)
+        return 2
+    for note in notes:
+        print(f"sigdenoise adapt: note: {note}", file=sys.stderr)
+    recordings, kinds, skipped = [], set(), []
+    for path in files:
+        try:
+            recording, kind = _read_for_adapt(Path(path), args)
+        except Exception as exc:  # a file it cannot use is reported and skipped, as in denoise
+            skipped.append(f"{path}: {message_for(exc, 'cli')}")
+            continue
+        recording.sha256 = recording_checksum(recording.data)
+        recordings.append(recording)
+        kinds.add(kind)
+    for line in skipped:
+        print(f"sigdenoise adapt: skipped {line}", file=sys.stderr)
+    if not recordings:
+        print("sigdenoise adapt: error: no usable inputs", file=sys.stderr)
+        return 2
+    if len(kinds) > 1 and not args.model:
+        print("sigdenoise adapt: error: the inputs mix audio and sensor logs; adapt one kind at a time or name "
+              "--model", file=sys.stderr)
+        return 2
+    try:
+        model = load_model(args.model or ("speech" if kinds == {"audio"} else "sensor"), device="cpu")
+    except Exception as exc:
+        print(f"sigdenoise adapt: error: {exc}", file=sys.stderr)
+        return 2
+    settings = AdaptSettings(minutes=args.minutes, seed=args.seed)
+    # the state of a killed run with the same model, inputs and settings is taken up again
+    key = hashlib.sha256(repr((model.metadata.get("path"), sorted(r.sha256 for r in recordings),
+                               settings)).encode()).hexdigest()[:12]
+    state = output.with_name(f".{output.name}.{key}.adapt-state")
+    seconds = sum(r.seconds for r in recordings)
+    print(f"sigdenoise adapt: {len(recordings)} input(s), {seconds / 60:.1f} min of signal; budget "
+          f"{args.minutes:g} min{' (resuming)' if state.exists() else ''}", file=sys.stderr)
+    bar = None
+    try:
+        from tqdm import tqdm
+
+        bar = tqdm(total=1, unit="step", dynamic_ncols=True, file=sys.stderr, mininterval=2)
+    except ImportError:
+        pass
+
+    def progress(step, total, seconds_left):
+        if bar is not None:
+            bar.total = max(total, step)
+            bar.n = step
+            bar.set_postfix_str(f"{seconds_left / 60:.1f} min left", refresh=False)
+            bar.refresh()
+
+    try:
+        adapted, report = adapt_model(model, recordings, settings, state_path=state, progress=progress)
+    except KeyboardInterrupt:
+        print("\nsigdenoise adapt: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    except ValueError as exc:
+        print(f"sigdenoise adapt: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if bar is not None:
+            bar.close()
+    print(report.describe())
+    if not report.better and not args.keep_worse:
+        print(f"sigdenoise adapt: the adapted model scored worse than {model.metadata.get('path')}; nothing "
+              "written (--keep-worse writes it anyway)", file=sys.stderr)
+        state.unlink(missing_ok=True)
+        return 1
+    save_adapted(adapted, output)
+    state.unlink(missing_ok=True)
+    print(f"wrote {output}: use it with sigdenoise denoise --model {output}")
+    return 0
+
+
 def _version() -> str:
     from . import __version__
 
@@ -145,6 +264,11 @@ def cmd_stream(args) -> int:
           file=sys.stderr)
     if hasattr(signal, "SIGPIPE"):  # a closed reader (| head) ends the stream quietly
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+    def stop(signum, frame):  # kill (SIGTERM) ends the stream as Ctrl-C does: what was read comes out
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         pipe_stream(stream, sys.stdin.buffer, sys.stdout.buffer, format=args.format)
     except KeyboardInterrupt:
@@ -288,6 +412,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strength", type=_unit_interval, metavar="S", help="dry/wet mix (default: the model's own)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu", help="where the model runs (cpu)")
     p.set_defaults(func=cmd_stream)
+
+    p = sub.add_parser("adapt", help="fine-tune a model on your own noisy recordings or logs (no clean data "
+                                     "needed) and write it as a new checkpoint",
+                       description="Adapt a model to your recordings or logs: the model splits them into signal and "
+                                   "noise estimates and a copy learns from your noises remixed over your signals. "
+                                   "A share of the files is held aside to check, without clean data, that the "
+                                   "result is better; a worse one is not written unless --keep-worse. Resumes "
+                                   "after a kill.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="files, folders (searched recursively) or glob patterns, as for denoise")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.safetensors", help="the adapted model")
+    p.add_argument("--model", metavar="speech|sensor|PATH",
+                   help="the model to start from (default: speech for audio, sensor for sensor logs)")
+    p.add_argument("--minutes", type=_positive_float, default=10.0,
+                   help="wall-clock budget for the whole run (default 10: fits 10 minutes of audio or 10 million "
+                        "log samples on 2 cores)")
+    p.add_argument("--keep-worse", action="store_true",
+                   help="write the adapted model even when the held-aside check says it got worse")
+    p.add_argument("--sample-rate", type=_positive_float, metavar="HZ",
+                   help="rate for sensor logs whose file gives none (NPY, CSV without a time column)")
+    p.add_argument("--time-column", metavar="NAME", help="sensor tables: the column that holds the time")
+    p.add_argument("--columns", metavar="A,B,...", help="sensor logs: adapt on these channels only")
+    p.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
+    p.set_defaults(func=cmd_adapt)
     return parser
 
 

@@ -260,16 +260,39 @@ class DenoiseModel:
 
     def stream(self, *, sample_rate: float, channels: int = 1, latency: float | None = None,
                steps: int | None = None, seed: int = 0, strength: float | None = None, num_samples: int = 1,
-               return_std: bool = False, remove_hum: bool = True, eta: float = 1.0, repair_nan: bool = False):
+               return_std: bool = False, remove_hum: bool = True, eta: float = 1.0, repair_nan: bool = False,
+               level: float | None = None):
         """A :class:`sigdenoise.stream.DenoiseStream`: ``process(chunk)`` returns the denoised samples
         ready so far, ``flush()`` the rest, ``latency`` the delay in seconds (default: 0.5 s for speech,
         2048 samples for rate-agnostic sensor models; lower means less look-ahead and less quality).
+        ``level``: the input's RMS where it is known ahead (else the running level of what has arrived).
         The other options are :meth:`denoise`'s."""
         from .stream import DenoiseStream
 
         return DenoiseStream(self, sample_rate=sample_rate, channels=channels, latency=latency, steps=steps,
                              seed=seed, strength=strength, num_samples=num_samples, return_std=return_std,
-                             remove_hum=remove_hum, eta=eta, repair_nan=repair_nan)
+                             remove_hum=remove_hum, eta=eta, repair_nan=repair_nan, level=level)
+
+    def adapt(self, signals, *, sample_rate, minutes: float | None = None, keep_worse: bool = False,
+              progress: Callable[[int, int, float], None] | None = None, **settings) -> "DenoiseModel":
+        """A copy of this model fine-tuned on ``signals`` alone, with no clean references (:mod:`sigdenoise.adapt`).
+
+        ``signals``: one ``(time,)`` / ``(channels, time)`` array (numpy or torch) or a list of them;
+        ``sample_rate``: one rate or one per signal. ``minutes`` bounds the whole run (default 10).
+        This model is left untouched. The result's ``adapt_report`` says, from a self-supervised check on
+        a held-aside share of the signals, whether it got better; a worse one raises
+        :class:`sigdenoise.adapt.AdaptWorseError` (holding the model and the report) unless ``keep_worse``.
+        """
+        from .adapt import AdaptSettings, AdaptWorseError, adapt_model, recordings_from_arrays
+
+        if minutes is not None:
+            settings["minutes"] = minutes
+        adapted, report = adapt_model(self, recordings_from_arrays(signals, sample_rate), AdaptSettings(**settings),
+                                      progress=progress)
+        adapted.adapt_report = report
+        if not report.better and not keep_worse:
+            raise AdaptWorseError(adapted, report)
+        return adapted
 
     def with_config(self, config: ModelConfig) -> "DenoiseModel":
         """The same network (shared, not copied) under another config: calibration and checks try settings

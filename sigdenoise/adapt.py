@@ -14,8 +14,9 @@ The method is RemixIT-style self-training (Tzinis et al. 2022) with the model it
    removes noise and keeps the signal scores high; one that passes noise through or erases the signal
    scores low. The report says whether the adapted model scored better; callers refuse a worse one.
 
-Sensor models get their 90 % band recalibrated the same way: the spread of the adapted model's posterior
-samples on ``M(y) + n'`` is scaled until the band covers 90 % of ``M(y)``.
+Sensor models get their 90 % band recalibrated the same way: on ``M(y) + n'`` the band of each model's
+posterior samples is scaled until it covers 90 % of ``M(y)``, and the base model's own scale (fitted on
+clean data) is carried over in the ratio of the two fits.
 """
 from __future__ import annotations
 
@@ -323,7 +324,15 @@ def adapt_model(model, recordings: Sequence[Recording], settings: AdaptSettings 
     adapted_score, _ = self_consistency(adapted, hold, hold_rates, noise[hold_idx], seed=settings.seed)
     band: dict = {}
     if model.config.task == "sensor" and model.band_calibrated:
-        scale, band = recalibrate_band(adapted, hold, hold_rates, noise[hold_idx], seed=settings.seed)
+        # The probe (output plus another segment's noise) is not the clean truth, so its fitted scale is not
+        # used as it is: the base model's scale, fitted on real clean data, is carried over in the ratio
+        # in which adapting changed the probe's fit.
+        probe_base, _ = recalibrate_band(model, hold, hold_rates, noise[hold_idx], seed=settings.seed)
+        probe_adapted, band = recalibrate_band(adapted, hold, hold_rates, noise[hold_idx], seed=settings.seed)
+        scale = model.config.uncertainty_scale * probe_adapted / max(probe_base, 1e-9)
+        band = {**band, "uncertainty_scale": scale, "probe_scale_base": probe_base,
+                "probe_scale_adapted": probe_adapted,
+                "rule": "base scale x (adapted / base) scale fitted on the probe"}
         adapted = adapted.with_config(dataclasses.replace(adapted.config, uncertainty_scale=scale))
     report = AdaptReport(base_score=base_score, adapted_score=adapted_score,
                          metric="SI-SDR" if model.config.task == "speech" else "SNR", steps=step,

@@ -10,6 +10,7 @@ exactly as offline. ``model.stream(...)`` (:meth:`sigdenoise.pipeline.DenoiseMod
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,13 +19,12 @@ import torch
 from .options import AdviceError
 from .preprocess import plan_chunks, resample, resampled_length
 
-# Where no latency is given: speech models run at half a second (the look-ahead the bundled speech
-# model needs to match offline output within 30 dB); rate-agnostic (sensor) models count in samples.
+# Where no latency is given: half a second for models with a rate of their own (speech: 0.28 s of it
+# look-ahead, where the network's receptive field reaches 0.6 s; see benchmarks/stream for what more buys);
+# rate-agnostic (sensor) models count their context in samples, so their latency does too.
 DEFAULT_LATENCY_SECONDS = 0.5
 DEFAULT_LATENCY_MODEL_SAMPLES = 2048  # rate-agnostic models: samples at the input's own rate
 BLOCK_SHARE = 0.4  # of the latency: the rest is look-ahead; shorter blocks cost more network calls per second
-
-
 RESAMPLING_MARGIN_SECONDS = 0.02  # input beyond a window's edges, so the resampler's edge never reaches it
 
 
@@ -68,7 +68,7 @@ def plan_stream(*, latency: float | None, sample_rate: float, model_rate: float,
     block plus look-ahead (it costs compute, not delay). All counts are model-rate samples."""
     if latency is None:
         latency = DEFAULT_LATENCY_MODEL_SAMPLES / sample_rate if rate_agnostic else DEFAULT_LATENCY_SECONDS
-    if isinstance(latency, bool) or not isinstance(latency, (int, float)) or not math.isfinite(latency):
+    if isinstance(latency, bool) or not isinstance(latency, numbers.Real) or not math.isfinite(latency):
         raise AdviceError(f"latency must be a number of seconds, got {latency!r}")
     margin = 0.0 if sample_rate == model_rate else RESAMPLING_MARGIN_SECONDS
     delay = int((latency - margin) * model_rate)
@@ -102,11 +102,14 @@ class DenoiseStream:
     ``return_std``); ``flush()`` returns the rest. All outputs together have exactly the input's
     length, delayed by at most :attr:`latency` seconds. The level and offset the network is fed are
     those of everything received so far: the whole signal's, as offline, once the stream has run a while.
+    The network reads level (a 1 dB error changes the speech model's output by -27 dB), so where the
+    level is known ahead (``level``: the RMS, offset removed, at the model's rate) the stream uses it.
     """
 
     def __init__(self, model, *, sample_rate: float, channels: int = 1, latency: float | None = None,
                  steps: int | None = None, seed: int = 0, strength: float | None = None, num_samples: int = 1,
-                 return_std: bool = False, remove_hum: bool = True, eta: float = 1.0, repair_nan: bool = False):
+                 return_std: bool = False, remove_hum: bool = True, eta: float = 1.0, repair_nan: bool = False,
+                 level: float | None = None):
         from .pipeline import check_rate
 
         if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
@@ -123,6 +126,10 @@ class DenoiseStream:
         self.steps = model.resolve_steps(steps, num_samples=num_samples, eta=eta)
         self.seed, self.num_samples, self.return_std, self.eta = seed, num_samples, return_std, eta
         self.repair_nan = repair_nan
+        if level is not None and not (isinstance(level, numbers.Real) and not isinstance(level, bool)
+                                      and math.isfinite(level) and level > 0):
+            raise AdviceError(f"level must be a positive RMS in the input's units, got {level!r}")
+        self.level = level
         self.strength = model.config.default_strength if strength is None else float(strength)
         if not 0.0 <= self.strength <= 1.0:
             raise ValueError(f"strength must be within [0, 1], got {strength}")
@@ -188,7 +195,8 @@ class DenoiseStream:
         """Denoise what is left (no more input is coming) and return it; the stream is then closed.
 
         The last offline chunks depend on where the signal ends (the last one is moved back to end
-        there), so what is left is denoised exactly as :meth:`DenoiseModel.denoise` would."""
+        there), so what is left is denoised as :meth:`DenoiseModel.denoise` plans it, now with the
+        whole signal's level."""
         if self._closed:
             raise RuntimeError("this stream was already flushed")
         self._closed = True
@@ -354,6 +362,8 @@ class DenoiseStream:
         span = at_model[:, head:head + (end_m - start_m)]
         offset = self._sum / max(self._count, 1)
         level = np.sqrt(np.maximum(self._sum_sq / max(self._count, 1) - offset ** 2, 0.0))
+        if self.level is not None:  # the caller knows the whole signal's level: offline's gain from the start
+            level = np.full_like(level, self.level)
         silent = level[:, 0] < 1e-9
         gain = config.target_rms / np.maximum(level, 1e-9)
         scaled = torch.from_numpy(((span - offset) * gain).astype(np.float32)).to(model.device)

@@ -113,3 +113,17 @@ def test_webui_live_mode(tiny_model_env, signal):
     assert 0 < played <= 16000 and state["fed"] == 16000
     _, fresh, _ = live((48000, np.zeros((960, 2), np.int16)), state, "speech")  # another rate: a new stream
     assert fresh["rate"] == 48000 and fresh["fed"] == 960
+
+
+def test_bad_options_are_refused(tiny_model):
+    from sigdenoise.options import AdviceError
+
+    for kwargs in ({"latency": 0.001}, {"latency": float("nan")}, {"level": -1.0}, {"channels": 0},
+                   {"return_std": True}):
+        with pytest.raises(AdviceError):
+            tiny_model.stream(sample_rate=16000, **kwargs)
+    with pytest.raises(ValueError):
+        tiny_model.stream(sample_rate=16000).process(np.array([0.0, np.nan]))
+    held = tiny_model.stream(sample_rate=16000, repair_nan=True, latency=0.1)
+    out = np.concatenate([held.process(np.array([0.1, np.nan, 0.2] * 2000, np.float32)), held.flush()])
+    assert out.shape == (6000,) and np.all(np.isfinite(out))

@@ -103,7 +103,8 @@ class DenoiseStream:
     length, delayed by at most :attr:`latency` seconds. The level and offset the network is fed are
     those of everything received so far: the whole signal's, as offline, once the stream has run a while.
     The network reads level (a 1 dB error changes the speech model's output by -27 dB), so where the
-    level is known ahead (``level``: the RMS, offset removed, at the model's rate) the stream uses it.
+    level is known ahead (``level``: the RMS, offset removed, at the model's rate; one, or one per
+    channel) the stream uses it.
     """
 
     def __init__(self, model, *, sample_rate: float, channels: int = 1, latency: float | None = None,
@@ -126,9 +127,15 @@ class DenoiseStream:
         self.steps = model.resolve_steps(steps, num_samples=num_samples, eta=eta)
         self.seed, self.num_samples, self.return_std, self.eta = seed, num_samples, return_std, eta
         self.repair_nan = repair_nan
-        if level is not None and not (isinstance(level, numbers.Real) and not isinstance(level, bool)
-                                      and math.isfinite(level) and level > 0):
-            raise AdviceError(f"level must be a positive RMS in the input's units, got {level!r}")
+        if level is not None:  # one RMS for every channel, or one per channel
+            try:
+                values = np.asarray(level, dtype=float) if not isinstance(level, bool) else np.array(np.nan)
+            except (TypeError, ValueError):
+                values = np.array(np.nan)
+            if values.ndim > 1 or values.size not in (1, channels) or not np.all(np.isfinite(values) & (values > 0)):
+                raise AdviceError(f"level must be a positive RMS in the input's units (one, or one per channel), "
+                                  f"got {level!r}")
+            level = np.broadcast_to(values.reshape(-1, 1), (channels, 1)).copy()
         self.level = level
         self.strength = model.config.default_strength if strength is None else float(strength)
         if not 0.0 <= self.strength <= 1.0:
@@ -363,7 +370,7 @@ class DenoiseStream:
         offset = self._sum / max(self._count, 1)
         level = np.sqrt(np.maximum(self._sum_sq / max(self._count, 1) - offset ** 2, 0.0))
         if self.level is not None:  # the caller knows the whole signal's level: offline's gain from the start
-            level = np.full_like(level, self.level)
+            level = self.level
         silent = level[:, 0] < 1e-9
         gain = config.target_rms / np.maximum(level, 1e-9)
         scaled = torch.from_numpy(((span - offset) * gain).astype(np.float32)).to(model.device)

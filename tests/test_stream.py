@@ -118,8 +118,8 @@ def test_webui_live_mode(tiny_model_env, signal):
 def test_bad_options_are_refused(tiny_model):
     from sigdenoise.options import AdviceError
 
-    for kwargs in ({"latency": 0.001}, {"latency": float("nan")}, {"level": -1.0}, {"channels": 0},
-                   {"return_std": True}):
+    for kwargs in ({"latency": 0.001}, {"latency": float("nan")}, {"level": -1.0}, {"level": [1.0, 2.0]},
+                   {"channels": 0}, {"return_std": True}):
         with pytest.raises(AdviceError):
             tiny_model.stream(sample_rate=16000, **kwargs)
     with pytest.raises(ValueError):

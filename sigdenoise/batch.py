@@ -352,14 +352,8 @@ def _own_outputs(manifest: Path) -> set[Path]:
     own: set[Path] = set()
     with contextlib.suppress(OSError), open(manifest.with_name(CLAIMS_NAME), encoding="utf-8") as handle:
         own.update(_real(manifest.parent / line.rstrip("\n")) for line in handle if line.strip())
-    with contextlib.suppress(OSError), open(manifest, encoding="utf-8") as handle:
-        for line in handle:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if not isinstance(record, dict):
-                continue
+    with contextlib.suppress(OSError):
+        for record in _manifest_records(manifest):
             for key in ("output", "std_output"):
                 if isinstance(record.get(key), str):
                     own.add(_real(Path(record[key])))
@@ -384,16 +378,24 @@ def _resolve_models(kinds: set, options: BatchOptions) -> dict:
 
 
 # --------------------------------------------------------------------------- manifest
-def read_manifest(path: str | Path) -> dict[str, dict]:
-    """The last record per input in a manifest; lines cut short by a kill are ignored."""
-    records: dict[str, dict] = {}
-    with contextlib.suppress(FileNotFoundError), open(path, encoding="utf-8") as handle:
+def _manifest_records(path: str | Path) -> Iterator[dict]:
+    """The manifest's records in order; lines cut short by a kill (or not objects) are skipped."""
+    with open(path, encoding="utf-8") as handle:
         for line in handle:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if isinstance(record, dict) and "input" in record:
+            if isinstance(record, dict):
+                yield record
+
+
+def read_manifest(path: str | Path) -> dict[str, dict]:
+    """The last record per input in a manifest; lines cut short by a kill are ignored."""
+    records: dict[str, dict] = {}
+    with contextlib.suppress(FileNotFoundError):
+        for record in _manifest_records(path):
+            if "input" in record:
                 records[record["input"]] = record
     return records
 

@@ -32,7 +32,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .diffusion import BridgeDenoiser, bridge_loss, si_sdr, snr
+from .diffusion import bridge_loss, si_sdr, snr
 
 DEFAULT_MINUTES = 10.0
 HOLDOUT_SHARE = 0.2

@@ -162,10 +162,21 @@ def _rms(x: np.ndarray) -> np.ndarray:
     return np.sqrt(np.mean(np.square(x, dtype=np.float64), axis=-1) + 1e-20)
 
 
+def _with_noise(signal: np.ndarray, noise: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Each row of ``signal`` plus the same row of ``noise`` brought to the RMS of that row of ``level``."""
+    gain = (_rms(level) / _rms(noise))[:, None]
+    return signal + noise * gain.astype(np.float32)
+
+
+def _partners(count: int, rng: np.random.Generator) -> np.ndarray:
+    """For each of ``count`` segments another one (all shifted by one random offset; itself if alone)."""
+    order = np.arange(count)
+    return (order + 1 + rng.integers(0, max(count - 1, 1))) % count if count > 1 else order
+
+
 def _remixed(clean: np.ndarray, noise: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """``clean[i]`` plus ``noise[j]`` brought to ``noise[i]``'s level (the user's own SNR)."""
-    gain = (_rms(noise[i]) / _rms(noise[j]))[:, None]
-    return clean[i] + noise[j] * gain.astype(np.float32)
+    return _with_noise(clean[i], noise[j], noise[i])
 
 
 def self_consistency(model, segments: np.ndarray, rates: list[float], noise: np.ndarray, *,
@@ -177,11 +188,8 @@ def self_consistency(model, segments: np.ndarray, rates: list[float], noise: np.
     first = np.empty_like(segments)
     for rate, idx in _by_rate(list(segments), rates).items():
         first[idx] = _denoise_rows(model, segments[idx], rate)[0]
-    order = np.arange(len(segments))
-    partner = (order + 1 + rng.integers(0, max(len(order) - 1, 1))) % len(order) if len(order) > 1 else order
-    own_noise = segments - first
-    gain = (_rms(own_noise) / _rms(noise[partner]))[:, None]
-    probe = first + noise[partner] * gain.astype(np.float32)
+    partner = _partners(len(segments), rng)
+    probe = _with_noise(first, noise[partner], segments - first)
     second = np.empty_like(segments)
     for rate, idx in _by_rate(list(segments), rates).items():
         second[idx] = _denoise_rows(model, probe[idx], rate)[0]
@@ -200,12 +208,11 @@ def recalibrate_band(model, segments: np.ndarray, rates: list[float], noise: np.
 
     raw = model.with_config(dataclasses.replace(model.config, uncertainty_scale=1.0))
     rng = np.random.default_rng(seed + 1)
-    partner = (np.arange(len(segments)) + 1 + rng.integers(0, max(len(segments) - 1, 1))) % len(segments)
+    partner = _partners(len(segments), rng)
     errors, spreads = [], []
     for rate, idx in _by_rate(list(segments), rates).items():
         first = _denoise_rows(raw, segments[idx], rate)[0]
-        own = segments[idx] - first
-        probe = first + noise[partner[idx]] * (_rms(own) / _rms(noise[partner[idx]]))[:, None].astype(np.float32)
+        probe = _with_noise(first, noise[partner[idx]], segments[idx] - first)
         mean, std = _denoise_rows(raw, probe, rate, num_samples=num_samples, seed=seed)
         errors.append((mean - first).ravel())
         spreads.append(std.ravel())

@@ -33,7 +33,9 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from . import sanity
 from .config import check_sampler_request  # torch-free: a bad batch stops before torch or a model loads
+from .sanity import OutputCheck
 
 MANIFEST_NAME = "manifest.jsonl"
 LOCK_NAME = ".sigdenoise-batch.lock"
@@ -687,9 +689,7 @@ def _with_rate_fallback(run, sample_rate: float | None):
 
 def _check_output(noisy: np.ndarray, denoised: np.ndarray, rate: float, *, audio: bool) -> dict:
     """The manifest's warning column: what :func:`sigdenoise.sanity.output_warnings` says about a result."""
-    from .sanity import output_warnings
-
-    notes = output_warnings(noisy, denoised, rate, audio=audio)
+    notes = sanity.output_warnings(noisy, denoised, rate, audio=audio)
     return {"output_warnings": notes} if notes else {}
 
 
@@ -904,11 +904,13 @@ def _denoise_csv_streamed(job: FileJob, model, options: BatchOptions,
     if missing == samples * (channels if rows is None else len(rows)):
         raise _all_missing(job.input)
     counts = {"samples": 0, "blocks": 0}
+    check = OutputCheck(rate, audio=False)  # the manifest's warnings, piece by piece
 
     def write_ready(sink, queue: deque) -> None:
         while queue and stitcher.ready_count >= queue[0][0]:
-            n, start_time, metadata, gaps = queue.popleft()
+            n, start_time, metadata, gaps, noisy = queue.popleft()
             mean, std = stitcher.take(n)
+            check.add(noisy, mean)
             meta = dict(metadata)
             first_sample = meta.pop("first_sample", 0)
             if counts["blocks"]:  # one header, at the top
@@ -932,7 +934,7 @@ def _denoise_csv_streamed(job: FileJob, model, options: BatchOptions,
                     gaps = ~np.isfinite(piece.data)
                     if rows is not None:
                         gaps[[i for i in range(channels) if i not in rows]] = False
-                queue.append((piece.data.shape[1], piece.start_time, piece.metadata, gaps))
+                queue.append((piece.data.shape[1], piece.start_time, piece.metadata, gaps, piece.data))
                 stitcher.push(piece.data)
                 write_ready(sink, queue)
             stitcher.finish()
@@ -946,6 +948,9 @@ def _denoise_csv_streamed(job: FileJob, model, options: BatchOptions,
     extra = {"missing_samples": missing}
     if stitcher.calls > 1:
         extra["segments"] = stitcher.calls
+    notes = check.notes()
+    if notes:
+        extra["output_warnings"] = notes
     return float(rate), counts["samples"], extra
 
 

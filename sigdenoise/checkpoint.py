@@ -29,8 +29,9 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "net.freq_dilations": (1, 4096), "net.recurrent": (0, 16), "net.emb_dim": (1, 4096), "net.freq_fold": (1, 64),
     "bridge.sigma_max": (1e-6, 100.0), "bridge.default_steps": (1, 1000),
     "target_rms": (1e-9, 1e3), "chunk_seconds": (1e-3, 3600.0), "overlap_seconds": (0.0, 1800.0),
-    "uncertainty_scale": (1e-9, 1e9), "default_strength": (0.0, 1.0), "mask_offset": (-1e3, 1e3),
-    "noise_floor_frames": (0, 1025), "filter_frames": (0, 64), "fallback_below_db": (-1e3, 1e3),
+    "edge_context_seconds": (0.0, 60.0), "uncertainty_scale": (1e-9, 1e9), "default_strength": (0.0, 1.0),
+    "mask_offset": (-1e3, 1e3), "noise_floor_frames": (0, 1025), "filter_frames": (0, 64),
+    "fallback_below_db": (-1e3, 1e3),
 }
 _MAX_ITEMS = {"net.channels": 12, "net.dilations": 64, "net.freq_dilations": 64}
 _MAX_PARAMETERS = 500_000_000  # 2 GB of float32 weights

@@ -398,13 +398,15 @@ def codec_pair(clean: np.ndarray, noisy: np.ndarray, *, sample_rate: int,
     return through(clean), through(noisy)
 
 
-def band_limit(x: np.ndarray, *, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
+def band_limit(x: np.ndarray, *, sample_rate: float, rng: np.random.Generator,
+               high_hz: tuple[float, float] = (3000.0, 7000.0)) -> np.ndarray:
     """``x`` through a random band-pass (half the time low-pass only), as a telephone, radio or small
-    loudspeaker passes a voice: edges at 100-500 Hz and 3-7 kHz, at the input's RMS. (Edges down to
-    1.8 kHz taught a model to keep muffled noises too: noise-only attenuation fell from 17.2 to 12.5 dB.)"""
+    loudspeaker passes a voice: edges at 100-500 Hz and ``high_hz``, at the input's RMS. (Edges down to
+    1.8 kHz, before the wide noise, taught a model to keep muffled noises too: noise-only attenuation fell
+    from 17.2 to 12.5 dB.)"""
     from scipy.signal import butter, sosfilt
 
-    high_edge = min(float(np.exp(rng.uniform(np.log(3000.0), np.log(7000.0)))), 0.45 * sample_rate)
+    high_edge = min(float(np.exp(rng.uniform(np.log(high_hz[0]), np.log(high_hz[1])))), 0.45 * sample_rate)
     if rng.uniform() < 0.5:
         sos = butter(4, high_edge, btype="lowpass", fs=sample_rate, output="sos")
     else:
@@ -475,7 +477,7 @@ class SpeechMixer:
         tilt = rng.uniform(-0.6, 0.6)  # y[k] = x[k] - tilt x[k-1]: brighter (> 0) or darker (< 0) voice
         x = lfilter([1.0, -tilt], [1.0], x)
         if self.config.speech_band_prob and rng.uniform() < self.config.speech_band_prob:  # 0: same draws as before
-            x = band_limit(x, sample_rate=self.sample_rate, rng=rng)
+            x = band_limit(x, sample_rate=self.sample_rate, rng=rng, high_hz=self.config.speech_band_high_hz)
         return x.astype(np.float32)
 
     def _real_noise(self, n, rng, sources: list[np.ndarray] | None = None) -> np.ndarray:

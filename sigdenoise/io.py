@@ -1138,9 +1138,13 @@ def _read_parquet(path: Path, *, sample_rate, time_column, columns, dataset) -> 
             columns_map[str(name)] = np.asarray(col.to_pylist(), dtype=object)
     if not columns_map or not table.num_rows:
         raise _error(path, "holds no rows", "write the log again")
-    return _table_to_log(path, columns_map, sample_rate=sample_rate, time_column=time_column, columns=columns,
-                         stored_rate=stored.get("sample_rate"), stored_start=stored.get("start_time"),
-                         metadata={"time_zone": zone, "zone_offset_ns": offset_ns, "column_dtypes": types})
+    log = _table_to_log(path, columns_map, sample_rate=sample_rate, time_column=time_column, columns=columns,
+                        stored_rate=stored.get("sample_rate"), stored_start=stored.get("start_time"),
+                        metadata={"time_zone": zone, "zone_offset_ns": offset_ns, "column_dtypes": types})
+    time_col = log.metadata.get("time_column")
+    if time_col is not None:  # the writer gives the column back as it was, type and zone included
+        log.metadata["time_column_data"] = table.column(time_col)
+    return log
 
 
 def _h5_rate(obj: Any) -> float | None:
@@ -1284,8 +1288,12 @@ def _read_tdms(path: Path, *, sample_rate, time_column, columns, dataset) -> Sen
         stamp = np.datetime64(props["wf_start_time"], "ns")
         if stamp != np.datetime64(0, "ns"):  # LabVIEW writes 0 when no time is known
             start = str(_format_iso(np.array([stamp]), decimals=6, zone="Z")[0])
-    return _table_to_log(path, table, sample_rate=sample_rate, time_column=time_column, columns=columns,
-                         stored_rate=stored, stored_start=start, metadata={"dataset": group.name})
+    log = _table_to_log(path, table, sample_rate=sample_rate, time_column=time_column, columns=columns,
+                        stored_rate=stored, stored_start=start, metadata={"dataset": group.name})
+    time_col = log.metadata.get("time_column")
+    if time_col is not None:  # the writer gives the channel back as it was
+        log.metadata["time_column_data"] = table[time_col]
+    return log
 
 
 # --------------------------------------------------------------------------- writers
@@ -1458,7 +1466,11 @@ def _write_parquet(path: Path, log: SensorLog, names: list[str], data: np.ndarra
     style = _time_style(log)
     time_name = log.metadata.get("time_column") or "time"
     arrays, fields = [], []
-    if style == "seconds":
+    kept = _kept_time_column(log, data.shape[1])
+    if kept is not None:
+        arrays.append(kept if isinstance(kept, (pa.Array, pa.ChunkedArray)) else pa.array(kept))
+        fields.append(time_name)
+    elif style == "seconds":
         t, _, _ = _numeric_times(log, data.shape[1])
         arrays.append(pa.array(t))
         fields.append(time_name)
@@ -1477,6 +1489,13 @@ def _write_parquet(path: Path, log: SensorLog, names: list[str], data: np.ndarra
     meta = {"sample_rate": log.sample_rate, "channel_names": names, "start_time": log.start_time}
     table = pa.Table.from_arrays(arrays, names=fields).replace_schema_metadata({"sigdenoise": json.dumps(meta)})
     atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+
+
+def _kept_time_column(log: SensorLog, n: int):
+    """The time column a Parquet or TDMS file was read with (its own values, type and zone), when the log
+    still has its length; else None, and the writer lays an even grid from the rate."""
+    kept = log.metadata.get("time_column_data")
+    return kept if kept is not None and len(kept) == n and log.metadata.get("time_column") else None
 
 
 def _write_hdf5(path: Path, log: SensorLog, names: list[str], data: np.ndarray) -> None:
@@ -1513,6 +1532,9 @@ def _write_tdms(path: Path, log: SensorLog, names: list[str], data: np.ndarray) 
         props["wf_start_time"] = (wall.astype(np.int64) - _zone_offset_ns(zone)).astype("datetime64[ns]")
     objects = [nptdms.GroupObject(group)] + [nptdms.ChannelObject(group, name, row, properties=props)
                                              for name, row in zip(names, data)]
+    kept = _kept_time_column(log, data.shape[1])
+    if kept is not None:  # the input's own time channel, first, as it was
+        objects.insert(1, nptdms.ChannelObject(group, log.metadata["time_column"], np.asarray(kept)))
 
     def _write(tmp: Path) -> None:
         with nptdms.TdmsWriter(str(tmp)) as writer:

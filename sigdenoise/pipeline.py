@@ -61,7 +61,7 @@ def available_models() -> list[str]:
 
 def resolve_checkpoint(name_or_path: str | Path) -> Path:
     """A bundled model name ("speech", "sensor") or a path to a ``.safetensors`` file."""
-    path = Path(name_or_path)
+    path = Path(name_or_path).expanduser()
     if path.suffix == ".safetensors" or path.exists():
         if not path.is_file():
             raise CheckpointError(f"{path}: no such checkpoint file")
@@ -225,11 +225,16 @@ class DenoiseModel:
                        num_samples: int, network_rate: float, eta: float, shifts: int,
                        progress) -> tuple[np.ndarray, np.ndarray | None]:
         """prepare -> sample -> restore for a few rows ``[R, T]``; returns mean and spread at the input rate."""
+        n = rows.shape[-1]
+        edge = self.edge_context(sample_rate)
+        if edge:  # silence either side, outside the level and offset: context for the first and last words
+            rows = np.pad(rows, ((0, 0), (edge, edge)))
         at_model_rate = resample(rows, orig_sr=sample_rate, target_sr=model_sr)
-        offset = at_model_rate.mean(-1, keepdims=True, dtype=np.float64)
+        inner = slice(*edge_span(at_model_rate.shape[-1], edge, orig_sr=sample_rate, target_sr=model_sr))
+        offset = at_model_rate[:, inner].mean(-1, keepdims=True, dtype=np.float64)
         centred = at_model_rate - offset
         restored_offset = offset if self.config.keep_offset else 0.0
-        level = np.sqrt(np.mean(centred ** 2, axis=-1, keepdims=True))
+        level = np.sqrt(np.mean(centred[:, inner] ** 2, axis=-1, keepdims=True))
         silent = level[:, 0] < 1e-9  # an all-zero (or constant) row passes through untouched
         gain = self.config.target_rms / np.maximum(level, 1e-9)
         scaled = torch.from_numpy((centred * gain).astype(np.float32)).to(self.device)
@@ -250,13 +255,19 @@ class DenoiseModel:
         mean[silent] = at_model_rate[silent]
         if self.config.fallback_below_db is not None:
             mean = fall_back_to_input(at_model_rate, mean, self.chunk_samples(), below_db=self.config.fallback_below_db)
-        n = rows.shape[-1]
-        mean = resample(mean.astype(rows.dtype, copy=False), orig_sr=model_sr, target_sr=sample_rate, length=n)
+        padded = n + 2 * edge
+        mean = resample(mean.astype(rows.dtype, copy=False), orig_sr=model_sr, target_sr=sample_rate,
+                        length=padded)[:, edge:edge + n]
         if num_samples == 1:
             return mean, None
         spread = np.sqrt(m2 / num_samples) * self.config.uncertainty_scale
         spread[silent] = 0.0
-        return mean, resample(spread, orig_sr=model_sr, target_sr=sample_rate, length=n).clip(min=0)
+        return mean, resample(spread, orig_sr=model_sr, target_sr=sample_rate,
+                              length=padded)[:, edge:edge + n].clip(min=0)
+
+    def edge_context(self, sample_rate: float) -> int:
+        """Samples of silence laid before and after a signal at ``sample_rate`` (``edge_context_seconds``)."""
+        return int(round(self.config.edge_context_seconds * sample_rate))
 
     def stream(self, *, sample_rate: float, channels: int = 1, latency: float | None = None,
                steps: int | None = None, seed: int = 0, strength: float | None = None, num_samples: int = 1,
@@ -371,6 +382,13 @@ class DenoiseModel:
             if progress is not None:
                 progress(min(1.0, (start + len(batch)) / flat.shape[0]))
         return overlap_add(out.reshape(chunks.shape), plan)
+
+
+def edge_span(n_model: int, edge: int, *, orig_sr: float, target_sr: float) -> tuple[int, int]:
+    """Where the signal lies, at the model's rate, in ``n_model`` samples of it padded by ``edge`` input samples
+    of silence either side."""
+    lead = resampled_length(edge, orig_sr=orig_sr, target_sr=target_sr) if edge else 0
+    return lead, max(lead + 1, n_model - lead)
 
 
 FALLBACK_RAMP_DB = 3.0

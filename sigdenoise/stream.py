@@ -150,18 +150,22 @@ class DenoiseStream:
         self.plan = plan_stream(latency=latency, sample_rate=self.sample_rate, model_rate=self.model_rate,
                                 hop=model.config.stft.hop_length, chunk=chunk, overlap=overlap,
                                 rate_agnostic=not model.config.sample_rate)
-        self._buffer = np.zeros((channels, 0))  # input from absolute sample self._buffer_start on
+        # Offline lays silence before and after a signal (DenoiseModel.edge_context); the stream starts with
+        # it in its buffer, already "emitted", and adds the trailing silence when flushed.
+        self._edge = model.edge_context(self.sample_rate)
+        self._buffer = np.zeros((channels, self._edge))  # input from absolute sample self._buffer_start on
         self._arrived: list[np.ndarray] = []  # chunks received since, not yet joined to the buffer
         self._buffer_start = 0
-        self._received = 0
+        self._received = self._edge
+        self._real_end = math.inf  # where the input ends, once flushed (the trailing silence follows)
         self._jobs: list[_Job] = []
         self._next_chunk = 0  # offline chunks before this one have their jobs in self._jobs (or done)
-        self._emitted = 0
+        self._emitted = self._edge
         self._acc = np.zeros((channels, 0))  # weighted sums of outputs from self._emitted on
         self._acc_std = np.zeros((channels, 0))
         self._weight = np.zeros(0)
         self._window_count = 0
-        self._counted = 0  # input samples whose level is in the running sums
+        self._counted = self._edge  # input samples whose level is in the running sums (silence never is)
         self._sum = np.zeros((channels, 1))
         self._sum_sq = np.zeros((channels, 1))
         self._count = 0
@@ -207,9 +211,14 @@ class DenoiseStream:
         if self._closed:
             raise RuntimeError("this stream was already flushed")
         self._closed = True
-        if self._received > self._emitted:
+        end = self._received
+        if end > self._emitted:
+            if self._edge:
+                self._arrived.append(np.zeros((self.channels, self._edge)))
+                self._received += self._edge
+            self._real_end = end
             self._run_tail()
-        return self._take(self._received)
+        return self._take(end)
 
     # ------------------------------------------------------------------ schedule
     def _to_input(self, position: float) -> int:
@@ -307,6 +316,11 @@ class DenoiseStream:
         return rows
 
     def _add(self, at: int, values: np.ndarray, spread: np.ndarray | None, weights: np.ndarray) -> None:
+        if at < self._emitted:  # the leading silence: never handed out
+            cut = self._emitted - at
+            values, weights = values[:, cut:], weights[cut:]
+            spread = None if spread is None else spread[:, cut:]
+            at = self._emitted
         need = at + values.shape[-1] - self._emitted
         if need > self._weight.size:
             grow = need - self._weight.size
@@ -358,13 +372,15 @@ class DenoiseStream:
         lo, hi = max(0, start - margin), min(self._received, end + margin)
         rows = self._buffer[:, lo - self._buffer_start:hi - self._buffer_start]
         at_model = resample(rows.astype(np.float32), orig_sr=self.sample_rate, target_sr=self.model_rate)
-        if self._received > self._counted:  # running level and offset, as offline's, over all input so far
+        real_hi = int(min(hi, self._real_end))
+        if real_hi > self._counted:  # running level and offset, as offline's, over all input so far
             new = at_model[:, resampled_length(max(0, self._counted - lo), orig_sr=self.sample_rate,
-                                               target_sr=self.model_rate):]
+                                               target_sr=self.model_rate):
+                           resampled_length(real_hi - lo, orig_sr=self.sample_rate, target_sr=self.model_rate)]
             self._sum += new.sum(-1, keepdims=True, dtype=np.float64)
             self._sum_sq += np.square(new, dtype=np.float64).sum(-1, keepdims=True)
             self._count += new.shape[-1]
-            self._counted = hi
+            self._counted = real_hi
         head = resampled_length(start - lo, orig_sr=self.sample_rate, target_sr=self.model_rate)
         span = at_model[:, head:head + (end_m - start_m)]
         offset = self._sum / max(self._count, 1)

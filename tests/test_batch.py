@@ -553,6 +553,14 @@ def test_warnings_about_a_result_reach_the_manifest_and_the_summary(tiny_model_e
     assert "1 file(s) with a warning" in summary.describe() and "50 dB quieter" in summary.describe()
 
 
+def test_a_streamed_csv_that_comes_out_erased_gets_a_warning(tiny_model_env, tmp_path, monkeypatch):
+    src = _csv(tmp_path / "in" / "long.csv", rows=6000, rate=1000.0)
+    monkeypatch.setattr(batch, "_denoise_block", lambda model, data, **kw: (np.nan_to_num(data) * 1e-3, None))
+    summary = _run([src], tmp_path / "out", csv_chunk_rows=700, segment_values=2000)
+    record = summary.records[0]
+    assert record["segments"] > 3 and "quieter" in record["output_warnings"][0], record
+
+
 def test_progress_moves_within_one_long_file(tiny_model_env, tmp_path, monkeypatch):
     _wav(tmp_path / "in" / "long.wav", seconds=4.0)
     _csv(tmp_path / "in" / "log.csv", rows=4000)

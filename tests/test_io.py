@@ -1,6 +1,7 @@
 """Files <-> arrays: audio and sensor-log round trips, rate detection, and every error path."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import warnings
@@ -473,6 +474,34 @@ def test_parquet_written_by_pandas(tmp_path):
     with pytest.warns(UserWarning, match="note"):
         log = read_sensor_log(tmp_path / "a.parquet")
     assert log.sample_rate == 100.0 and log.channel_names == ["v"] and log.start_time.endswith("Z")
+
+
+def test_parquet_and_tdms_give_their_own_time_column_back(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    irregular = np.array([0.0, 0.1, 0.2, 0.5, 0.6, 0.7])  # kept as it was, even when a rate is given
+    stamps = pd.to_datetime(["2024-03-31T00:59:59.000", "2024-03-31T00:59:59.500", "2024-03-31T01:00:00.000",
+                             "2024-03-31T01:00:00.500"]).tz_localize("UTC").tz_convert("Europe/Berlin")
+    cases = [(pd.DataFrame({"t_s": irregular, "v": np.arange(6.0, dtype=np.float32)}), {"sample_rate": 10.0}),
+             (pd.DataFrame({"when": stamps, "v": np.arange(4.0)}), {})]
+    for k, (frame, kw) in enumerate(cases):
+        frame.to_parquet(tmp_path / f"{k}.parquet")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "irregular": the rate is the caller's
+            log = read_sensor_log(tmp_path / f"{k}.parquet", **kw)
+        write_sensor_log(tmp_path / f"{k}.out.parquet", dataclasses.replace(log, data=log.data * 2))
+        back = pd.read_parquet(tmp_path / f"{k}.out.parquet")
+        assert back.columns[0] == frame.columns[0] and back.iloc[:, 0].equals(frame.iloc[:, 0])
+        assert back["v"].tolist() == (frame["v"] * 2).tolist()
+    nptdms = pytest.importorskip("nptdms")
+    with nptdms.TdmsWriter(str(tmp_path / "a.tdms")) as writer:
+        writer.write_segment([nptdms.ChannelObject("g", "time", irregular), nptdms.ChannelObject("g", "v", np.ones(6))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        log = read_sensor_log(tmp_path / "a.tdms", sample_rate=10.0)
+    write_sensor_log(tmp_path / "b.tdms", log)
+    channels = nptdms.TdmsFile.read(tmp_path / "b.tdms")["g"].channels()
+    assert [c.name for c in channels] == ["time", "v"] and channels[0][:].tolist() == irregular.tolist()
 
 
 def test_hdf5_written_by_h5py(tmp_path):

@@ -181,3 +181,21 @@ def test_output_warnings_flag_an_erased_recording_and_nothing_else():
     mostly_gone[: 16000 * 4] *= 1e-3
     assert "seconds" in output_warnings(x, mostly_gone, 16000)[0]
     assert "full scale" in output_warnings(x, np.clip(x * 20, -1, 1), 16000)[0]
+
+
+def test_output_check_in_pieces_says_what_the_whole_signal_says():
+    from sigdenoise.sanity import OutputCheck
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 1000 * 9 + 17)) * 0.1 + np.array([[3.0], [-1.0]])  # offsets removed at the end
+    x[0, 100:400] = np.nan
+    mostly_gone = x.copy()
+    mostly_gone[:, 1500:] = mostly_gone[:, 1500:] * 1e-3 + np.array([[3.0], [-1.0]]) * (1 - 1e-3)
+    for y in (np.nan_to_num(x, nan=3.0) * 0.5, mostly_gone, np.nan_to_num(x, nan=3.0) * 1e-3):
+        whole = output_warnings(x, y, 1000, audio=False)
+        check = OutputCheck(1000, audio=False)
+        cuts = [0, 1, 999, 1000, 2500, 7001, x.shape[-1]]
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            check.add(x[:, a:b], y[:, a:b])
+        assert check.notes() == whole
+    assert "seconds" in output_warnings(x, mostly_gone, 1000, audio=False)[0]

@@ -63,10 +63,10 @@ class ModelConfig:
     target_rms: float = 0.05  # inputs are scaled to this RMS before the network, and back after
     chunk_seconds: float = 4.0
     overlap_seconds: float = 0.25
-    # Silence laid before and after a signal (input rate, not counted in its level): the network's
-    # receptive field needs context at a file's edges as much as within it. Without it the speech model
-    # removed the first word of a clean clip that starts speaking at once (0.5 s: first-second SI-SDR
-    # 11.9 -> 15.3 dB). 0 for sensor models, where a trace does not start from silence.
+    # Seconds of the signal mirrored before its start and after its end (not counted in its level): the
+    # network needs context at a file's edges as much as within it, or it removes a first word spoken at
+    # once. Mirrored, not silence: silence before a noisy recording reads as a noise onset (SI-SDR -0.6 dB on
+    # the unseen-source mixtures), the mirror keeps the noise as it is. 0: no padding (sensor models).
     edge_context_seconds: float = 0.0
     uncertainty_scale: float = 1.0  # calibrates the posterior spread (fitted on validation data)
     # The dry/wet mix a call gets when it names none (``strength=None``), chosen on validation mixtures

@@ -227,8 +227,8 @@ class DenoiseModel:
         """prepare -> sample -> restore for a few rows ``[R, T]``; returns mean and spread at the input rate."""
         n = rows.shape[-1]
         edge = self.edge_context(sample_rate)
-        if edge:  # silence either side, outside the level and offset: context for the first and last words
-            rows = np.pad(rows, ((0, 0), (edge, edge)))
+        if edge:  # the signal mirrored at either end, outside its level and offset: context for first and last words
+            rows = np.pad(rows, ((0, 0), (edge, edge)), mode="reflect")
         at_model_rate = resample(rows, orig_sr=sample_rate, target_sr=model_sr)
         inner = slice(*edge_span(at_model_rate.shape[-1], edge, orig_sr=sample_rate, target_sr=model_sr))
         offset = at_model_rate[:, inner].mean(-1, keepdims=True, dtype=np.float64)
@@ -266,7 +266,7 @@ class DenoiseModel:
                               length=padded)[:, edge:edge + n].clip(min=0)
 
     def edge_context(self, sample_rate: float) -> int:
-        """Samples of silence laid before and after a signal at ``sample_rate`` (``edge_context_seconds``)."""
+        """Samples mirrored before and after a signal at ``sample_rate`` (``edge_context_seconds``)."""
         return int(round(self.config.edge_context_seconds * sample_rate))
 
     def stream(self, *, sample_rate: float, channels: int = 1, latency: float | None = None,
@@ -386,7 +386,7 @@ class DenoiseModel:
 
 def edge_span(n_model: int, edge: int, *, orig_sr: float, target_sr: float) -> tuple[int, int]:
     """Where the signal lies, at the model's rate, in ``n_model`` samples of it padded by ``edge`` input samples
-    of silence either side."""
+    either side."""
     lead = resampled_length(edge, orig_sr=orig_sr, target_sr=target_sr) if edge else 0
     return lead, max(lead + 1, n_model - lead)
 

@@ -150,10 +150,12 @@ class DenoiseStream:
         self.plan = plan_stream(latency=latency, sample_rate=self.sample_rate, model_rate=self.model_rate,
                                 hop=model.config.stft.hop_length, chunk=chunk, overlap=overlap,
                                 rate_agnostic=not model.config.sample_rate)
-        # Offline lays silence before and after a signal (DenoiseModel.edge_context); the stream starts with
-        # it in its buffer, already "emitted", and adds the trailing silence when flushed.
+        # Offline mirrors the signal before its start and after its end (DenoiseModel.edge_context); the
+        # stream lays the leading mirror once it has that much input (until then it only gathers), counts
+        # it as already emitted, and lays the trailing one when flushed. Positions count from the mirror.
         self._edge = model.edge_context(self.sample_rate)
-        self._buffer = np.zeros((channels, self._edge))  # input from absolute sample self._buffer_start on
+        self._started = not self._edge
+        self._buffer = np.zeros((channels, 0))  # input from absolute sample self._buffer_start on
         self._arrived: list[np.ndarray] = []  # chunks received since, not yet joined to the buffer
         self._buffer_start = 0
         self._received = self._edge
@@ -187,6 +189,11 @@ class DenoiseStream:
         if rows.shape[-1]:
             self._arrived.append(rows)  # joined only when a window needs them: 20 ms chunks copy nothing big
             self._received += rows.shape[-1]
+        if not self._started:
+            if self._received - self._edge <= self._edge:  # the mirror needs edge + 1 samples
+                return self._take(self._emitted)
+            head = np.concatenate(self._arrived, axis=-1)
+            self._buffer, self._arrived, self._started = head[:, self._edge:0:-1].copy(), [head], True
         ran = False
         while True:
             self._plan_jobs()
@@ -214,11 +221,25 @@ class DenoiseStream:
         end = self._received
         if end > self._emitted:
             if self._edge:
-                self._arrived.append(np.zeros((self.channels, self._edge)))
-                self._received += self._edge
+                self._lay_mirrors()
             self._real_end = end
             self._run_tail()
         return self._take(end)
+
+    def _lay_mirrors(self) -> None:
+        """The trailing mirror (and, for a stream shorter than the mirror, the leading one too), as offline's
+        ``np.pad(..., mode="reflect")`` lays them."""
+        edge = self._edge
+        joined = np.concatenate([self._buffer, *self._arrived], axis=-1)
+        self._arrived = []
+        if not self._started:  # all the input is here: mirror it whole, as offline
+            self._buffer = np.pad(joined, ((0, 0), (edge, edge)), mode="reflect")
+            self._started = True
+        else:  # the buffer still holds well over edge + 1 samples of input (a chunk's worth)
+            real = joined[:, max(0, edge - self._buffer_start):]
+            tail = np.pad(real[:, -(edge + 1):], ((0, 0), (0, edge)), mode="reflect")[:, -edge:]
+            self._buffer = np.concatenate([joined, tail], axis=-1)
+        self._received += edge
 
     # ------------------------------------------------------------------ schedule
     def _to_input(self, position: float) -> int:

@@ -129,21 +129,24 @@ def test_bad_options_are_refused(tiny_model):
     assert out.shape == (6000,) and np.all(np.isfinite(out))
 
 
-def test_edge_context_is_laid_the_same_offline_and_streamed(tiny_model, signal):
+def test_edge_mirror_is_laid_the_same_offline_and_streamed(tiny_model, signal):
     import dataclasses
 
     padded = tiny_model.with_config(dataclasses.replace(tiny_model.config, edge_context_seconds=0.5))
     x = signal[:30000]
     offline = padded.denoise(x, sample_rate=16000, eta=0.0)
     assert offline.shape == x.shape
-    # the silence changes what the network sees at the edges, not the signal's own level
+    # the mirror changes what the network sees at the edges, not the signal's own level
     assert not np.allclose(offline, tiny_model.denoise(x, sample_rate=16000, eta=0.0), atol=1e-4)
     for sizes in (lambda k: 160, lambda k: 10 ** 9):
         y = feed(padded.stream(sample_rate=16000, latency=0.25, eta=0.0), x, sizes)
         assert y.shape == x.shape
         snr = 10 * np.log10(np.sum(offline ** 2) / np.sum((offline - y) ** 2))
         assert snr > 20
-    # 48 kHz: the silence is counted at the input's rate, and the length still comes back exact
+    short = x[:3000]  # shorter than the mirror: mirrored whole when flushed, as offline
+    y = feed(padded.stream(sample_rate=16000, latency=0.25, eta=0.0), short, lambda k: 160)
+    np.testing.assert_allclose(y, padded.denoise(short, sample_rate=16000, eta=0.0), atol=1e-5)
+    # 48 kHz: the mirror is laid at the input's rate, and the length still comes back exact
     x48 = np.repeat(x[:8000], 3)
     assert feed(padded.stream(sample_rate=48000, latency=0.2), x48, lambda k: 960).shape == x48.shape
     assert padded.denoise(x48, sample_rate=48000).shape == x48.shape

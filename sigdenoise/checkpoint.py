@@ -8,16 +8,19 @@ anything is allocated, so a damaged or hostile file cannot ask for terabytes.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
 import os
 import types
 import typing
+import warnings
 from pathlib import Path
 
 import torch
 
+from . import __version__
 from .config import FORMAT_VERSION, ModelConfig, from_dict, to_dict
 
 # Bounds a config must keep: far above every model trained here, far below what would exhaust a machine.
@@ -49,6 +52,7 @@ def save_checkpoint(path: str | Path, state: dict[str, torch.Tensor], config: Mo
     path = Path(path)
     meta = {
         "format_version": str(FORMAT_VERSION),
+        "sigdenoise_version": __version__,
         "config": json.dumps(to_dict(config)),
         "data": json.dumps(data or {}),
         "training": json.dumps(training or {}),
@@ -64,7 +68,7 @@ def _field_error(path: Path, name: str, problem: str) -> CheckpointError:
                            "sigdenoise (re-download or re-train it)")
 
 
-def _check_value(path: Path, name: str, hint: typing.Any, value: typing.Any) -> None:
+def _check_value(path: Path, name: str, hint: typing.Any, value: typing.Any, unknown: list | None = None) -> None:
     """Raise a CheckpointError naming ``name`` unless ``value`` has the type ``hint`` and keeps its bounds."""
     options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else ()
     if options:
@@ -74,7 +78,7 @@ def _check_value(path: Path, name: str, hint: typing.Any, value: typing.Any) -> 
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise _field_error(path, name, f"expected a table of settings, got {value!r:.60}")
-        _check_fields(path, hint, value, prefix=f"{name}.")
+        _check_fields(path, hint, value, prefix=f"{name}.", unknown=unknown)
         return
     if typing.get_origin(hint) is tuple:
         if not isinstance(value, list):
@@ -102,24 +106,47 @@ def _check_value(path: Path, name: str, hint: typing.Any, value: typing.Any) -> 
         raise _field_error(path, name, f"{value!r} is outside [{low:g}, {high:g}]")
 
 
-def _check_fields(path: Path, cls: type, data: dict, *, prefix: str = "") -> None:
+def _check_fields(path: Path, cls: type, data: dict, *, prefix: str = "", unknown: list | None = None) -> None:
+    """Check every known field of ``data``; unknown ones are removed from it and named in ``unknown``."""
     hints = typing.get_type_hints(cls)
-    for key, value in data.items():
+    for key in list(data):
         if key not in hints:
-            raise _field_error(path, f"{prefix}{key}", f"unknown to this sigdenoise (known: {sorted(hints)}); "
-                                                       "a newer sigdenoise may read it: upgrade sigdenoise")
-        _check_value(path, f"{prefix}{key}", hints[key], value)
+            del data[key]
+            if unknown is not None:
+                unknown.append(f"{prefix}{key}")
+            continue
+        _check_value(path, f"{prefix}{key}", hints[key], data[key], unknown)
 
 
-def check_config(path: str | Path, raw: typing.Any) -> ModelConfig:
+def _defaulted(cls: type, data: dict, prefix: str = "") -> list[str]:
+    """The fields of ``cls`` (nested ones by dotted name) that ``data`` leaves to their defaults."""
+    names = []
+    for f in dataclasses.fields(cls):
+        hint = typing.get_type_hints(cls)[f.name]
+        if f.name not in data:
+            names.append(f"{prefix}{f.name}")
+        elif dataclasses.is_dataclass(hint) and isinstance(data[f.name], dict):
+            names += _defaulted(hint, data[f.name], f"{prefix}{f.name}.")
+    return names
+
+
+def check_config(path: str | Path, raw: typing.Any, *, written_by: str = "an unknown version") -> ModelConfig:
     """The :class:`ModelConfig` a checkpoint's config describes, after checking every field's type and bounds.
 
-    Raises a :class:`CheckpointError` naming the first field that is wrong.
+    Raises a :class:`CheckpointError` naming the first field that is wrong. Settings this sigdenoise does not
+    know (the file was written by a newer one) are left out with a warning that says to upgrade; if the
+    network needed them, the shape check then fails with the same advice.
     """
     path = Path(path)
     if not isinstance(raw, dict):
         raise _field_error(path, "config", f"expected a table of settings, got {raw!r:.60}")
-    _check_fields(path, ModelConfig, raw)
+    raw, unknown = copy.deepcopy(raw), []
+    _check_fields(path, ModelConfig, raw, unknown=unknown)
+    if unknown:
+        warnings.warn(f"{path}: written by sigdenoise {written_by}, it holds settings this sigdenoise ({__version__}) "
+                      f"does not know: {', '.join(unknown[:5])}; they are ignored, and the model may behave "
+                      "differently than its authors measured: upgrade sigdenoise (pip install -U sigdenoise)",
+                      stacklevel=3)
     stft = raw.get("stft", {})
     if stft.get("hop_length", 1) > stft.get("n_fft", 510):
         raise _field_error(path, "stft.hop_length", f"{stft['hop_length']} is longer than n_fft {stft.get('n_fft')}")
@@ -185,8 +212,11 @@ def read_metadata(path: str | Path) -> dict:
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{path}: format version {version} is newer than this sigdenoise understands "
                               f"({FORMAT_VERSION}); upgrade sigdenoise (pip install -U sigdenoise)")
-    return {"format_version": version, "config": _json_field(path, raw, "config", "{}"),
-            "data": _json_field(path, raw, "data", "{}"), "training": _json_field(path, raw, "training", "{}")}
+    config = _json_field(path, raw, "config", "{}")
+    return {"format_version": version, "sigdenoise_version": str(raw.get("sigdenoise_version", "before 0.1.0"))[:40],
+            "config": config, "data": _json_field(path, raw, "data", "{}"),
+            "training": _json_field(path, raw, "training", "{}"),
+            "defaulted": _defaulted(ModelConfig, config) if isinstance(config, dict) else []}
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], ModelConfig, dict]:
@@ -196,13 +226,22 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], ModelCon
     from safetensors import safe_open
 
     meta = read_metadata(path)
-    config = check_config(path, meta["config"])
+    config = check_config(path, meta["config"], written_by=meta["sigdenoise_version"])
     try:
         with safe_open(str(path), framework="pt") as fh:
             shapes = {key: tuple(fh.get_slice(key).get_shape()) for key in fh.keys()}
     except Exception as exc:
         raise CheckpointError(f"{path}: tensors could not be read ({exc}); the file is probably truncated") from exc
-    _check_shapes(Path(path), config, shapes)
+    try:
+        _check_shapes(Path(path), config, shapes)
+    except CheckpointError as exc:
+        unknown: list[str] = []
+        _check_fields(Path(path), ModelConfig, copy.deepcopy(meta["config"]), unknown=unknown)
+        if unknown:  # a newer network: its settings, not damage, are why the tensors do not fit
+            raise CheckpointError(f"{path}: written by sigdenoise {meta['sigdenoise_version']} with settings this "
+                                  f"sigdenoise ({__version__}) does not know ({', '.join(unknown[:5])}); upgrade "
+                                  "sigdenoise (pip install -U sigdenoise) to load it") from exc
+        raise
     try:
         state = load_file(str(path))
     except Exception as exc:

@@ -90,6 +90,10 @@ def cmd_info(args) -> int:
         if all(isinstance(h, (int, float)) for h in hours):
             lines.append(f"  total      {_number(sum(hours))} h over {len(stages)} stages")
     lines.append(f"validation   {validation}")
+    lines.append(f"written by   sigdenoise {info.get('sigdenoise_version', '?')}, checkpoint format "
+                 f"{info.get('format_version', '?')}")
+    if info.get("defaulted"):  # an older file: the settings it predates take this version's defaults
+        lines.append(f"defaulted    {', '.join(info['defaulted'])}")
     adapted = training.get("adapted")
     if adapted:  # sigdenoise adapt: what it started from, on what, how, and its verdict
         report = adapted.get("report") or {}

@@ -13,7 +13,9 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FORMAT_VERSION = 1
+# The checkpoint schema. 2: the file records the sigdenoise version that wrote it; a reader warns about
+# settings it does not know (a newer file) and lists those it took from its defaults (an older file).
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)

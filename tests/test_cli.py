@@ -138,6 +138,36 @@ def _tiny_with(path, *, config_edit=None, meta_edit=None, training=None):
     return path
 
 
+def test_checkpoint_schema_names_its_writer_and_what_it_left_out(tmp_path, capsys):
+    from sigdenoise.checkpoint import CheckpointError
+    from sigdenoise.pipeline import load_model
+
+    def drop_edge(raw):
+        del raw["edge_context_seconds"]
+        raw["from_the_future"] = 1.0
+
+    path = _tiny_with(tmp_path / "newer.safetensors", config_edit=drop_edge,
+                      meta_edit=lambda m: m.update(sigdenoise_version="9.0.0"))
+    with pytest.warns(UserWarning, match=r"sigdenoise 9\.0\.0.*from_the_future.*upgrade sigdenoise"):
+        model = load_model(path, device="cpu")
+    assert model.metadata["defaulted"] == ["edge_context_seconds"]
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "sigdenoise 9.0.0, checkpoint format 1" in out and "defaulted    edge_context_seconds" in out
+    # a newer network's setting: its tensors cannot fit, and the advice is to upgrade, not "damaged"
+    grown = _tiny_with(tmp_path / "grown.safetensors", config_edit=lambda c: c["net"].update(bottleneck=24, wider=2))
+    with pytest.warns(UserWarning), pytest.raises(CheckpointError, match="upgrade sigdenoise"):
+        load_model(grown, device="cpu")
+    # what this version writes: its own version, the current format, every setting
+    from sigdenoise import __version__
+    from sigdenoise.checkpoint import read_metadata, save_checkpoint
+    from sigdenoise.config import FORMAT_VERSION
+
+    save_checkpoint(tmp_path / "mine.safetensors", model.network.state_dict(), model.config)
+    meta = read_metadata(tmp_path / "mine.safetensors")
+    assert (meta["sigdenoise_version"], meta["format_version"], meta["defaulted"]) == (__version__, FORMAT_VERSION, [])
+
+
 @pytest.mark.parametrize("edit, field", [
     (dict(config_edit=lambda c: c["net"].update(channels=[100000] * 3)), "net.channels"),
     (dict(config_edit=lambda c: c["stft"].update(n_fft=2 ** 30)), "stft.n_fft"),

@@ -32,7 +32,12 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .band import coverage, fit_scale
+from .checkpoint import save_checkpoint
+from .config import TrainConfig
 from .diffusion import bridge_loss, si_sdr, snr
+from .preprocess import resample
+from .train import load_state, resolve_precision, save_state
 
 DEFAULT_MINUTES = 10.0
 HOLDOUT_SHARE = 0.2
@@ -115,8 +120,6 @@ def recording_checksum(data: np.ndarray) -> str:
 def _segments(recordings: Sequence[Recording], model, length: int) -> tuple[list[np.ndarray], list[float], list[int]]:
     """Windows of ``length`` samples at the model's rate (or the file's, for a rate-agnostic model), each
     with its rate and the index of the recording it came from; near-silent windows are dropped."""
-    from .preprocess import resample
-
     out, rates, owners = [], [], []
     for k, rec in enumerate(recordings):
         rate = model.config.sample_rate or rec.sample_rate
@@ -204,8 +207,6 @@ def recalibrate_band(model, segments: np.ndarray, rates: list[float], noise: np.
                      num_samples: int = 8, target: float = 0.90) -> tuple[float, dict]:
     """An ``uncertainty_scale`` for ``model`` from the user's own data: the band of its posterior samples on
     ``model(y) + n'`` scaled to cover ``target`` of ``model(y)``."""
-    from .calibrate import coverage, fit_scale
-
     raw = model.with_config(dataclasses.replace(model.config, uncertainty_scale=1.0))
     rng = np.random.default_rng(seed + 1)
     partner = _partners(len(segments), rng)
@@ -226,8 +227,6 @@ def recalibrate_band(model, segments: np.ndarray, rates: list[float], noise: np.
 
 def _loss_settings(model) -> dict:
     """The loss weights the model was trained with (its checkpoint's training config), else the defaults."""
-    from .config import TrainConfig
-
     saved = ((model.metadata.get("training") or {}).get("config") or {})
     base = TrainConfig()
     names = ("t_one_prob", "complex_weight", "magnitude_weight", "sisdr_weight", "waveform_loss", "waveform_max_db")
@@ -242,9 +241,6 @@ def adapt_model(model, recordings: Sequence[Recording], settings: AdaptSettings 
     ``model`` is left untouched. ``state_path`` (optional) keeps the run's state so a killed run resumes
     there. ``progress(step, total_steps_estimate, seconds_left)`` is called as it goes.
     """
-    from .pipeline import DenoiseModel
-    from .train import load_state, resolve_precision, save_state
-
     started = time.monotonic()
     deadline = started + settings.minutes * 60
     if not recordings:
@@ -326,8 +322,8 @@ def adapt_model(model, recordings: Sequence[Recording], settings: AdaptSettings 
     if state_path and step:
         save_state(state_path, student, ema, opt, step, rng, elapsed)
 
-    adapted = DenoiseModel(ema, model.config, metadata=copy.deepcopy(model.metadata), device=model.device,
-                           batch_size=model.batch_size)
+    adapted = type(model)(ema, model.config, metadata=copy.deepcopy(model.metadata), device=model.device,
+                          batch_size=model.batch_size)
     adapted_score, _ = self_consistency(adapted, hold, hold_rates, noise[hold_idx], seed=settings.seed)
     band: dict = {}
     if model.config.task == "sensor" and model.band_calibrated:
@@ -362,8 +358,6 @@ def adapt_model(model, recordings: Sequence[Recording], settings: AdaptSettings 
 
 def save_adapted(model, path: str | Path) -> None:
     """Write an adapted model as a checkpoint any front end loads (``load_model(path)``)."""
-    from .checkpoint import save_checkpoint
-
     meta = model.metadata
     save_checkpoint(path, model.network.state_dict(), model.config, data=meta.get("data") or {},
                     training=meta.get("training") or {})

@@ -365,7 +365,7 @@ def _own_outputs(manifest: Path) -> set[Path]:
 def _resolve_models(kinds: set, options: BatchOptions) -> dict:
     """``{kind: (name, checkpoint path, sha256)}`` for the file kinds present; a missing model is a usage error."""
     from .checkpoint import CheckpointError
-    from .pipeline import resolve_checkpoint
+    from .checkpoint import resolve_checkpoint
 
     models = {}
     for kind in sorted(k for k in kinds if k is not None):

@@ -17,19 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-Z90 = 1.645  # mean ± 1.645 std holds 90 % of a Gaussian
-
-
-def coverage(errors: np.ndarray, spreads: np.ndarray, scale: float, z: float = Z90) -> float:
-    """Share of samples with ``|error| <= z * scale * spread``."""
-    return float(np.mean(np.abs(errors) <= z * scale * spreads))
-
-
-def fit_scale(errors: np.ndarray, spreads: np.ndarray, *, target: float = 0.90, z: float = Z90) -> float:
-    """The smallest scale whose band covers ``target`` of the samples (the target-quantile of |e| / (z·std))."""
-    ratio = np.abs(errors) / (z * np.maximum(spreads, 1e-12))
-    return float(np.quantile(ratio, target))
-
+from .band import coverage, fit_scale
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import DataConfig
+from .data import build_training_data
+from .pipeline import load_model
+from .preprocess import repair_nonfinite
+from .sensor_data import RECIPES, default_sensor_cache, load_sensor_corpus
+from .steps import fall_back_to_input
 
 FALLBACK_GRID_DB = tuple(float(v) for v in range(-40, -4, 3))  # -40 ... -7 dB
 
@@ -46,7 +41,6 @@ def recipe_windows(*, count: int, seed: int, data_dir: str | Path | None = None,
 
     Windows go round the families in turn (a random series of each), so the 1,000 PLAID currents
     weigh no more than the one ECG record."""
-    from .sensor_data import RECIPES, default_sensor_cache, load_sensor_corpus
 
     families: dict[str, list[dict]] = {}
     for entry in load_sensor_corpus(data_dir or default_sensor_cache(), split="train"):
@@ -69,8 +63,6 @@ def recipe_windows(*, count: int, seed: int, data_dir: str | Path | None = None,
 
 def fit_fallback(model, examples) -> tuple[float | None, dict]:
     """The ``fallback_below_db`` with the best mean output SNR on ``examples`` (None if none beats off)."""
-    from .pipeline import fall_back_to_input
-    from .preprocess import repair_nonfinite
 
     raw = model.with_config(dataclasses.replace(model.config, fallback_below_db=None))  # rule applied below
     scores: dict[float | None, list[float]] = {None: [], **{t: [] for t in FALLBACK_GRID_DB}}
@@ -90,8 +82,6 @@ def fit_fallback(model, examples) -> tuple[float | None, dict]:
 def calibration_examples(config, *, count: int, seed: int, data_dir: str | Path | None = None
                          ) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """(clean, noisy, sample_rate) from the held-out split, corrupted as in training."""
-    from .config import DataConfig
-    from .data import build_training_data
 
     folder = str(data_dir or "")
     if config.task == "sensor":
@@ -110,8 +100,6 @@ def calibrate(model_path: str | Path, out_path: str | Path, *, count: int = 256,
               fallback_windows: int = 32) -> dict:
     """Fit ``fallback_below_db`` (sensor models; ``fallback_windows=0`` skips it) and ``uncertainty_scale``
     for the model at ``model_path``, and write the calibrated copy to ``out_path``."""
-    from .checkpoint import load_checkpoint, save_checkpoint
-    from .pipeline import load_model
 
     model = load_model(model_path, device="cpu")
     fallback, fallback_summary = model.config.fallback_below_db, None

@@ -22,6 +22,7 @@ import torch
 
 from . import __version__
 from .config import FORMAT_VERSION, ModelConfig, from_dict, to_dict
+from .paths import available_models, checkpoint_dir
 
 # Bounds a config must keep: far above every model trained here, far below what would exhaust a machine.
 # (lowest, highest) per field, by its dotted name; lists are bounded per item, and in length by _MAX_ITEMS.
@@ -42,6 +43,20 @@ _MAX_PARAMETERS = 500_000_000  # 2 GB of float32 weights
 
 class CheckpointError(ValueError):
     """A weights file that cannot be used; the message says why and what to do."""
+
+
+def resolve_checkpoint(name_or_path: str | Path) -> Path:
+    """A bundled model name ("speech", "sensor") or a path to a ``.safetensors`` file."""
+    path = Path(name_or_path).expanduser()
+    if path.suffix == ".safetensors" or path.exists():
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no such checkpoint file")
+        return path
+    candidate = checkpoint_dir() / f"{name_or_path}.safetensors"
+    if candidate.is_file():
+        return candidate
+    raise CheckpointError(f"no model named {name_or_path!r}; bundled models: {available_models() or 'none'}; "
+                          "or pass a path to a .safetensors file")
 
 
 def save_checkpoint(path: str | Path, state: dict[str, torch.Tensor], config: ModelConfig, *,

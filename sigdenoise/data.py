@@ -15,6 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from .config import DEFAULT_EVENT_KINDS, EVENT_KIND_ODDS, DataConfig
+from .io import AUDIO_EXTENSIONS, read_audio
+from .paths import CACHE
+from .preprocess import resample
+from .sensor_data import SensorCorruptor
+from .synth import coloured_noise
 
 # Validation holds out whole speakers and whole noise files (DATA.md asks for voices
 # and noises the model never heard). The benchmark imports this same rule.
@@ -67,8 +72,6 @@ def load_corpus(folder: str | Path, *, role: str, split: str, sample_rate: int =
 def _scan_audio_folder(folder: Path, *, sample_rate: int) -> list[dict]:
     import hashlib
 
-    from .io import AUDIO_EXTENSIONS, read_audio
-    from .preprocess import resample
 
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder (and no manifest.json); for the bundled corpora run "
@@ -139,15 +142,6 @@ def pause_streams(clips: list[dict], patterns: tuple[str, ...], *, sample_rate: 
 
 
 # --------------------------------------------------------------------------- synthetic noise
-def coloured_noise(n: int, *, exponent: float, rng: np.random.Generator) -> np.ndarray:
-    """Gaussian noise with power spectrum ~ 1/f^exponent (0 white, 1 pink, 2 brown), unit RMS."""
-    spec = np.fft.rfft(rng.standard_normal(n))
-    f = np.fft.rfftfreq(n)
-    f[0] = f[1] if n > 1 else 1.0
-    x = np.fft.irfft(spec / f ** (exponent / 2), n)
-    return (x / (x.std() + 1e-12)).astype(np.float32)
-
-
 def mains_hum(n: int, *, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
     """50 or 60 Hz hum with a few random-amplitude harmonics, unit RMS."""
     f0 = rng.choice([50.0, 60.0]) * rng.uniform(0.995, 1.005)
@@ -566,8 +560,6 @@ class PairedFolder:
 
     @classmethod
     def from_dir(cls, root: str | Path, *, config: DataConfig, sample_rate: int, target_rms: float):
-        from .io import read_audio
-        from .preprocess import resample
 
         root = Path(root)
         clean_dirs = sorted(p for p in root.iterdir() if p.is_dir() and p.name.lower().startswith("clean"))
@@ -601,7 +593,6 @@ class PairedFolder:
 
 
 def default_cache(role: str, sample_rate: int) -> Path:
-    from .sources import CACHE
 
     return CACHE / f"{role}-{sample_rate}"
 
@@ -638,7 +629,6 @@ def build_training_data(config: DataConfig, *, sample_rate: int, target_rms: flo
                            augment=config.augment and split == "train",
                            noise_augment=config.noise_augment and split == "train", pause_noise=pause_noise)
     if config.kind == "sensor":
-        from .sensor_data import SensorCorruptor
 
         return SensorCorruptor.from_cache(config, sample_rate=sample_rate, target_rms=target_rms, split=split,
                                           augment=config.augment and split == "train")

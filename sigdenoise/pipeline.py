@@ -18,59 +18,21 @@ from typing import Callable, Union
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from .config import ModelConfig, check_sampler_request, to_dict
 from .diffusion import BridgeDenoiser
 from .options import AdviceError
+from .paths import available_models, checkpoint_dir
 from .preprocess import (find_nonfinite, overlap_add, plan_chunks, repair_nonfinite, resample, resampled_length,
                          split_chunks)
 from .sampling import sample_bridge
+from .steps import carry_top_band, check_rate, edge_span, fall_back_to_input
+from .stream import DenoiseStream
 
 Signal = Union[np.ndarray, torch.Tensor]
-def checkpoint_dir() -> Path:
-    """Where bundled models live: ``$SIGDENOISE_CHECKPOINTS``, else the repository's ``checkpoints/`` beside
-    the package (a source checkout or an editable install), else ``checkpoints/`` inside the installed package."""
-    import os
-
-    if "SIGDENOISE_CHECKPOINTS" in os.environ:
-        return Path(os.environ["SIGDENOISE_CHECKPOINTS"])
-    here = Path(__file__).resolve().parent
-    beside = here.parent / "checkpoints"
-    return beside if beside.is_dir() else here / "checkpoints"
 MAX_SAMPLES = 2 ** 31 - 1
 MAX_STEPS = 64  # the bridge is trained for a few calls; beyond this a call only burns time
 MAX_ROWS_PER_SAMPLE = 4  # more "channels" than this many times the samples: a time-major array
-MAX_RATE_HZ = 1e9
-
-
-def check_rate(sample_rate) -> float:
-    """A positive, finite sample rate in Hz as a float; numpy scalars are fine, ``True`` is not."""
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
-        raise AdviceError(f"sample_rate must be a number of Hz, got {sample_rate!r}; set {{sample_rate}}")
-    rate = float(sample_rate)
-    if not (math.isfinite(rate) and 0 < rate <= MAX_RATE_HZ):
-        raise AdviceError(f"sample_rate must be a positive number of Hz up to {MAX_RATE_HZ:g}, got {sample_rate!r}; "
-                          "set {sample_rate}")
-    return rate
-
-
-def available_models() -> list[str]:
-    """Names of the bundled models (the ``*.safetensors`` files in :func:`checkpoint_dir`)."""
-    return sorted(p.stem for p in checkpoint_dir().glob("*.safetensors"))
-
-
-def resolve_checkpoint(name_or_path: str | Path) -> Path:
-    """A bundled model name ("speech", "sensor") or a path to a ``.safetensors`` file."""
-    path = Path(name_or_path).expanduser()
-    if path.suffix == ".safetensors" or path.exists():
-        if not path.is_file():
-            raise CheckpointError(f"{path}: no such checkpoint file")
-        return path
-    candidate = checkpoint_dir() / f"{name_or_path}.safetensors"
-    if candidate.is_file():
-        return candidate
-    raise CheckpointError(f"no model named {name_or_path!r}; bundled models: {available_models() or 'none'}; "
-                          "or pass a path to a .safetensors file")
 
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:
@@ -278,8 +240,6 @@ class DenoiseModel:
         2048 samples for rate-agnostic sensor models; lower means less look-ahead and less quality).
         ``level``: the input's RMS where it is known ahead (else the running level of what has arrived).
         The other options are :meth:`denoise`'s."""
-        from .stream import DenoiseStream
-
         return DenoiseStream(self, sample_rate=sample_rate, channels=channels, latency=latency, steps=steps,
                              seed=seed, strength=strength, num_samples=num_samples, return_std=return_std,
                              remove_hum=remove_hum, eta=eta, repair_nan=repair_nan, level=level)
@@ -382,80 +342,6 @@ class DenoiseModel:
             if progress is not None:
                 progress(min(1.0, (start + len(batch)) / flat.shape[0]))
         return overlap_add(out.reshape(chunks.shape), plan)
-
-
-def edge_span(n_model: int, edge: int, *, orig_sr: float, target_sr: float) -> tuple[int, int]:
-    """Where the signal lies, at the model's rate, in ``n_model`` samples of it padded by ``edge`` input samples
-    either side."""
-    lead = resampled_length(edge, orig_sr=orig_sr, target_sr=target_sr) if edge else 0
-    return lead, max(lead + 1, n_model - lead)
-
-
-FALLBACK_RAMP_DB = 3.0
-
-
-def correction_db(noisy: torch.Tensor, estimate: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
-    """Energy of ``estimate - noisy`` relative to ``noisy``'s own (mean removed), in dB, along the last
-    axis; ``valid`` (1/0, same shape) leaves padding out of both."""
-    valid = torch.ones_like(noisy) if valid is None else valid
-    count = valid.sum(-1, keepdim=True).clamp(min=1)
-    centred = (noisy - (noisy * valid).sum(-1, keepdim=True) / count) * valid
-    change = ((estimate - noisy) * valid).pow(2).sum(-1)
-    return 10 * torch.log10(change.clamp(min=1e-30) / centred.pow(2).sum(-1).clamp(min=1e-30))
-
-
-def fall_back_to_input(noisy: np.ndarray, estimate: np.ndarray, chunking: tuple[int, int], *,
-                       below_db: float) -> np.ndarray:
-    """Per chunk of the model's own chunking: the input where the correction is under ``below_db`` (dB),
-    the estimate above ``below_db + FALLBACK_RAMP_DB``, a linear blend between; chunks crossfade as in
-    sampling, so no seam appears where neighbours decide differently. Rows ``[R, T]``."""
-    chunk, overlap = chunking
-    plan = plan_chunks(noisy.shape[-1], chunk=chunk, overlap=overlap)
-    x, y = torch.from_numpy(np.asarray(noisy, np.float64)), torch.from_numpy(np.asarray(estimate, np.float64))
-    x_chunks, y_chunks = split_chunks(x, plan), split_chunks(y, plan)
-    valid = split_chunks(torch.ones_like(x), plan)
-    keep = ((correction_db(x_chunks, y_chunks, valid) - below_db) / FALLBACK_RAMP_DB).clamp(0.0, 1.0)
-    return (x + overlap_add(keep[..., None] * (y_chunks - x_chunks), plan)).numpy().astype(estimate.dtype)
-
-
-TOP_BAND = (0.70, 0.95)  # of the model's Nyquist: where the model's own gain is read for the band above
-
-
-def carry_top_band(rows: np.ndarray, estimate: np.ndarray, *, sample_rate: float, model_sr: float,
-                   stft) -> np.ndarray:
-    """The part of ``rows`` above the model's Nyquist, scaled frame by frame by the gain the model
-    applied just below it; add it to ``estimate`` to hand back a full-band signal.
-
-    A model that runs at 16 kHz never sees 8-24 kHz of a 48 kHz recording; dropping that band
-    muffles every clean recording, and passing it through unchanged keeps its noise. The model's
-    gain in its own top band (estimate over input energy, per STFT hop, capped at 1) is the best
-    guess it offers for the band above. Rows ``[R, T]`` at ``sample_rate``; returns ``[R, T]``.
-    """
-    from scipy.signal import butter, sosfiltfilt
-
-    n = rows.shape[-1]
-    seen = resample(resample(rows, orig_sr=sample_rate, target_sr=model_sr), orig_sr=model_sr,
-                    target_sr=sample_rate, length=n)
-    above = rows - seen
-    nyquist = model_sr / 2
-    sos = butter(4, [TOP_BAND[0] * nyquist, TOP_BAND[1] * nyquist], btype="bandpass", fs=sample_rate, output="sos")
-    frame = max(1, int(round(stft.hop_length * sample_rate / model_sr)))
-    count = max(1, n // frame)
-
-    def energy(x: np.ndarray) -> np.ndarray:  # per hop, in the top band; row by row to bound memory
-        out = np.zeros((x.shape[0], count))
-        for r, row in enumerate(x):
-            band = sosfiltfilt(sos.astype(row.dtype), row) if n > 27 else row  # filtfilt pads a few samples
-            band = np.pad(band, (0, count * frame - n)) if count * frame > n else band[:count * frame]
-            out[r] = np.mean(np.square(band.reshape(count, frame), dtype=np.float64), axis=-1)
-        return out
-
-    gain = np.sqrt(energy(estimate) / np.maximum(energy(seen), 1e-20)).clip(0.0, 1.0)
-    del seen
-    centres = (np.arange(count) + 0.5) * frame
-    for r in range(len(above)):
-        above[r] *= np.interp(np.arange(n), centres, gain[r]).astype(above.dtype, copy=False)
-    return above.astype(rows.dtype, copy=False)
 
 
 def _like(y: np.ndarray, x: Signal, shape, dtype, is_torch: bool) -> Signal:

@@ -18,8 +18,9 @@ from typing import Callable
 import numpy as np
 
 from .config import DataConfig
-from .data import coloured_noise
+from .paths import CACHE
 from .preprocess import repair_nonfinite
+from .synth import coloured_noise
 
 # --------------------------------------------------------------------------- hold-out rule
 # Whole series families are held out, never parts of a record, so validation measures
@@ -316,7 +317,6 @@ def mirror_window(series: np.ndarray, n: int, rng: np.random.Generator) -> np.nd
 
 
 def default_sensor_cache() -> Path:
-    from .sources import CACHE
 
     return CACHE / "sensor"
 

@@ -22,7 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-CACHE = Path(os.environ.get("SIGDENOISE_CACHE", Path.home() / ".cache" / "sigdenoise"))
+from .paths import CACHE
+from .preprocess import resample
+from .sensor_data import read_daphnet_csv, read_miniseed, read_ts, read_ucr_txt
+
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,6 @@ def pypi_member(package: str, version: str, member: str) -> bytes:
 def _decode(path: Path, target_sr: int, blob: bytes | None = None) -> list[np.ndarray]:
     """Decode one source file (or, with ``blob``, a member of an archive named ``path``) to mono float32
     clips at ``target_sr``."""
-    from .preprocess import resample
 
     if blob is not None:
         import soundfile as sf
@@ -263,7 +265,6 @@ def prepare(role: str, target_sr: int = 16000) -> Path:
         os.replace(tmp, manifest_path)
     if role == "noise" and "onsen" not in manifest["done"]:
         import soundfile as sf
-        from .preprocess import resample
 
         data, sr = sf.read(_io.BytesIO(pypi_member("onsen", "0.1.1", "onsen/assets/water.wav")),
                            dtype="float32", always_2d=True)
@@ -289,7 +290,6 @@ def prepare_sensor() -> Path:
     than stated by the source. Wheels are downloaded without installing
     (:func:`pypi_member`). Running it again reuses a complete cache.
     """
-    from .sensor_data import read_daphnet_csv, read_miniseed, read_ts, read_ucr_txt
 
     out_dir = CACHE / "sensor"
     manifest_path = out_dir / "manifest.json"

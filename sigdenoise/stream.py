@@ -18,6 +18,7 @@ import torch
 
 from .options import AdviceError
 from .preprocess import plan_chunks, resample, resampled_length
+from .steps import carry_top_band, check_rate, fall_back_to_input
 
 # Where no latency is given: half a second for models with a rate of their own (speech: 0.28 s of it
 # look-ahead, where the network's receptive field reaches 0.6 s; see benchmarks/stream for what more buys);
@@ -111,8 +112,6 @@ class DenoiseStream:
                  steps: int | None = None, seed: int = 0, strength: float | None = None, num_samples: int = 1,
                  return_std: bool = False, remove_hum: bool = True, eta: float = 1.0, repair_nan: bool = False,
                  level: float | None = None):
-        from .pipeline import check_rate
-
         if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
             raise AdviceError(f"channels must be a whole number >= 1, got {channels!r}")
         if return_std and num_samples < 2:
@@ -383,8 +382,6 @@ class DenoiseStream:
         as ``DenoiseModel._denoise_group`` does, but with the running offset and level; returns mean,
         spread (or None) and the first input sample they cover. ``whole``: the span is a run of offline
         chunks, planned as offline plans them; else one window."""
-        from .pipeline import carry_top_band, fall_back_to_input
-
         model, config, margin = self.model, self.model.config, self.plan.margin
         if self._arrived:
             self._buffer = np.concatenate([self._buffer, *self._arrived], axis=-1)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from .config import DataConfig, ModelConfig, NetConfig, TrainConfig, to_dict
 from .data import build_training_data
 from .diffusion import BridgeDenoiser, bridge_loss, si_sdr, snr
@@ -213,8 +213,6 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
     init = config.init
     stages: list[dict] = []  # the runs this model was fine-tuned from, oldest first
     if init:
-        from .pipeline import resolve_checkpoint
-
         state, init_cfg, init_meta = load_checkpoint(resolve_checkpoint(init))
         before = init_meta.get("training", {})  # `sigdenoise info` shows every stage's time
         stages = before.get("stages") or ([{"run": before.get("config", {}).get("out_dir", str(init)),

@@ -341,7 +341,7 @@ def test_remove_hum_false_hides_the_mains_lines_from_a_sensor_model(tmp_path, ti
 
 
 def test_fallback_hands_back_chunks_the_model_barely_changed():
-    from sigdenoise.pipeline import FALLBACK_RAMP_DB, correction_db, fall_back_to_input
+    from sigdenoise.steps import FALLBACK_RAMP_DB, correction_db, fall_back_to_input
 
     rng = np.random.default_rng(0)
     x = 5.0 + np.sin(np.linspace(0, 60, 3000))[None]  # an offset must not count as signal

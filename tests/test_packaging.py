@@ -27,6 +27,6 @@ def test_an_installed_package_finds_the_models_inside_itself(tmp_path):
     (site / "sigdenoise" / "checkpoints").mkdir()
     env = {k: v for k, v in os.environ.items() if k != "SIGDENOISE_CHECKPOINTS"}
     env["PYTHONPATH"] = str(site)
-    out = subprocess.run([sys.executable, "-c", "from sigdenoise.pipeline import checkpoint_dir; print(checkpoint_dir())"],
+    out = subprocess.run([sys.executable, "-c", "from sigdenoise.paths import checkpoint_dir; print(checkpoint_dir())"],
                          capture_output=True, text=True, env=env, cwd=tmp_path, check=True).stdout.strip()
     assert Path(out) == site / "sigdenoise" / "checkpoints"

@@ -12,7 +12,8 @@ import sigdenoise
 from sigdenoise.checkpoint import read_metadata
 from sigdenoise.diffusion import BridgeDenoiser
 from sigdenoise.options import AdviceError
-from sigdenoise.pipeline import DenoiseModel, carry_top_band
+from sigdenoise.pipeline import DenoiseModel
+from sigdenoise.steps import carry_top_band
 from sigdenoise.sanity import output_warnings
 
 from .conftest import make_tiny_config

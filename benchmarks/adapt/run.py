@@ -90,7 +90,7 @@ def _sensor_cases(traces, seed: int) -> list[dict]:
 def _sensor_part(args) -> tuple[list[str], dict]:
     import sigdenoise
     from benchmarks.sensor.run import build_traces, metrics
-    from sigdenoise.calibrate import Z90
+    from sigdenoise.band import Z90
     from sigdenoise.preprocess import repair_nonfinite
 
     traces = build_traces(per_family=args.per_family, max_samples=8192, seed=SENSOR_SEED)

@@ -27,7 +27,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from sigdenoise.calibrate import Z90  # noqa: E402  (mean ± 1.645 std: the nominal 90 % band)
+from sigdenoise.band import Z90  # noqa: E402  (mean ± 1.645 std: the nominal 90 % band)
 from sigdenoise.io import atomic_write  # noqa: E402
 
 from ..common import display_path, fmt, machine_description, machine_line, markdown_table, mean_ci  # noqa: E402

@@ -16,7 +16,7 @@ import json
 import numpy as np
 
 from sigdenoise.data import frame_energy_db
-from sigdenoise.sources import CACHE
+from sigdenoise.paths import CACHE
 
 
 def clip_floor_and_range(audio: np.ndarray, sample_rate: int) -> tuple[float, float]:

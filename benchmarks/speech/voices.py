@@ -20,7 +20,8 @@ import torch
 
 import sigdenoise
 from sigdenoise.config import DataConfig
-from sigdenoise.data import build_training_data, coloured_noise, set_snr
+from sigdenoise.data import build_training_data, set_snr
+from sigdenoise.synth import coloured_noise
 from sigdenoise.diffusion import si_sdr
 from sigdenoise.sampling import sample_bridge
 

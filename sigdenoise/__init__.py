@@ -12,8 +12,12 @@ __all__ = ["load_model", "denoise_file", "available_models", "DenoiseModel", "__
 
 def __getattr__(name):
     # Lazy so that `import sigdenoise` stays light (no torch import until a model is used).
-    if name in ("load_model", "denoise_file", "available_models", "DenoiseModel"):
+    if name in ("load_model", "available_models", "DenoiseModel"):
         from . import pipeline
 
         return getattr(pipeline, name)
+    if name == "denoise_file":
+        from .jobs import denoise_file
+
+        return denoise_file
     raise AttributeError(f"module 'sigdenoise' has no attribute {name!r}")

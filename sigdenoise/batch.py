@@ -33,7 +33,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from . import sanity
+from . import jobs, sanity
 from .config import check_sampler_request  # torch-free: a bad batch stops before torch or a model loads
 from .sanity import OutputCheck
 
@@ -694,68 +694,45 @@ def _check_output(noisy: np.ndarray, denoised: np.ndarray, rate: float, *, audio
 
 
 def _denoise_audio(job: FileJob, model, options: BatchOptions, progress=None) -> tuple[float, int, dict]:
-    from .io import read_audio, write_audio
+    from .io import read_audio
 
     clip = read_audio(job.input)
-    result = model.denoise_detailed(clip.data, sample_rate=clip.sample_rate, steps=options.steps, seed=options.seed,
-                                    num_samples=options.uncertainty, strength=options.strength, repair_nan=True,
-                                    shifts=options.shifts, progress=progress)
+    result = jobs.denoise_audio(model, clip, _settings(options), progress=progress)
     if job.std_output is not None:  # first, so that the main output existing means both are there
-        write_audio(job.std_output, result.std, clip.sample_rate, format=clip.format, subtype=clip.subtype,
-                    bitrate=clip.bitrate)
-    write_audio(job.output, result.mean, clip.sample_rate, format=clip.format, subtype=clip.subtype,
-                bitrate=clip.bitrate)
+        jobs.write_audio_like(job.std_output, result.std, clip)
+    jobs.write_audio_like(job.output, result.mean, clip)
     extra = {"repaired_samples": int(result.repaired.sum())} if result.repaired is not None else {}
     extra["rate_from"] = "file"
     extra.update(_check_output(clip.data, result.mean, clip.sample_rate, audio=True))
     return float(clip.sample_rate), int(clip.data.shape[-1]), extra
 
 
-def _denoise_block(model, data: np.ndarray, *, rate: float, options: BatchOptions, seed: int, progress=None,
-                   rows: list[int] | None = None):
-    """Denoise ``[channels, time]`` sensor values -> (mean, std or None).
+def _settings(options: BatchOptions, seed: int | None = None) -> "jobs.Settings":
+    return jobs.Settings(steps=options.steps, seed=options.seed if seed is None else seed, strength=options.strength,
+                         num_samples=options.uncertainty, remove_hum=options.remove_hum, shifts=options.shifts)
 
-    Missing (NaN) samples come back filled with the model's estimate (from the gap
-    interpolated, then denoised); the caller flags them in ``<name>_repaired`` columns.
-    A channel with no values at all is denoised as zeros. With ``rows``, only those channels
-    are denoised; the others come back as they went in (std NaN).
-    """
-    if rows is not None:
-        mean = np.array(data, dtype=np.float64)
-        part, part_std = _denoise_block(model, data[rows], rate=rate, options=options, seed=seed, progress=progress)
-        mean[rows] = part
-        std = None
-        if part_std is not None:
-            std = np.full(data.shape, np.nan)  # nothing was estimated there: empty cells, as the web UI writes
-            std[rows] = part_std
-        return mean, std
-    dead = ~np.isfinite(data).any(axis=1)
-    x = np.where(dead[:, None], 0.0, data) if dead.any() else data
-    result = model.denoise_detailed(x, sample_rate=rate, steps=options.steps, seed=seed,
-                                    num_samples=options.uncertainty, strength=options.strength, repair_nan=True,
-                                    remove_hum=options.remove_hum, shifts=options.shifts, progress=progress)
-    return np.asarray(result.mean, dtype=np.float64), result.std
+
+def _denoise_block(model, data: np.ndarray, *, rate: float, options: BatchOptions, seed: int, progress=None,
+                   rows: list[int] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Denoise ``[channels, time]`` sensor values -> (mean, std or None), as :func:`sigdenoise.jobs.denoise_values`
+    does for every front end (gaps filled, the channels not in ``rows`` passed through)."""
+    result = jobs.denoise_values(model, data, sample_rate=rate, rows=rows, settings=_settings(options, seed),
+                                 progress=progress)
+    return result.mean, result.std
 
 
 def _denoise_sensor(job: FileJob, model, options: BatchOptions, sample_rate: float | None,
                     progress=None) -> tuple[float, int, dict]:
-    from .io import read_sensor_log, write_denoised_log
+    from .io import read_sensor_log
 
     if Path(job.input).suffix.lower() in (".csv", ".tsv"):
         return _denoise_csv_streamed(job, model, options, sample_rate, progress)
     log = read_sensor_log(job.input, sample_rate=sample_rate, **_table_options(job.input, options))
     rows = _chosen_rows(job.input, list(log.channel_names), options)
-    missing = ~np.isfinite(log.data)
-    if rows is not None:  # a channel that passes through keeps its gaps, and no "repaired" flags
-        missing[[i for i in range(missing.shape[0]) if i not in rows]] = False
-    if (missing if rows is None else missing[rows]).all():
-        raise _all_missing(job.input)
-    mean, std = _denoise_block(model, log.data, rate=log.sample_rate, options=options, seed=options.seed,
-                               progress=progress, rows=rows)
-    write_denoised_log(job.output, dataclasses.replace(log, data=mean), std=std,
-                       repaired=missing if missing.any() else None)
-    extra = {"missing_samples": int(missing.sum())}
-    extra.update(_check_output(log.data, mean, log.sample_rate, audio=False))
+    result = jobs.denoise_log(model, log, rows=rows, settings=_settings(options), progress=progress, source=job.input)
+    jobs.write_log_like(job.output, log, result)
+    extra = {"missing_samples": 0 if result.repaired is None else int(result.repaired.sum())}
+    extra.update(_check_output(log.data, result.mean, log.sample_rate, audio=False))
     return float(log.sample_rate), int(log.data.shape[1]), extra
 
 
@@ -776,13 +753,6 @@ def _chosen_rows(path: str, names: list[str], options: BatchOptions) -> list[int
 
         raise SignalFileError(f"{path}: --columns {missing} are not in the file; its channels are {names}", path=path)
     return [names.index(c) for c in options.columns]
-
-
-def _all_missing(path: str) -> Exception:
-    from .io import SignalFileError
-
-    return SignalFileError(f"{path}: every sample is missing (NaN or empty cells); there is nothing to denoise; "
-                           "check the export or leave the file out", path=path)
 
 
 class _SegmentStitcher:
@@ -902,7 +872,7 @@ def _denoise_csv_streamed(job: FileJob, model, options: BatchOptions,
         samples += piece.data.shape[1]
         missing += int((~np.isfinite(piece.data if rows is None else piece.data[rows])).sum())
     if missing == samples * (channels if rows is None else len(rows)):
-        raise _all_missing(job.input)
+        raise jobs.no_values(job.input)
     counts = {"samples": 0, "blocks": 0}
     check = OutputCheck(rate, audio=False)  # the manifest's warnings, piece by piece
 

@@ -7,10 +7,8 @@ same type, shape and rate. The CLI, the batch runner and the web UI all call thi
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import numbers
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Union
@@ -326,7 +324,8 @@ class DenoiseModel:
         plan = plan_chunks(rows.shape[-1], chunk=chunk, overlap=overlap)
         chunks = split_chunks(rows, plan)  # [rows, count, chunk]
         flat = chunks.reshape(-1, plan.chunk)
-        generator = torch.Generator(device=self.device).manual_seed(seed)
+        # One generator per chunk: its draws do not depend on the batch size, which a progress callback changes.
+        generators = [torch.Generator(device=self.device).manual_seed(seed * 1_000_003 + i) for i in range(len(flat))]
         out = torch.empty_like(flat)
         use_amp = self.device.type == "cuda"
         # With a progress callback, at least ~8 reports per call, so a 30 s input does not sit at 0 %.
@@ -336,7 +335,7 @@ class DenoiseModel:
             with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
                 spec = self.network.encode(batch)
                 est = sample_bridge(self.network, spec, steps=steps, sigma_max=self.config.bridge.sigma_max,
-                                    eta=eta, generator=generator,
+                                    eta=eta, generator=generators[start:start + size],
                                     rate=torch.full((len(batch),), float(rate), device=self.device))
                 out[start:start + size] = self.network.decode(est.to(torch.complex64), plan.chunk)
             if progress is not None:
@@ -370,35 +369,3 @@ def load_model(name_or_path: str | Path = "speech", *, device: str | torch.devic
         raise CheckpointError(f"{path}: tensors do not fit the network its config describes ({exc})") from exc
     meta = {**meta, "path": str(path)}
     return DenoiseModel(network, config, metadata=meta, device=device, batch_size=batch_size)
-
-
-def denoise_file(input_path: str | Path, output_path: str | Path, *, model: str | DenoiseModel = "speech",
-                 steps: int | None = None, seed: int = 0, strength: float | None = None, num_samples: int = 1,
-                 repair_nan: bool = True, remove_hum: bool = True, shifts: int = 1, **read_kwargs) -> dict:
-    """Denoise one audio file or sensor log into ``output_path`` (same format; written atomically).
-
-    Returns a small summary (rate, duration, seconds taken). Never writes over the input.
-    """
-    from .io import AudioClip, read_signal, write_audio, write_denoised_log
-
-    input_path, output_path = Path(input_path), Path(output_path)
-    if output_path.exists() and input_path.exists() and output_path.resolve() == input_path.resolve():
-        raise ValueError(f"{output_path}: refusing to overwrite the input file; choose another output path")
-    model = model if isinstance(model, DenoiseModel) else load_model(model)
-    started = time.time()
-    signal = read_signal(input_path, **read_kwargs)
-    if isinstance(signal, AudioClip):
-        y = model.denoise(signal.data, sample_rate=signal.sample_rate, steps=steps, seed=seed, strength=strength,
-                          num_samples=num_samples, repair_nan=repair_nan, shifts=shifts)
-        same_kind = input_path.suffix.lower() == output_path.suffix.lower()  # else let the extension decide
-        write_audio(output_path, y, signal.sample_rate, format=signal.format if same_kind else None,
-                    subtype=signal.subtype if same_kind else None, bitrate=signal.bitrate if same_kind else None)
-        rate, n = signal.sample_rate, signal.data.shape[-1]
-    else:
-        result = model.denoise_detailed(signal.data, sample_rate=signal.sample_rate, steps=steps, seed=seed,
-                                        strength=strength, num_samples=num_samples, repair_nan=repair_nan,
-                                        remove_hum=remove_hum, shifts=shifts)
-        write_denoised_log(output_path, dataclasses.replace(signal, data=result.mean), std=result.std,
-                           repaired=result.repaired)
-        rate, n = signal.sample_rate, signal.data.shape[-1]
-    return {"sample_rate": rate, "seconds_of_signal": n / rate, "seconds_taken": time.time() - started}

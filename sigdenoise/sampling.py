@@ -7,6 +7,8 @@ drops the fresh noise and is fully deterministic.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 
 from .diffusion import complex_noise
@@ -21,10 +23,13 @@ def bridge_times(steps: int, *, device=None) -> torch.Tensor:
 
 @torch.no_grad()
 def sample_bridge(denoiser, y: torch.Tensor, *, steps: int, sigma_max: float, eta: float = 1.0,
-                  generator: torch.Generator | None = None, rate: torch.Tensor | None = None) -> torch.Tensor:
+                  generator: torch.Generator | Sequence[torch.Generator] | None = None,
+                  rate: torch.Tensor | None = None) -> torch.Tensor:
     """Run the bridge from the noisy spectrogram ``y`` ``[B, F, T]`` to a clean estimate in ``steps`` calls.
 
-    ``rate`` (``[B]``, the signals' sample rates) is passed on to denoisers that condition on it."""
+    ``generator``: one for the batch, or one per row (then a row's draws do not depend on which rows
+    share its batch). ``rate`` (``[B]``, the signals' sample rates) is passed on to denoisers that
+    condition on it."""
     times = bridge_times(steps, device=y.device)
     x = y
     for t, s in zip(times[:-1], times[1:]):
@@ -36,5 +41,9 @@ def sample_bridge(denoiser, y: torch.Tensor, *, steps: int, sigma_max: float, et
         x = x0 + ratio * (x - x0)
         if eta > 0:
             std = sigma_max * torch.sqrt(s * (t - s) / t)
-            x = x + eta * std * complex_noise(y.shape, generator=generator, device=y.device)
+            if isinstance(generator, Sequence):
+                noise = torch.stack([complex_noise(y.shape[1:], generator=g, device=y.device) for g in generator])
+            else:
+                noise = complex_noise(y.shape, generator=generator, device=y.device)
+            x = x + eta * std * noise
     return x

@@ -29,9 +29,10 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
 import sigdenoise  # noqa: E402
+from sigdenoise import jobs  # noqa: E402
+from sigdenoise.band import Z90  # noqa: E402
 from sigdenoise.io import (  # noqa: E402
-    AUDIO_EXTENSIONS, SENSOR_EXTENSIONS, SensorLog, SignalFileError, read_audio, read_sensor_log, write_audio,
-    write_denoised_log,
+    AUDIO_EXTENSIONS, SENSOR_EXTENSIONS, SensorLog, SignalFileError, read_audio, read_sensor_log,
 )
 from sigdenoise.options import message_for  # noqa: E402
 from sigdenoise.sanity import output_warnings  # noqa: E402
@@ -39,7 +40,7 @@ from sigdenoise.sanity import output_warnings  # noqa: E402
 log = logging.getLogger(__name__)
 
 SENSOR_SAMPLES = 8  # posterior samples for the sensor tab's mean and spread
-BAND_Z = 1.645  # +-1.645 sigma: a 90% interval if the spread were Gaussian
+BAND_Z = Z90  # +-1.645 sigma: a 90% interval if the spread were Gaussian
 PLOT_POINTS = 4000  # points per trace sent to the browser; the download has every sample
 PLOT_CHANNELS = 6
 REFERENCE_RATE = 16000  # the work limit is counted in seconds of mono audio at this rate
@@ -480,14 +481,15 @@ def make_denoise_audio(max_minutes: float):
         _check_audio(audio_path, model, max_minutes)
         clip = read_audio(audio_path)
         started = time.time()
-        cleaned = model.denoise(clip.data, sample_rate=clip.sample_rate, steps=int(steps), strength=float(strength),
-                                progress=_progress_callback(progress, 0.02, 0.9, "Denoising"))
+        result = jobs.denoise_audio(model, clip, jobs.Settings(steps=int(steps), strength=float(strength)),
+                                    progress=_progress_callback(progress, 0.02, 0.9, "Denoising"))
+        cleaned = result.mean
         taken = time.time() - started
         progress(0.92, desc="Writing the file")
         folder = _output_dir()
         source = Path(audio_path)
         out_path = folder / f"{source.stem}-denoised{source.suffix.lower()}"
-        write_audio(out_path, cleaned, clip.sample_rate, format=clip.format, subtype=clip.subtype)
+        jobs.write_audio_like(out_path, cleaned, clip)
         progress(0.96, desc="Drawing spectrograms")
         before_png, after_png = spectrogram_images(clip.data, cleaned, clip.sample_rate, folder)
         summary = (f"**Done**: {_duration(clip.duration_s)} of audio ({clip.channels} channel(s), "
@@ -664,31 +666,25 @@ def make_denoise_sensor(max_minutes: float):
         _check_work(_sensor_work(signal, len(rows), model), max_minutes, "This log", SENSOR_TOO_LONG)
         started = time.time()
         raw = signal.data[rows]
-        result = model.denoise_detailed(raw, sample_rate=signal.sample_rate, steps=int(steps), num_samples=samples,
-                                        repair_nan=True, remove_hum=not keep_mains,
-                                        progress=_progress_callback(progress, 0.02, 0.9, "Denoising"))
-        taken = time.time() - started
-        progress(0.92, desc="Writing the file")
         # Every column goes into the download: the picked ones denoised, the rest exactly as they came in
         # (their *_std cells stay empty: nothing was estimated there).
-        mean = signal.data.copy()
-        mean[rows] = result.mean
-        std = None
-        if result.std is not None:
-            std = np.full_like(signal.data, np.nan)
-            std[rows] = result.std
-        repaired = None
-        if result.repaired is not None:
-            repaired = np.zeros(signal.data.shape, dtype=bool)
-            repaired[rows] = result.repaired
+        result = jobs.denoise_log(model, signal, rows=rows,
+                                  settings=jobs.Settings(steps=int(steps), num_samples=samples,
+                                                         remove_hum=not keep_mains),
+                                  progress=_progress_callback(progress, 0.02, 0.9, "Denoising"),
+                                  source=Path(log_path).name)
+        taken = time.time() - started
+        progress(0.92, desc="Writing the file")
         suffix = ".parquet" if output_format == "Parquet" else ".csv"
         out_path = _output_dir() / f"{Path(log_path).stem}-denoised{suffix}"
-        write_denoised_log(out_path, SensorLog(mean, signal.sample_rate, signal.channel_names, signal.start_time,
-                                               signal.metadata), std=std, repaired=repaired)
+        jobs.write_log_like(out_path, signal, result)
         progress(0.96, desc="Drawing the plot")
         names = [signal.channel_names[i] for i in rows]
-        figure = sensor_figure(raw, result.mean, result.std, signal.sample_rate, names, signal.start_time,
-                               result.repaired)
+        picked_mean = result.mean[rows]
+        picked_std = None if result.std is None else result.std[rows]
+        picked_repaired = None if result.repaired is None else result.repaired[rows]
+        figure = sensor_figure(raw, picked_mean, picked_std, signal.sample_rate, names, signal.start_time,
+                               picked_repaired)
         total, picked = len(signal.channel_names), len(rows)
         summary = (f"**Done**: {picked} of {total} column(s) × {signal.data.shape[1]:,} samples at "
                    f"{signal.sample_rate:g} Hz ({_duration(signal.duration_s)}) cleaned in {taken:.1f} s: "
@@ -699,13 +695,13 @@ def make_denoise_sensor(max_minutes: float):
                         "values); the file has a `*_std` column per denoised column.")
         else:
             summary += " No uncertainty band: this model's band is not calibrated (`sigdenoise calibrate`)."
-        filled = 0 if result.repaired is None else int(result.repaired.sum())
+        filled = 0 if picked_repaired is None else int(picked_repaired.sum())
         if filled:
             summary += (f" {filled:,} missing value(s) were filled in (red × in the plot; the `*_repaired` "
                         "columns in the file).")
         if picked > PLOT_CHANNELS:
             summary += f" The plot shows the first {PLOT_CHANNELS} denoised columns; the download has all."
-        notes = output_warnings(raw, result.mean, signal.sample_rate, audio=False)
+        notes = output_warnings(raw, picked_mean, signal.sample_rate, audio=False)
         summary += _warning_lines([n.replace("listen before using it, or lower the strength", "check the plot "
                                              "before using it") for n in notes])
         return figure, _private(out_path), summary

@@ -332,13 +332,15 @@ def test_empty_upload_through_the_api_names_the_problem(client, tmp_path):
 
 
 class ErasingModel:
-    """Stands in for a model that removes nearly everything (what issue 34 saw on real shortwave speech)."""
+    """Stands in for a model that removes nearly everything (what a user saw on real shortwave speech)."""
 
     def __init__(self, model):
         self.config, self.band_calibrated = model.config, model.band_calibrated
 
-    def denoise(self, x, **kwargs):
-        return x * 1e-3
+    def denoise_detailed(self, x, **kwargs):
+        from sigdenoise.pipeline import DenoiseResult
+
+        return DenoiseResult(mean=x * 1e-3, std=None, repaired=None)
 
 
 def test_voice_summary_warns_when_the_output_is_far_quieter(tiny_model_env, tmp_path, monkeypatch):
@@ -553,3 +555,49 @@ def test_one_sweeper_sweeps_old_results_on_a_timer(tiny_model_env, monkeypatch):
     while folder.exists() and time.time() < deadline:
         time.sleep(0.05)
     assert not folder.exists()
+
+
+def test_nan_samples_and_an_all_nan_channel_come_back_the_same_from_api_cli_and_web(
+        rate_free_uncalibrated_sensor, tiny_checkpoints, tmp_path):
+    """One read -> denoise -> write (sigdenoise.jobs) behind every front end: a WAV with NaN samples, a log
+    with a gap and a log with an all-NaN channel give the same files from the API, the CLI and the web UI."""
+    import shutil
+
+    import soundfile
+
+    import sigdenoise
+    from sigdenoise import webui
+    from sigdenoise.cli import main
+    from sigdenoise.io import read_audio, read_sensor_log
+
+    shutil.copy(tiny_checkpoints / "speech.safetensors", rate_free_uncalibrated_sensor / "speech.safetensors")
+    audio = tone(1.0, 16000)
+    audio[0, 3000:3100] = np.nan
+    wav = tmp_path / "in" / "take.wav"
+    wav.parent.mkdir()
+    soundfile.write(wav, audio.T, 16000, subtype="FLOAT")  # write_audio refuses NaN, a recorder may not
+    rng = np.random.default_rng(0)
+    values = np.sin(np.arange(3000) / 30.0)[None] + 0.1 * rng.standard_normal((3, 3000))
+    values[0, 100:140] = np.nan  # a gap
+    values[2] = np.nan  # a channel with no values at all
+    log = tmp_path / "in" / "log.csv"
+    log.write_text("time,a,b,c\n" + "\n".join(f"{i / 100:.2f}," + ",".join("" if np.isnan(v) else repr(float(v))
+                                                                            for v in values[:, i])
+                                            for i in range(values.shape[1])) + "\n")
+    (tmp_path / "api").mkdir()
+    for src, model in ((wav, "speech"), (log, "sensor")):
+        sigdenoise.denoise_file(src, tmp_path / "api" / src.name, model=model, steps=2)
+        assert main(["denoise", str(src), "-o", str(tmp_path / "cli"), "--model", model, "--steps", "2"]) == 0
+    web_wav = webui.make_denoise_audio(5.0)(str(wav), "speech", 2, 1.0)[3]
+    web_log = webui.make_denoise_sensor(5.0)(str(log), None, [], "sensor", 2, "CSV")[1]
+    wavs = [read_audio(p).data for p in (tmp_path / "api" / "take.wav", tmp_path / "cli" / "take.wav", web_wav)]
+    logs = [read_sensor_log(p) for p in (tmp_path / "api" / "log.csv", tmp_path / "cli" / "log.csv", web_log)]
+    for other in wavs[1:]:
+        np.testing.assert_allclose(other, wavs[0], atol=1e-6)
+    assert np.isfinite(wavs[0]).all()
+    for other in logs[1:]:
+        assert other.channel_names == logs[0].channel_names
+        np.testing.assert_allclose(other.data, logs[0].data, atol=1e-5)
+    names = logs[0].channel_names
+    assert names == ["a", "b", "c", "a_repaired", "b_repaired", "c_repaired"]
+    assert np.isfinite(logs[0].data[:3]).all() and logs[0].data[5].all() and logs[0].data[3].sum() == 40

@@ -200,3 +200,11 @@ def test_output_check_in_pieces_says_what_the_whole_signal_says():
             check.add(x[:, a:b], y[:, a:b])
         assert check.notes() == whole
     assert "seconds" in output_warnings(x, mostly_gone, 1000, audio=False)[0]
+
+
+def test_a_progress_callback_does_not_change_the_draws(tiny_model):
+    """With a callback the chunks go through in smaller batches; each chunk has its own noise generator."""
+    x = np.random.default_rng(3).standard_normal(16000 * 9).astype(np.float32) * 0.1
+    quiet = tiny_model.denoise(x, sample_rate=16000, steps=3)
+    reported = tiny_model.denoise(x, sample_rate=16000, steps=3, progress=lambda f: None)
+    np.testing.assert_allclose(reported, quiet, atol=1e-6)

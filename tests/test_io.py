@@ -205,7 +205,7 @@ def test_permission_denied_is_a_signal_file_error(tmp_path, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(sio, "open", denied, raising=False)  # works as root too, unlike chmod
+    monkeypatch.setattr(sio.common, "open", denied, raising=False)  # works as root too, unlike chmod
     with pytest.raises(SignalFileError, match="permission denied"):
         read_sensor_log(path)
 
@@ -369,7 +369,7 @@ def test_csv_streams_in_chunks_and_checks_late_rows(tmp_path, monkeypatch):
     whole = read_sensor_log(tmp_path / "a.csv")
     np.testing.assert_array_equal(np.concatenate([p.data for p in pieces], axis=1), whole.data)
     # the rate comes from the first rows only; a gap further on is still caught while streaming
-    monkeypatch.setattr(sio, "_HEAD_ROWS", 10)
+    monkeypatch.setattr(sio.csv_log, "_HEAD_ROWS", 10)
     lines = (tmp_path / "a.csv").read_text().splitlines()
     del lines[31]
     (tmp_path / "gap.csv").write_text("\n".join(lines) + "\n")

@@ -1155,19 +1155,14 @@ def _hms(seconds: float) -> str:
 
 
 class _Progress:
-    """Files done (with ETA) and samples denoised, on stderr; plain lines when tqdm is missing."""
+    """Files done (with ETA) and samples denoised, on stderr."""
 
     def __init__(self, total: int, enabled: bool, stream):
+        from tqdm import tqdm
+
         self.stream, self.samples, self.done, self.total = stream, 0, 0, total
-        self.bar = None
-        if enabled:
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                tqdm = None
-            if tqdm is not None:
-                self.bar = tqdm(total=total, unit="file", file=stream, dynamic_ncols=True, smoothing=0.1,
-                                desc="denoise")
+        self.bar = tqdm(total=total, unit="file", file=stream, dynamic_ncols=True, smoothing=0.1,
+                        desc="denoise") if enabled else None
 
     def within_file(self, fraction: float) -> None:
         """The file this process denoises is ``fraction`` done: the bar moves within a long file too."""

@@ -12,7 +12,6 @@ import copy
 import dataclasses
 import json
 import math
-import os
 import types
 import typing
 import warnings
@@ -22,6 +21,7 @@ import torch
 
 from . import __version__
 from .config import FORMAT_VERSION, ModelConfig, from_dict, to_dict
+from .io.atomic import atomic_write
 from .paths import available_models, checkpoint_dir
 
 # Bounds a config must keep: far above every model trained here, far below what would exhaust a machine.
@@ -73,9 +73,7 @@ def save_checkpoint(path: str | Path, state: dict[str, torch.Tensor], config: Mo
         "training": json.dumps(training or {}),
     }
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
 
 def _field_error(path: Path, name: str, problem: str) -> CheckpointError:

@@ -20,7 +20,7 @@ from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from .config import ModelConfig, check_sampler_request, to_dict
 from .diffusion import BridgeDenoiser
 from .options import AdviceError
-from .paths import available_models, checkpoint_dir
+from .paths import available_models, checkpoint_dir  # noqa: F401  (the public API names them here)
 from .preprocess import (find_nonfinite, overlap_add, plan_chunks, repair_nonfinite, resample, resampled_length,
                          split_chunks)
 from .sampling import sample_bridge

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Union
 
 import numpy as np
@@ -32,8 +31,7 @@ def resample(x: Array, *, orig_sr: float, target_sr: float, length: int | None =
     back does not always return to ``n`` samples (48001 -> 16000 -> 48000), so the way back passes
     the original length.
 
-    numpy input goes through soxr (VHQ). torch input stays on its device: torchaudio
-    when it imports, else a windowed-sinc polyphase filter of our own.
+    Both numpy and torch input go through soxr (VHQ); torch output comes back on the input's device.
     """
     if orig_sr <= 0 or target_sr <= 0:
         raise ValueError(f"sample rates must be positive, got orig_sr={orig_sr}, target_sr={target_sr}")
@@ -73,45 +71,13 @@ def _resample_numpy(x: np.ndarray, *, orig_sr: float, target_sr: float, n_out: i
 
 
 def _resample_torch(x: torch.Tensor, *, orig_sr: float, target_sr: float, n_out: int) -> torch.Tensor:
-    ratio = Fraction(float(target_sr) / float(orig_sr)).limit_denominator(1000)
-    up, down = ratio.numerator, ratio.denominator
-    try:
-        import torchaudio.functional as taf  # optional backend: only when it imports cleanly
-
-        y = taf.resample(x, down, up)
-        return _fix_length(y, n_out)
-    except Exception:
-        pass
-    return _fix_length(_polyphase_sinc(x, up=up, down=down), n_out)
-
-
-def _polyphase_sinc(x: torch.Tensor, *, up: int, down: int, zeros: int = 24, beta: float = 8.0) -> torch.Tensor:
-    """Rational resampling by up/down with a Kaiser-windowed sinc, computed per output phase."""
+    """Through soxr on the CPU and back to ``x``'s device and dtype: every caller resamples on the CPU
+    anyway (the network runs at its own rate on prepared arrays), so one resampler serves both."""
     dtype = x.dtype if x.is_floating_point() else torch.float32
-    x = x.to(dtype)
-    cutoff = 0.97 * min(1.0, up / down)  # relative to the input Nyquist; a little below it to limit aliasing
-    width = int(math.ceil(zeros / cutoff))
-    lead = x.shape[:-1]
-    flat = x.reshape(-1, 1, x.shape[-1])
-    padded = torch.nn.functional.pad(flat, (width, width + 1))
-    # Output sample j sits at input position j*down/up: base index (j*down)//up, phase (j*down)%up.
-    phases = torch.arange(up, device=x.device, dtype=torch.float64)
-    taps = torch.arange(-width, width + 1, device=x.device, dtype=torch.float64)
-    t = taps[None, :] - phases[:, None] / up  # distance from each tap to the output position
-    window = torch.special.i0(beta * torch.sqrt(torch.clamp(1 - (t / (width + 1)) ** 2, min=0))) / torch.special.i0(
-        torch.tensor(beta, dtype=torch.float64))
-    kernel = (cutoff * torch.special.sinc(cutoff * t) * window).to(dtype)  # [up, taps]
-    n_out = int(math.ceil(x.shape[-1] * up / down))
-    j = torch.arange(n_out, device=x.device)
-    base = (j * down) // up
-    phase = (j * down) % up
-    frames = padded.unfold(-1, 2 * width + 1, 1)  # [B, 1, n_in + 1, taps]
-    frames = frames[:, 0, base.clamp(max=frames.shape[2] - 1), :]  # [B, n_out, taps]
-    y = (frames * kernel[phase]).sum(-1)
-    return y.reshape(*lead, n_out)
+    y = _resample_numpy(x.detach().cpu().numpy(), orig_sr=orig_sr, target_sr=target_sr, n_out=n_out)
+    return torch.from_numpy(np.ascontiguousarray(y)).to(device=x.device, dtype=dtype)
 
 
-# --------------------------------------------------------------------------- STFT
 def stft(x: torch.Tensor, *, n_fft: int, hop_length: int) -> torch.Tensor:
     """Complex STFT with a periodic Hann window, centred. ``Tensor[..., T] -> Tensor[..., F, frames]``."""
     window = torch.hann_window(n_fft, periodic=True, device=x.device, dtype=x.dtype)

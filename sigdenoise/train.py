@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +19,7 @@ from .checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from .config import DataConfig, ModelConfig, NetConfig, TrainConfig, to_dict
 from .data import build_training_data
 from .diffusion import BridgeDenoiser, bridge_loss, si_sdr, snr
+from .io.atomic import atomic_write
 from .sampling import sample_bridge
 
 
@@ -56,9 +56,8 @@ def save_state(path: Path, model, ema, opt, step: int, rng: np.random.Generator,
     tensors.update(opt_tensors)
     meta = {"step": str(step), "elapsed": str(elapsed), "optimizer": json.dumps(opt_meta),
             "rng": json.dumps(rng.bit_generator.state, default=int)}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp),
+                                             metadata=meta))
 
 
 def load_state(path: Path, model, ema, opt, rng: np.random.Generator) -> tuple[int, float]:

@@ -196,6 +196,10 @@ class DataConfig:
     # speech_mix, with augment: share of noisy inputs clipped at 30-90 % of their peak (a hot microphone
     # preamp); the target is not clipped.
     clip_prob: float = 0.0
+    # speech_mix, with augment: the network's input level varies by up to this many dB around target_rms
+    # (clean and noisy scaled alike). Offline scales a whole file by its RMS, a stream by the RMS of what has
+    # arrived so far; a model that has seen levels vary gives both nearly the same output.
+    level_jitter_db: float = 0.0
     # Length of the in-training validation examples; 0 means segment_seconds. Set it to train on shorter
     # segments (cheaper steps) while validating on the same mixtures as a run on longer ones.
     validation_seconds: float = 0.0

@@ -540,6 +540,8 @@ class SpeechMixer:
             limit = rng.uniform(0.3, 0.9) * float(np.max(np.abs(noisy)))
             noisy = np.clip(noisy, -limit, limit)
         gain = self.target_rms / (np.sqrt(np.mean(noisy ** 2)) + 1e-8)
+        if self.augment and config.level_jitter_db:  # 0: same draws as before
+            gain *= 10 ** (rng.uniform(-config.level_jitter_db, config.level_jitter_db) / 20)
         return (clean * gain).astype(np.float32), (noisy * gain).astype(np.float32)
 
     def batch(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -587,6 +589,8 @@ class PairedFolder:
         start = rng.integers(0, clean.size - n + 1)
         clean, noisy = clean[start:start + n], noisy[start:start + n]
         gain = self.target_rms / (np.sqrt(np.mean(noisy ** 2)) + 1e-8)
+        if self.augment and config.level_jitter_db:  # 0: same draws as before
+            gain *= 10 ** (rng.uniform(-config.level_jitter_db, config.level_jitter_db) / 20)
         return (clean * gain).astype(np.float32), (noisy * gain).astype(np.float32)
 
     batch = SpeechMixer.batch

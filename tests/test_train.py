@@ -418,6 +418,16 @@ def test_rooms_codecs_clipping_and_extra_noise_folders_shape_training_inputs_onl
     with pytest.raises(FileNotFoundError, match="no-such"):
         build_training_data(dataclasses.replace(config, extra_noise_dirs=(str(tmp_path / "no-such"),)),
                             sample_rate=16000, target_rms=0.05)
+    # level jitter: the network's input level varies (training only), clean and noisy alike
+    levels = {}
+    for jitter in (0.0, 6.0):
+        mixer = build_training_data(dataclasses.replace(config, level_jitter_db=jitter, clip_prob=0.0),
+                                    sample_rate=16000, target_rms=0.05)
+        pairs = [mixer.example(np.random.default_rng(k)) for k in range(12)]
+        levels[jitter] = 20 * np.log10([np.sqrt(np.mean(n ** 2)) / 0.05 for _, n in pairs])
+        ratios = [np.sqrt(np.mean(c ** 2) / np.mean(n ** 2)) for c, n in pairs if np.any(c)]
+        assert np.all(np.array(ratios) < 2.0)
+    assert np.abs(levels[0.0]).max() < 0.01 and 1.0 < np.abs(levels[6.0]).max() <= 6.0
 
 
 def test_training_through_the_sampler_matches_the_sampler_and_reaches_every_step(tmp_path, dns_like):

@@ -66,13 +66,17 @@ bench-batch: $(STAMP)-dev
 # Stage 1 (~64 min), stage 2 (~61 min), stage 3 with seven more voices and new noises (~30 min, bf16),
 # stage 4 with deeper, higher and band-limited voices (~16 min, bf16): 2 h 51 min in all on a 2-core Xeon with AMX.
 # Without AMX stages 3-4 pick fp32 themselves (precision = "auto"): about 3 h 55 min on a 2-core EPYC.
+# Stage 5 (wide noise, rooms, codecs, clipping; ~35 min of steps) and stage 6 (muffled and deeper voices
+# kept; ~40 min of steps, 60 min with other jobs on the cores): about 4 h 10 min to 5 h in all.
 train-speech: $(STAMP)-dev
-	$(PY) -m sigdenoise.cli fetch-data speech noise
+	$(PY) -m sigdenoise.cli fetch-data speech noise noise-wide
 	$(PY) -m sigdenoise.cli train --config configs/speech.toml
 	$(PY) -m sigdenoise.cli train --config configs/speech-finetune.toml
 	$(PY) -m sigdenoise.cli train --config configs/speech-voices.toml
 	$(PY) -m sigdenoise.cli train --config configs/speech-range.toml
-	cp runs/speech-v22/model.safetensors checkpoints/speech.safetensors
+	$(PY) -m sigdenoise.cli train --config configs/speech-wide.toml
+	$(PY) -m sigdenoise.cli train --config configs/speech-muffled.toml
+	cp ~/.cache/sigdenoise/runs/speech-muffled/model.safetensors checkpoints/speech.safetensors
 
 # Stage 1 (~25 min), stage 2 (~5 min), then one scale on the posterior spread for a 90 % band.
 train-sensor: $(STAMP)-dev

@@ -589,8 +589,6 @@ class PairedFolder:
         start = rng.integers(0, clean.size - n + 1)
         clean, noisy = clean[start:start + n], noisy[start:start + n]
         gain = self.target_rms / (np.sqrt(np.mean(noisy ** 2)) + 1e-8)
-        if self.augment and config.level_jitter_db:  # 0: same draws as before
-            gain *= 10 ** (rng.uniform(-config.level_jitter_db, config.level_jitter_db) / 20)
         return (clean * gain).astype(np.float32), (noisy * gain).astype(np.float32)
 
     batch = SpeechMixer.batch

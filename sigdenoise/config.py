@@ -308,10 +308,29 @@ def from_dict(cls, data: dict):
     return cls(**kwargs)
 
 
-def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
-    """Read a TOML training config (sections [model], [model.net], [data], ...)."""
+def _merged(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` laid over it, table by table."""
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _read_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """A TOML config; one that names ``base = "other.toml"`` (beside it) holds only its changes to that one."""
+    path = Path(path).resolve()
+    if path in seen:
+        raise ValueError(f"{path}: its base configs form a circle ({' -> '.join(p.name for p in (*seen, path))})")
     with open(path, "rb") as fh:
         data = tomllib.load(fh)
+    base = data.pop("base", None)
+    return _merged(_read_toml(path.parent / base, (*seen, path)), data) if base else data
+
+
+def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
+    """Read a TOML training config (sections [model], [model.net], [data], ...). A stage that starts from
+    another names it (``base = "speech-wide.toml"``) and lists only what it changes."""
+    data = _read_toml(Path(path))
     for dotted, value in (overrides or {}).items():
         node = data
         *parents, leaf = dotted.split(".")

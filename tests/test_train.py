@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -461,3 +462,22 @@ def test_training_through_the_sampler_matches_the_sampler_and_reaches_every_step
                                      f'noise_dir = "{dns_like / "noise"}"')
     assert cli_main(["train", "--config", config, "--set", "steps=2", "--set", "sampler_loss_prob=1.0"]) == 0
     assert (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_a_stage_config_holds_only_its_changes_to_its_base(tmp_path):
+    from sigdenoise.config import load_train_config
+
+    (tmp_path / "one.toml").write_text('steps = 100\nlr = 1e-3\n[model]\nsample_rate = 8000\n[model.net]\n'
+                                       'channels = [8, 16]\n[data]\nsnr_db = [0.0, 10.0]\n')
+    (tmp_path / "two.toml").write_text('base = "one.toml"\nsteps = 50\n[model.net]\nbottleneck = 64\n'
+                                       '[data]\nclip_prob = 0.5\n')
+    two = load_train_config(tmp_path / "two.toml", {"data.codec_prob": 0.25})
+    assert (two.steps, two.lr, two.model.sample_rate) == (50, 1e-3, 8000)
+    assert (two.model.net.channels, two.model.net.bottleneck) == ((8, 16), 64)
+    assert (two.data.snr_db, two.data.clip_prob, two.data.codec_prob) == ((0.0, 10.0), 0.5, 0.25)
+    (tmp_path / "one.toml").write_text('base = "two.toml"\n')
+    with pytest.raises(ValueError, match="circle"):
+        load_train_config(tmp_path / "two.toml")
+    # the shipped stages load whole: every stage from the first up
+    for path in sorted((Path(__file__).parent.parent / "configs").glob("speech*.toml")):
+        assert load_train_config(path).model.task == "speech"

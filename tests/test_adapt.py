@@ -72,6 +72,7 @@ def test_an_adapted_sensor_model_gets_its_band_recalibrated_and_loads_as_a_check
     assert mean.shape == std.shape == logs[0].shape
 
 
+@pytest.mark.slow
 def test_cli_adapts_on_files_skips_what_it_cannot_read_and_writes_nothing_worse(tiny_checkpoints, tmp_path,
                                                                                    monkeypatch, capsys):
     folder = tmp_path / "takes"

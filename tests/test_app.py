@@ -63,6 +63,7 @@ def write_sensor_csv(path, rows: int, rate: float, *, time_column: bool = True):
     return path
 
 
+@pytest.mark.slow
 def test_denoise_audio_keeps_format_rate_and_length(client, tmp_path):
     from sigdenoise.io import read_audio, write_audio
 
@@ -212,6 +213,7 @@ def write_wide_csv(path, columns: int, rows: int, rate: float):
     return path, names
 
 
+@pytest.mark.slow
 def test_sensor_download_holds_every_column(client, tmp_path):
     from sigdenoise.io import read_sensor_log
 
@@ -504,6 +506,7 @@ def test_documented_client_calls_use_the_default_steps(client, tmp_path):
     assert download.endswith(".parquet")
 
 
+@pytest.mark.slow
 def test_sigterm_removes_the_servers_files(tiny_checkpoints, tmp_path):
     """kill -TERM ends the launcher like Ctrl+C: its private folder (uploads, cache, results) goes with it."""
     import signal

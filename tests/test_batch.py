@@ -285,6 +285,7 @@ def test_the_manifest_survives_a_line_cut_by_a_kill(tmp_path):
 
 
 # --------------------------------------------------------------------------- kill -9 and resume
+@pytest.mark.slow
 def test_kill_9_mid_batch_then_rerun_resumes(tiny_model_env, tmp_path):
     inputs = [_wav(tmp_path / "in" / f"take{i}.wav", seconds=3.0, seed=i) for i in range(8)]
     out = tmp_path / "out"
@@ -337,6 +338,7 @@ def test_local_backend_never_imports_dask(tiny_model_env, tmp_path, monkeypatch)
     assert summary.exit_code == 0 and summary.workers == 1
 
 
+@pytest.mark.slow
 def test_dask_backend_output_is_identical_to_the_local_pool(tiny_model_env, tmp_path):
     pytest.importorskip("dask.distributed")
     for i in range(3):
@@ -357,6 +359,7 @@ def test_dask_backend_output_is_identical_to_the_local_pool(tiny_model_env, tmp_
             assert path.read_bytes() == twin.read_bytes(), path.name
 
 
+@pytest.mark.slow
 def test_every_local_pool_kind_writes_the_same_output(tiny_model_env, tmp_path, monkeypatch):
     # CPU runs fork this process (workers inherit the loaded models); GPU machines fork workers from a
     # clean fork server instead. Either way, and with one worker, the files must come out the same.

@@ -29,6 +29,7 @@ def signal() -> np.ndarray:
     return (0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_chunk_sizes_do_not_change_the_output(tiny_model, signal):
     rng = np.random.default_rng(1)
     random_sizes = rng.integers(1, 900, size=10000)
@@ -85,6 +86,7 @@ def test_int16_and_sensor_band(tiny_checkpoints):
     assert mean.shape == std.shape == (3000,) and np.all(std >= 0)
 
 
+@pytest.mark.slow
 def test_cli_pipe(tiny_model_env, signal):
     pcm = (signal * 20000).astype("<i2").tobytes()
     done = subprocess.run([sys.executable, "-m", "sigdenoise.cli", "stream", "--rate", "16000", "--latency", "0.1"],

@@ -92,6 +92,7 @@ def _trained_on_dns_folders(tmp_path, dns_like, *, steps: int):
     return config, tmp_path / "run" / "model.safetensors"
 
 
+@pytest.mark.slow
 def test_train_on_dns_style_folders_and_fine_tune(tmp_path, dns_like):
     config, first = _trained_on_dns_folders(tmp_path, dns_like, steps=2)
     tuned = tmp_path / "tuned"

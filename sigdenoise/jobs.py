@@ -44,11 +44,13 @@ class Denoised:
     repaired: np.ndarray | None
 
 
+def _detailed(model, x: np.ndarray, sample_rate: float, settings: Settings, progress):
+    """``model.denoise_detailed`` with a front end's settings."""
+    return model.denoise_detailed(x, sample_rate=sample_rate, progress=progress, **dataclasses.asdict(settings))
+
+
 def denoise_audio(model, clip: AudioClip, settings: Settings = Settings(), progress=None) -> Denoised:
-    result = model.denoise_detailed(clip.data, sample_rate=clip.sample_rate, steps=settings.steps, seed=settings.seed,
-                                    num_samples=settings.num_samples, strength=settings.strength,
-                                    repair_nan=settings.repair_nan,
-                                    remove_hum=settings.remove_hum, shifts=settings.shifts, progress=progress)
+    result = _detailed(model, clip.data, clip.sample_rate, settings, progress)
     return Denoised(result.mean, result.std, result.repaired)
 
 
@@ -71,11 +73,8 @@ def denoise_values(model, data: np.ndarray, *, sample_rate: float, rows: list[in
     values = data[picked]
     finite = np.isfinite(values)
     dead = ~finite.any(axis=1)  # a channel with no values at all: zeros in, flagged throughout
-    result = model.denoise_detailed(np.where(dead[:, None], 0.0, values) if dead.any() else values,
-                                    sample_rate=sample_rate, steps=settings.steps, seed=settings.seed,
-                                    num_samples=settings.num_samples, strength=settings.strength,
-                                    repair_nan=settings.repair_nan,
-                                    remove_hum=settings.remove_hum, shifts=settings.shifts, progress=progress)
+    result = _detailed(model, np.where(dead[:, None], 0.0, values) if dead.any() else values, sample_rate,
+                       settings, progress)
     mean = data.copy()
     mean[picked] = result.mean
     std = None

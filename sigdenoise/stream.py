@@ -158,7 +158,7 @@ class DenoiseStream:
         self._arrived: list[np.ndarray] = []  # chunks received since, not yet joined to the buffer
         self._buffer_start = 0
         self._received = self._edge
-        self._real_end = math.inf  # where the input ends, once flushed (the trailing silence follows)
+        self._real_end = math.inf  # where the input ends, once flushed (the trailing mirror follows)
         self._jobs: list[_Job] = []
         self._next_chunk = 0  # offline chunks before this one have their jobs in self._jobs (or done)
         self._emitted = self._edge
@@ -166,7 +166,7 @@ class DenoiseStream:
         self._acc_std = np.zeros((channels, 0))
         self._weight = np.zeros(0)
         self._window_count = 0
-        self._counted = self._edge  # input samples whose level is in the running sums (silence never is)
+        self._counted = self._edge  # input samples whose level is in the running sums (the mirrors never are)
         self._sum = np.zeros((channels, 1))
         self._sum_sq = np.zeros((channels, 1))
         self._count = 0
@@ -336,7 +336,7 @@ class DenoiseStream:
         return rows
 
     def _add(self, at: int, values: np.ndarray, spread: np.ndarray | None, weights: np.ndarray) -> None:
-        if at < self._emitted:  # the leading silence: never handed out
+        if at < self._emitted:  # the leading mirror: never handed out
             cut = self._emitted - at
             values, weights = values[:, cut:], weights[cut:]
             spread = None if spread is None else spread[:, cut:]

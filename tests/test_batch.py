@@ -22,7 +22,9 @@ except ImportError:  # a dev dependency; without it the kill test skips its orph
     psutil = None
 
 from sigdenoise import batch
-from sigdenoise.batch import BatchOptions, BatchUsageError, _SegmentStitcher, read_manifest, run_batch
+from sigdenoise.batch import executors, manifest as batch_manifest, runner, work
+from sigdenoise.batch import BatchOptions, BatchUsageError, read_manifest, run_batch
+from sigdenoise.batch.work import _SegmentStitcher
 from sigdenoise.cli import main
 from sigdenoise.io import SensorLog, read_audio, read_sensor_log, write_sensor_log
 
@@ -367,7 +369,7 @@ def test_every_local_pool_kind_writes_the_same_output(tiny_model_env, tmp_path, 
         _wav(tmp_path / "in" / f"v{i}.wav", seconds=0.5, seed=i)
     one = _run([tmp_path / "in"], tmp_path / "one", workers=1, seed=3)
     forked = _run([tmp_path / "in"], tmp_path / "fork", workers=2, seed=3)
-    monkeypatch.setattr(batch, "_can_fork_here", lambda options: False)
+    monkeypatch.setattr(executors, "_can_fork_here", lambda options: False)
     served = _run([tmp_path / "in"], tmp_path / "server", workers=2, seed=3)
     assert one.exit_code == forked.exit_code == served.exit_code == 0
     for path in (tmp_path / "one").glob("*.wav"):
@@ -484,18 +486,18 @@ def test_link_loops_fail_one_input_and_folder_loops_end(tiny_model_env, tmp_path
 
 def test_a_file_rewritten_while_it_is_read_is_not_recorded_as_done(tiny_model_env, tmp_path, monkeypatch):
     source = _wav(tmp_path / "in" / "a.wav", seconds=1.0)
-    real = batch._denoise_audio
+    real = work._denoise_audio
 
     def rewrite_midway(job, model, options, progress=None):
         result = real(job, model, options, progress)
         _wav(source, seconds=0.5, seed=3)  # a recorder still writing the file
         return result
 
-    monkeypatch.setattr(batch, "_denoise_audio", rewrite_midway)
+    monkeypatch.setattr(work, "_denoise_audio", rewrite_midway)
     summary = _run([tmp_path / "in"], tmp_path / "out")
     assert summary.count("failed") == 1 and "changed while it was being read" in summary.records[0]["error"]
     assert not (tmp_path / "out" / "a.wav").exists()
-    monkeypatch.setattr(batch, "_denoise_audio", real)
+    monkeypatch.setattr(work, "_denoise_audio", real)
     assert _run([tmp_path / "in"], tmp_path / "out").count("ok") == 1
 
 
@@ -515,7 +517,7 @@ def test_a_full_disk_while_the_manifest_is_written_is_said_plainly(tiny_model_en
                 raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(fd, data)
 
-    monkeypatch.setattr(batch.os, "write", full_after_first_record)
+    monkeypatch.setattr(os, "write", full_after_first_record)
     code = main(["denoise", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--workers", "1"])
     err = capsys.readouterr().err
     assert code == 1 and "disk full" in err and "Traceback" not in err and "Errno" not in err
@@ -525,14 +527,14 @@ def test_a_full_disk_while_the_manifest_is_written_is_said_plainly(tiny_model_en
 
 def test_temp_files_of_a_lost_worker_and_the_lock_do_not_outlive_the_run(tiny_model_env, tmp_path, monkeypatch):
     _wav(tmp_path / "in" / "a.wav")
-    real = batch._run_local
+    real = runner._run_local
 
     def worker_killed_mid_write(jobs, options, workers, progress=None):
         for record in real(jobs, options, workers, progress):
             (tmp_path / "out" / ".log.k3j2.tmp.csv").write_text("half a file")  # the task then ran elsewhere
             yield record
 
-    monkeypatch.setattr(batch, "_run_local", worker_killed_mid_write)
+    monkeypatch.setattr(runner, "_run_local", worker_killed_mid_write)
     summary = _run([tmp_path / "in"], tmp_path / "out")
     assert summary.exit_code == 0 and _temps(tmp_path / "out") == []
     assert not (tmp_path / "out" / batch.LOCK_NAME).exists()
@@ -558,7 +560,7 @@ def test_warnings_about_a_result_reach_the_manifest_and_the_summary(tiny_model_e
 
 def test_a_streamed_csv_that_comes_out_erased_gets_a_warning(tiny_model_env, tmp_path, monkeypatch):
     src = _csv(tmp_path / "in" / "long.csv", rows=6000, rate=1000.0)
-    monkeypatch.setattr(batch, "_denoise_block", lambda model, data, **kw: (np.nan_to_num(data) * 1e-3, None))
+    monkeypatch.setattr(work, "_denoise_block", lambda model, data, **kw: (np.nan_to_num(data) * 1e-3, None))
     summary = _run([src], tmp_path / "out", csv_chunk_rows=700, segment_values=2000)
     record = summary.records[0]
     assert record["segments"] > 3 and "quieter" in record["output_warnings"][0], record
@@ -568,7 +570,7 @@ def test_progress_moves_within_one_long_file(tiny_model_env, tmp_path, monkeypat
     _wav(tmp_path / "in" / "long.wav", seconds=4.0)
     _csv(tmp_path / "in" / "log.csv", rows=4000)
     seen: list = []
-    monkeypatch.setattr(batch._Progress, "within_file", lambda self, fraction: seen.append(fraction))
+    monkeypatch.setattr(runner._Progress, "within_file", lambda self, fraction: seen.append(fraction))
     _run([tmp_path / "in"], tmp_path / "out", csv_chunk_rows=1000, segment_values=2000)
     inside = [f for f in seen if 0 < f < 1]
     assert len(set(inside)) >= 4
@@ -577,7 +579,7 @@ def test_progress_moves_within_one_long_file(tiny_model_env, tmp_path, monkeypat
 def test_the_manifest_starts_a_fresh_line_after_a_cut_one(tmp_path):
     path = tmp_path / "manifest.jsonl"
     path.write_text(json.dumps({"input": "/a", "status": "ok"}) + "\n" + '{"input": "/b", "sta')
-    manifest = batch._Manifest(path)
+    manifest = batch_manifest._Manifest(path)
     manifest.append({"input": "/c", "status": "ok"})
     manifest.close()
     assert list(read_manifest(path)) == ["/a", "/c"] and path.read_text().endswith("\n")

@@ -1,6 +1,6 @@
 """Web front end for sigdenoise: ``python app.py`` then open http://127.0.0.1:7860.
 
-A thin launcher; the page lives in ``sigdenoise/webui.py``. Needs the ``[app]`` extra.
+A thin launcher; the page lives in ``sigdenoise/webui/``. Needs the ``[app]`` extra.
 """
 from __future__ import annotations
 

@@ -160,7 +160,7 @@ def test_models_are_loaded_once(tiny_model_env):
 
 
 def test_spectrograms_of_short_and_long_clips(tmp_path):
-    from sigdenoise.webui import _power_spectrogram, spectrogram_images
+    from sigdenoise.webui.voice import _power_spectrogram, spectrogram_images
 
     for seconds in (0.01, 120.0):
         x = tone(seconds, 16000, channels=2)
@@ -174,7 +174,7 @@ def test_sensor_plot_falls_back_to_matplotlib_without_plotly(monkeypatch):
     import sys
 
     pytest.importorskip("plotly")
-    from sigdenoise.webui import PLOT_POINTS, sensor_figure
+    from sigdenoise.webui.sensor import PLOT_POINTS, sensor_figure
 
     raw = np.random.default_rng(0).standard_normal((2, 3 * PLOT_POINTS))
     plotly_fig = sensor_figure(raw, raw * 0.5, np.full_like(raw, 0.1), 100.0, ["x", "y"], None)
@@ -265,7 +265,7 @@ def test_irregular_log_gets_one_message_in_the_page_words(client, tiny_model_env
 
 def test_advice_names_the_page_controls():
     from sigdenoise.options import AdviceError
-    from sigdenoise.webui import _readable
+    from sigdenoise.webui.files import _readable
 
     message = _readable(AdviceError("/tmp/x/up.csv: no rate; set {sample_rate} or {columns}"), "/tmp/x/up.csv")
     assert message == "up.csv: no rate; set the Sample rate (Hz) box or the Columns box"
@@ -273,7 +273,7 @@ def test_advice_names_the_page_controls():
 
 def test_voice_tab_offers_only_voice_models(client, tiny_model_env, tmp_path):
     from sigdenoise.io import write_audio
-    from sigdenoise.webui import _models_for
+    from sigdenoise.webui.models import _models_for
 
     assert _models_for("speech") == (["speech"], "speech")
     assert _models_for("sensor") == (["sensor"], "sensor")
@@ -346,13 +346,13 @@ class ErasingModel:
 
 
 def test_voice_summary_warns_when_the_output_is_far_quieter(tiny_model_env, tmp_path, monkeypatch):
-    from sigdenoise import webui
     from sigdenoise.io import write_audio
+    from sigdenoise.webui import models, voice
 
     clip = tmp_path / "radio.wav"
     write_audio(clip, tone(2.0, 16000), 16000)
-    monkeypatch.setattr(webui, "get_model", lambda name: ErasingModel(webui._load_cached(name, str(tiny_model_env))))
-    *_, summary = webui.make_denoise_audio(5.0)(str(clip), "speech", 1, 1.0)
+    monkeypatch.setattr(voice, "get_model", lambda name: ErasingModel(models._load_cached(name, str(tiny_model_env))))
+    *_, summary = voice.make_denoise_audio(5.0)(str(clip), "speech", 1, 1.0)
     assert "Check this result" in summary and "60 dB quieter" in summary
 
 
@@ -412,7 +412,7 @@ def test_sensor_plot_marks_filled_gaps():
 def test_sensor_tab_has_example_logs(tiny_model_env):
     import gradio as gr
 
-    from sigdenoise.webui import SAMPLES_DIR, build_app
+    from sigdenoise.webui.page import SAMPLES_DIR, build_app
 
     datasets = [b for b in build_app().blocks.values() if isinstance(b, gr.Dataset)]
     shown = json.dumps([d.samples for d in datasets])
@@ -456,12 +456,13 @@ def test_results_are_private_and_swept(client, tmp_path):
     import time
 
     from sigdenoise import webui
+    from sigdenoise.webui import files
     from sigdenoise.io import write_audio
 
     clip = tmp_path / "a.wav"
     write_audio(clip, tone(0.3, 16000), 16000)
     client.predict(gradio_client.handle_file(str(clip)), "speech", 1, 1.0, api_name="/denoise_audio")
-    root = webui._private_root()
+    root = files._private_root()
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
     assert os.environ["GRADIO_TEMP_DIR"].startswith(str(root))  # uploads and gradio's copies live inside it
     results = [p for p in (root / "results").rglob("*") if p.is_file()]
@@ -469,8 +470,8 @@ def test_results_are_private_and_swept(client, tmp_path):
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o700 for p in (root / "results").iterdir())
 
     old = next((root / "results").iterdir())
-    os.utime(old, (time.time() - 2 * webui.MAX_AGE_S,) * 2)
-    webui.sweep_results()
+    os.utime(old, (time.time() - 2 * files.MAX_AGE_S,) * 2)
+    files.sweep_results()
     assert not old.exists()
 
     dead = tmp_path / "sigdenoise-webui-dead"  # left by a killed server
@@ -547,13 +548,13 @@ def test_sigterm_removes_the_servers_files(tiny_checkpoints, tmp_path):
 def test_one_sweeper_sweeps_old_results_on_a_timer(tiny_model_env, monkeypatch):
     import time
 
-    from sigdenoise import webui
+    from sigdenoise.webui import files
 
-    folder = webui._output_dir()
-    os.utime(folder, (time.time() - 2 * webui.MAX_AGE_S,) * 2)
-    monkeypatch.setattr(webui, "_sweeper", None)
-    thread = webui._start_sweeper(every_s=0.05)
-    assert webui._start_sweeper(every_s=0.05) is thread  # a second server in the process adds no thread
+    folder = files._output_dir()
+    os.utime(folder, (time.time() - 2 * files.MAX_AGE_S,) * 2)
+    monkeypatch.setattr(files, "_sweeper", None)
+    thread = files._start_sweeper(every_s=0.05)
+    assert files._start_sweeper(every_s=0.05) is thread  # a second server in the process adds no thread
     deadline = time.time() + 5
     while folder.exists() and time.time() < deadline:
         time.sleep(0.05)

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from . import __version__
-from .config import FORMAT_VERSION, ModelConfig, from_dict, to_dict
+from .config import FORMAT_VERSION, RETIRED_SETTINGS, ModelConfig, from_dict, to_dict
 from .io.atomic import atomic_write
 from .paths import available_models, checkpoint_dir
 
@@ -30,14 +30,14 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "sample_rate": (0, 1_000_000), "stft.n_fft": (4, 16384), "stft.hop_length": (1, 16384),
     "stft.alpha": (0.01, 4.0), "stft.scale": (1e-6, 1e6),
     "net.channels": (1, 1024), "net.bottleneck": (1, 4096), "net.dilations": (1, 4096),
-    "net.freq_dilations": (1, 4096), "net.recurrent": (0, 16), "net.emb_dim": (1, 4096), "net.freq_fold": (1, 64),
+    "net.emb_dim": (1, 4096),
     "bridge.sigma_max": (1e-6, 100.0), "bridge.default_steps": (1, 1000),
     "target_rms": (1e-9, 1e3), "chunk_seconds": (1e-3, 3600.0), "overlap_seconds": (0.0, 1800.0),
     "edge_context_seconds": (0.0, 60.0), "uncertainty_scale": (1e-9, 1e9), "default_strength": (0.0, 1.0),
-    "mask_offset": (-1e3, 1e3), "noise_floor_frames": (0, 1025), "filter_frames": (0, 64),
+    "mask_offset": (-1e3, 1e3),
     "fallback_below_db": (-1e3, 1e3),
 }
-_MAX_ITEMS = {"net.channels": 12, "net.dilations": 64, "net.freq_dilations": 64}
+_MAX_ITEMS = {"net.channels": 12, "net.dilations": 64}
 _MAX_PARAMETERS = 500_000_000  # 2 GB of float32 weights
 
 
@@ -143,6 +143,23 @@ def _defaulted(cls: type, data: dict, prefix: str = "") -> list[str]:
     return names
 
 
+def _drop_retired(path: Path, raw: dict) -> None:
+    """Remove the retired settings (``config.RETIRED_SETTINGS``) from ``raw`` where they hold the value that
+    changed nothing; a file that really used one is refused, since this code no longer computes it."""
+    for dotted, neutral in RETIRED_SETTINGS.items():
+        *parents, leaf = dotted.split(".")
+        node = raw
+        for name in parents:
+            node = node.get(name) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            continue
+        value = node.pop(leaf)
+        if value != neutral and not (isinstance(neutral, list) and value == tuple(neutral)):
+            raise _field_error(path, dotted, f"{value!r}: this experimental option was taken out of sigdenoise (no "
+                                             "bundled model used it); retrain without it, or use the release that "
+                                             "wrote this file")
+
+
 def check_config(path: str | Path, raw: typing.Any, *, written_by: str = "an unknown version") -> ModelConfig:
     """The :class:`ModelConfig` a checkpoint's config describes, after checking every field's type and bounds.
 
@@ -154,6 +171,7 @@ def check_config(path: str | Path, raw: typing.Any, *, written_by: str = "an unk
     if not isinstance(raw, dict):
         raise _field_error(path, "config", f"expected a table of settings, got {raw!r:.60}")
     raw, unknown = copy.deepcopy(raw), []
+    _drop_retired(path, raw)
     _check_fields(path, ModelConfig, raw, unknown=unknown)
     if unknown:
         warnings.warn(f"{path}: written by sigdenoise {written_by}, it holds settings this sigdenoise ({__version__}) "

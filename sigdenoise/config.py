@@ -13,6 +13,11 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Experiments the bundled models never used, taken out of the code (their values that changed nothing):
+# a file that holds one at that value loads as before, one that uses it is refused with the reason.
+RETIRED_SETTINGS = {"wavelet_input": False, "noise_floor_frames": 0, "filter_frames": 0,
+                    "net.freq_dilations": [], "net.recurrent": 0, "net.freq_fold": 1}
+
 # The checkpoint schema. 2: the file records the sigdenoise version that wrote it; a reader warns about
 # settings it does not know (a newer file) and lists those it took from its defaults (an older file).
 FORMAT_VERSION = 2
@@ -36,12 +41,8 @@ class NetConfig:
     channels: tuple[int, ...] = (16, 24, 32, 48)  # per frequency-halving level
     bottleneck: int = 192
     dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)  # temporal blocks at the bottleneck
-    freq_dilations: tuple[int, ...] = ()  # full-resolution blocks after the decoder, dilated along frequency
-    recurrent: int = 0  # bidirectional GRU blocks after the temporal ones: context across the whole chunk
     emb_dim: int = 64
     norm: str = "frame"  # "frame" (per-frame layer norm) or "batch"; see nets.layers.make_norm
-    freq_fold: int = 1  # fold this many neighbouring bins into channels before the U-Net (nets.crn.BridgeCRN):
-    # faster, but 2 cost the speech model quality (model card, session 19)
 
 
 @dataclass(frozen=True)
@@ -83,19 +84,6 @@ class ModelConfig:
     # Also feed where mains hum (50/60 Hz and harmonics, folded below Nyquist) falls among the STFT bins
     # at the input's rate: a rate-agnostic model cannot otherwise tell hum from a trace's own rhythm.
     mains_map_input: bool = False
-    # Also feed the spectrum of a classical estimate: BayesShrink wavelet denoising of the noisy input
-    # (preprocess.wavelet_shrink). On trace shapes it never saw, the network can lean on a method that
-    # knows no shapes at all instead of rewriting them as the ones it learned.
-    wavelet_input: bool = False
-    # Also feed a noise-floor estimate when > 0: per bin, the minimum of the (3-frame smoothed) level over this
-    # many frames, centred (minimum statistics, after Martin 2001): a noise the model never heard still shows
-    # its floor in the pauses between words. Off in the bundled models (a speech probe gained nothing; model card).
-    noise_floor_frames: int = 0
-    # Let the mask read this many frames on each side of the current one: the estimate becomes
-    # sum_k M_k(f, t) * y(f, t + k) + R, a short complex filter along time in each bin (the "deep filtering"
-    # of DeepFilterNet, Schroeter et al. 2022). A one-frame mask can only scale and turn the noisy bin; a
-    # filter can also draw on the neighbouring frames, where a harmonic's phase runs on predictably. 0: one frame.
-    filter_frames: int = 0
     # Do no harm: where the model changes a chunk by less than this (correction energy relative to the
     # chunk's own, in dB), hand the chunk back as it came in, fading in over 3 dB above. A correction that
     # small is below the model's own error on shapes it has not seen (a nearly clean trace it would
@@ -111,10 +99,6 @@ class ModelConfig:
             raise ValueError(f"unknown representation {self.representation!r}; supported: 'stft'")
         if self.task not in ("speech", "sensor"):
             raise ValueError(f"unknown task {self.task!r}; supported: 'speech', 'sensor'")
-        if self.noise_floor_frames < 0 or (self.noise_floor_frames and self.noise_floor_frames % 2 == 0):
-            raise ValueError(f"noise_floor_frames must be 0 (off) or odd, got {self.noise_floor_frames}")
-        if self.filter_frames < 0:
-            raise ValueError(f"filter_frames must be >= 0, got {self.filter_frames}")
         if not 0.0 <= self.default_strength <= 1.0:
             raise ValueError(f"default_strength must be within [0, 1], got {self.default_strength}")
 

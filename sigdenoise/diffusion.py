@@ -16,7 +16,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .nets import build_backbone
-from .preprocess import from_spec, to_spec, wavelet_shrink
+from .preprocess import from_spec, to_spec
 
 
 def bridge_sigma(t: torch.Tensor, sigma_max: float) -> torch.Tensor:
@@ -55,30 +55,6 @@ def mains_map(sample_rate: torch.Tensor, *, n_fft: int, freq_bins: int) -> torch
     return bumps * (sample_rate.reshape(-1, 1) > 0)
 
 
-def noise_floor(magnitude: torch.Tensor, frames: int) -> torch.Tensor:
-    """Minimum statistics: ``[B, F, T]`` magnitudes -> per bin, the minimum over ``frames`` (odd) frames centred
-    on each frame of the magnitude smoothed over 3 frames; near the edges, over the frames there are."""
-    b, f, t = magnitude.shape
-    rows = magnitude.reshape(b * f, 1, t)
-    smooth = nn.functional.avg_pool1d(rows, 3, stride=1, padding=1, count_include_pad=False)
-    # max_pool1d pads with -inf, so the minimum only ever sees real frames
-    floor = -nn.functional.max_pool1d(-smooth, frames, stride=1, padding=frames // 2)
-    return floor.reshape(b, f, t)
-
-
-def filter_offsets(frames: int) -> list[int]:
-    """The frame offsets a ``filter_frames`` model reads besides its own frame, in output-plane order."""
-    return [sign * k for k in range(1, frames + 1) for sign in (-1, 1)]
-
-
-def shift_frames(spec: torch.Tensor, k: int) -> torch.Tensor:
-    """``spec[..., t + k]`` at each frame t of ``[..., T]``, zero where t + k falls outside."""
-    if k == 0:
-        return spec
-    gap = spec.new_zeros(*spec.shape[:-1], min(abs(k), spec.shape[-1]))
-    return torch.cat([spec[..., k:], gap], -1) if k > 0 else torch.cat([gap, spec[..., :k]], -1)
-
-
 class BridgeDenoiser(nn.Module):
     """``denoiser(x_t, t, cond, rate) -> x0 estimate`` on complex spectrograms ``[B, F, T]``.
 
@@ -86,8 +62,7 @@ class BridgeDenoiser(nn.Module):
 
     The backbone sees (x_t, y) as four real channels and returns a complex mask M and a
     complex residual R; the estimate is ``(mask_offset + M) * y + R``. Masking the condition keeps the
-    easy part (keeping speech where the SNR is high) easy for a small network. With ``filter_frames`` = K
-    it also returns masks for the K frames on each side, which add ``M_k * y(t + k)`` (:func:`shift_frames`).
+    easy part (keeping speech where the SNR is high) easy for a small network.
     """
 
     def __init__(self, config: ModelConfig):
@@ -98,22 +73,18 @@ class BridgeDenoiser(nn.Module):
         self.net = build_backbone(
             config.net.name, in_channels=self.input_planes(config), out_channels=self.output_planes(config),
             freq_bins=freq_bins - self.crop, channels=config.net.channels, bottleneck=config.net.bottleneck,
-            dilations=config.net.dilations, freq_dilations=config.net.freq_dilations, recurrent=config.net.recurrent,
-            emb_dim=config.net.emb_dim, norm=config.net.norm, zero_head=config.mask_offset != 0,
-            freq_fold=config.net.freq_fold)
+            dilations=config.net.dilations, emb_dim=config.net.emb_dim, norm=config.net.norm,
+            zero_head=config.mask_offset != 0)
 
     @staticmethod
     def input_planes(config: ModelConfig) -> int:
-        """x_t and y (real, imaginary), then each optional input: log|y|, the mains map, the wavelet estimate,
-        the noise floor (new inputs go last, so a model can grow one: train.grow_input_planes)."""
-        return (4 + config.log_magnitude_input + config.mains_map_input + 2 * config.wavelet_input
-                + (config.noise_floor_frames > 0))
+        """x_t and y (real, imaginary), then each optional input: log|y|, the mains map."""
+        return 4 + config.log_magnitude_input + config.mains_map_input
 
     @staticmethod
     def output_planes(config: ModelConfig) -> int:
-        """M and R (real, imaginary), then the masks of the frames k = -1, +1, -2, +2, ... (real, imaginary):
-        a model grows to read more frames by appending planes (train.grow_filter_frames)."""
-        return 4 + 4 * config.filter_frames
+        """M and R, real and imaginary."""
+        return 4
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor,
                 rate: torch.Tensor | None = None) -> torch.Tensor:
@@ -127,19 +98,11 @@ class BridgeDenoiser(nn.Module):
                 raise ValueError("this model needs the signals' sample rates (rate=...) for its mains-hum map")
             lines = mains_map(rate, n_fft=self.config.stft.n_fft, freq_bins=keep)
             planes.append(lines[:, :, None].expand_as(y_in.real).to(y_in.real.dtype))
-        if self.config.wavelet_input:  # derived from y itself, so callers pass nothing new
-            length = (cond.shape[-1] - 1) * self.config.stft.hop_length
-            shrunk = self.encode(wavelet_shrink(self.decode(cond, length)))[..., :keep, :].to(y_in.dtype)
-            planes += [shrunk.real, shrunk.imag]
-        if self.config.noise_floor_frames:
-            planes.append(torch.log(noise_floor(y_in.abs(), self.config.noise_floor_frames) + 1e-4))
         feats = torch.stack(planes, dim=1)
         out = self.net(feats, t).float()
         mask = torch.complex(out[:, 0] + self.config.mask_offset, out[:, 1])
         residual = torch.complex(out[:, 2], out[:, 3])
         est = mask * y_in + residual
-        for i, k in enumerate(filter_offsets(self.config.filter_frames)):
-            est = est + torch.complex(out[:, 4 + 2 * i], out[:, 5 + 2 * i]) * shift_frames(y_in, k)
         if self.crop:  # the dropped top bins carry almost nothing: pass them through attenuated
             est = torch.cat([est, cond[..., keep:, :] * 0.1], dim=-2)
         return est

@@ -131,67 +131,6 @@ def from_spec(spec: torch.Tensor, config: StftConfig, *, length: int) -> torch.T
                  hop_length=config.hop_length, length=length)
 
 
-# --------------------------------------------------------------------------- wavelet shrinkage
-# Daubechies-4 scaling filter (8 taps, orthonormal; the values PyWavelets lists as db4 dec_lo).
-DB4 = (-0.010597401785069032, 0.0328830116668852, 0.030841381835560764, -0.18703481171909309,
-       -0.027983769416859854, 0.6308807679298589, 0.7148465705529157, 0.2303778133088965)
-
-
-def _db4_bank(device, dtype) -> torch.Tensor:
-    """``[2, 1, 8]``: the low-pass filter and its quadrature mirror (high-pass)."""
-    lo = torch.tensor(DB4, device=device, dtype=dtype)
-    hi = lo.flip(0) * torch.tensor([(-1.0) ** k for k in range(len(DB4))], device=device, dtype=dtype)
-    return torch.stack([lo, hi])[:, None, :]
-
-
-def dwt_level(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """One level of the periodised db4 DWT: ``[B, N]`` (N even, >= 6) -> approximation, detail ``[B, N/2]``.
-
-    An orthogonal transform, so :func:`idwt_level` (its adjoint) inverts it exactly."""
-    bank = _db4_bank(x.device, x.dtype)
-    wrapped = torch.cat([x, x[..., : bank.shape[-1] - 2]], dim=-1)  # circular, so no edge effects
-    out = torch.nn.functional.conv1d(wrapped[:, None], bank, stride=2)
-    return out[:, 0], out[:, 1]
-
-
-def idwt_level(approx: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`dwt_level`."""
-    bank = _db4_bank(approx.device, approx.dtype)
-    n, wrap = 2 * approx.shape[-1], bank.shape[-1] - 2
-    full = torch.nn.functional.conv_transpose1d(torch.stack([approx, detail], dim=1), bank, stride=2)[:, 0]
-    return torch.cat([full[..., :wrap] + full[..., n:], full[..., wrap:n]], dim=-1)
-
-
-def wavelet_shrink(x: torch.Tensor, *, levels: int = 5) -> torch.Tensor:
-    """BayesShrink wavelet denoising (Chang, Yu and Vetterli 2000) of ``[..., T]``, returned in float32.
-
-    Noise sigma from the finest details (median absolute value / 0.6745); each detail level is
-    soft-thresholded at sigma^2 / sigma_signal, where sigma_signal^2 is that level's variance less
-    the noise's. The approximation is kept. ``T`` is padded by reflection to a multiple of 2^levels.
-    The classical estimate a sensor model can be given beside its noisy input (``wavelet_input``).
-    """
-    n = x.shape[-1]
-    levels = min(levels, int(math.log2(n / 8)) + 1) if n >= 8 else 0  # the coarsest level needs 8 samples
-    if levels < 1:
-        return x.clone()
-    with torch.autocast(x.device.type, enabled=False):
-        multiple = 2 ** levels
-        pad = -n % multiple
-        h = x.float().reshape(-1, n)
-        if pad:  # reflect (without repeating the last sample); pad < 2^levels <= n here
-            h = torch.cat([h, h.flip(-1)[..., 1:pad + 1]], dim=-1)
-        details = []
-        for _ in range(levels):
-            h, detail = dwt_level(h)
-            details.append(detail)
-        sigma = details[0].abs().median(dim=-1, keepdim=True).values / 0.6745
-        for detail in reversed(details):
-            signal_std = (detail.pow(2).mean(-1, keepdim=True) - sigma ** 2).clamp(min=0).sqrt()
-            threshold = sigma ** 2 / signal_std.clamp(min=1e-12)  # no signal above the noise: all of it goes
-            h = idwt_level(h, detail.sign() * (detail.abs() - threshold).clamp(min=0))
-        return h[..., :n].reshape(x.shape)
-
-
 # --------------------------------------------------------------------------- level
 def remove_dc(x: Array) -> Array:
     """Subtract the mean along the last axis."""

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
-from .config import DataConfig, ModelConfig, NetConfig, TrainConfig, to_dict
+from .config import DataConfig, NetConfig, TrainConfig, to_dict
 from .data import build_training_data
 from .diffusion import BridgeDenoiser, bridge_loss, si_sdr, snr
 from .io.atomic import atomic_write
@@ -142,44 +142,12 @@ def validate(model: BridgeDenoiser, clean: np.ndarray, noisy: np.ndarray, rates:
     return out
 
 
-def grown_blocks(old: NetConfig, new: NetConfig) -> dict[str, list[int]] | None:
-    """Indices of the blocks ``new`` appends to ``old`` (``{"temporal": [...], "recurrent": [...], "refine": [...]}``),
-    or None when ``new`` is not ``old`` plus appended temporal, recurrent or frequency blocks."""
-    same_rest = replace(new, dilations=old.dilations, freq_dilations=old.freq_dilations,
-                        recurrent=old.recurrent) == old
-    appended = (new.dilations[:len(old.dilations)] == old.dilations
-                and new.freq_dilations[:len(old.freq_dilations)] == old.freq_dilations
-                and new.recurrent >= old.recurrent)
-    if not (same_rest and appended):
+def grown_blocks(old: NetConfig, new: NetConfig) -> list[int] | None:
+    """Indices of the temporal blocks ``new`` appends to ``old``, or None when ``new`` is not ``old`` plus
+    appended temporal blocks."""
+    if replace(new, dilations=old.dilations) != old or new.dilations[:len(old.dilations)] != old.dilations:
         return None
-    return {"temporal": list(range(len(old.dilations), len(new.dilations))),
-            "recurrent": list(range(old.recurrent, new.recurrent)),
-            "refine": list(range(len(old.freq_dilations), len(new.freq_dilations)))}
-
-
-STEM_WEIGHT = "net.stem.conv.weight"
-
-
-def grow_input_planes(state: dict[str, torch.Tensor], old: ModelConfig, new: ModelConfig) -> dict[str, torch.Tensor]:
-    """``old``'s weights for ``new`` when ``new`` only adds the noise-floor input (the last plane): the stem's
-    weights for it start at zero, so the grown model computes exactly what ``old`` did. Otherwise unchanged."""
-    if old.noise_floor_frames or not new.noise_floor_frames or new.net.freq_fold > 1:
-        return state  # (a folded stem interleaves the planes: loading refuses the mismatched shape)
-    if BridgeDenoiser.input_planes(replace(new, noise_floor_frames=0)) != BridgeDenoiser.input_planes(old):
-        return state  # other inputs differ too: loading refuses it
-    stem = state[STEM_WEIGHT]
-    return {**state, STEM_WEIGHT: torch.cat([stem, stem.new_zeros(stem.shape[0], 1, *stem.shape[2:])], dim=1)}
-
-
-def grow_filter_frames(state: dict[str, torch.Tensor], old: ModelConfig, new: ModelConfig) -> dict[str, torch.Tensor]:
-    """``old``'s weights for ``new`` when ``new`` reads more neighbouring frames (``filter_frames``): the head's
-    planes for the new frames start at zero, so the grown model computes exactly what ``old`` did."""
-    extra = BridgeDenoiser.output_planes(new) - BridgeDenoiser.output_planes(old)
-    if extra <= 0 or new.net.freq_fold > 1:
-        return state  # (a folded head interleaves the planes: loading refuses the mismatched shape)
-    weight, bias = state["net.head.weight"], state["net.head.bias"]
-    return {**state, "net.head.weight": torch.cat([weight, weight.new_zeros(extra, *weight.shape[1:])]),
-            "net.head.bias": torch.cat([bias, bias.new_zeros(extra)])}
+    return list(range(len(old.dilations), len(new.dilations)))
 
 
 def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, progress: bool = True) -> Path:
@@ -222,24 +190,16 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
         grown = grown_blocks(init_cfg.net, mcfg.net)
         if grown is None or init_cfg.stft.n_fft != mcfg.stft.n_fft:
             raise ValueError(f"--init {init}: its network or n_fft differs from this config's (a config may only "
-                             "append temporal or frequency blocks); copy its [model] section into the config "
+                             "append temporal blocks); copy its [model] section into the config "
                              "to fine-tune it")
         if init_cfg.stft != mcfg.stft:
             print(f"[train] fine-tuning {init} from STFT {init_cfg.stft} to {mcfg.stft}", flush=True)
-        grown_state = grow_input_planes(state, init_cfg, mcfg)
-        if grown_state is not state:
-            print(f"[train] {init}: adding the noise-floor input ({mcfg.noise_floor_frames} frames), starting at zero",
-                  flush=True)
-        state = grow_filter_frames(grown_state, init_cfg, mcfg)
-        if state is not grown_state:
-            print(f"[train] {init}: the mask now reads {mcfg.filter_frames} frame(s) on each side, "
-                  "the new ones starting at zero", flush=True)
         try:
             missing, unexpected = model.load_state_dict(state, strict=False)
-        except RuntimeError as exc:  # a tensor of another shape: the inputs changed in a way we cannot grow
+        except RuntimeError as exc:  # a tensor of another shape: the inputs changed
             raise ValueError(f"--init {init}: weights do not fit this config's network ({exc})") from exc
-        new_blocks = [getattr(model.net, group)[i] for group, indices in grown.items() for i in indices]
-        new_names = {f"net.{group}.{i}." for group, indices in grown.items() for i in indices}
+        new_blocks = [model.net.temporal[i] for i in grown]
+        new_names = {f"net.temporal.{i}." for i in grown}
         stray = [k for k in missing if not any(k.startswith(n) for n in new_names)]
         if unexpected or stray:
             raise ValueError(f"--init {init}: weights do not match the network (missing {stray[:3]}, "

@@ -168,6 +168,28 @@ def test_checkpoint_schema_names_its_writer_and_what_it_left_out(tmp_path, capsy
     assert (meta["sigdenoise_version"], meta["format_version"], meta["defaulted"]) == (__version__, FORMAT_VERSION, [])
 
 
+def test_retired_settings_load_at_their_neutral_value_and_are_refused_when_used(tmp_path):
+    """Files written before the unused experiments left the code (the bundled ones among them) hold those
+    settings at the value that changed nothing: they load, silently and unchanged. A file that used one is
+    refused with the reason, not run without it."""
+    import warnings
+
+    from sigdenoise.checkpoint import CheckpointError
+    from sigdenoise.pipeline import load_model
+
+    def old_file(raw):
+        raw.update(wavelet_input=False, noise_floor_frames=0, filter_frames=0)
+        raw["net"].update(freq_dilations=[], recurrent=0, freq_fold=1)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = load_model(_tiny_with(tmp_path / "old.safetensors", config_edit=old_file), device="cpu")
+    assert model.metadata["defaulted"] == [] and not hasattr(model.config, "filter_frames")
+    used = _tiny_with(tmp_path / "used.safetensors", config_edit=lambda c: c.update(filter_frames=2))
+    with pytest.raises(CheckpointError, match="filter_frames.*taken out"):
+        load_model(used, device="cpu")
+
+
 @pytest.mark.parametrize("edit, field", [
     (dict(config_edit=lambda c: c["net"].update(channels=[100000] * 3)), "net.channels"),
     (dict(config_edit=lambda c: c["stft"].update(n_fft=2 ** 30)), "stft.n_fft"),

@@ -289,24 +289,6 @@ def test_model_with_mains_map_needs_and_uses_the_rate(tmp_path):
     assert out_1k.shape == x.shape and not np.allclose(out_1k, out_64)
 
 
-def test_model_with_wavelet_input_sees_a_classical_estimate_of_its_condition(tmp_path):
-    config = dataclasses.replace(make_tiny_config("sensor", 0), wavelet_input=True)
-    torch.manual_seed(0)
-    net = BridgeDenoiser(config)
-    assert net.net.stem.conv.in_channels == BridgeDenoiser.input_planes(config) == 6
-    with torch.no_grad():  # the two extra planes reach the output: zero their weights and it changes
-        _, noisy = _toy_batch(np.random.default_rng(0), n=2, length=2000)
-        y = net.eval().encode(noisy)
-        before = net(y, torch.ones(2), y)
-        net.net.stem.conv.weight[:, 4:] = 0
-        assert not torch.allclose(before, net(y, torch.ones(2), y))
-    save_checkpoint(tmp_path / "w.safetensors", net.state_dict(), config)
-    model = sigdenoise.load_model(tmp_path / "w.safetensors", device="cpu")
-    assert model.config.wavelet_input
-    x = np.sin(np.arange(3000) / 10.0)
-    assert model.denoise(x, sample_rate=100.0).shape == x.shape
-
-
 def test_a_models_default_strength_applies_when_a_call_names_none(tmp_path):
     from sigdenoise.cli import main as cli_main
 
@@ -367,20 +349,6 @@ def test_fallback_setting_reaches_denoise(tiny_checkpoints):
     np.testing.assert_allclose(model.denoise(x, sample_rate=100.0), x, atol=1e-6)
 
 
-def test_noise_floor_tracks_the_level_between_bursts():
-    from sigdenoise.diffusion import noise_floor
-
-    level = torch.full((1, 2, 40), 0.1)
-    level[..., 10:20] = 5.0  # a loud word over a steady floor
-    floor = noise_floor(level, 15)
-    assert floor.shape == level.shape
-    torch.testing.assert_close(floor[..., :8], level[..., :8])  # the edges use the frames there are
-    assert floor[..., 15].max() < 0.2  # mid-word, the window still reaches the pauses
-    assert torch.all(noise_floor(level, 1) >= 0.1)
-    with pytest.raises(ValueError, match="odd"):
-        dataclasses.replace(make_tiny_config(), noise_floor_frames=4)
-
-
 def test_speech_output_drops_the_dc_offset_a_sensor_output_keeps(tiny_model):
     import dataclasses
 
@@ -419,56 +387,3 @@ def test_shifts_average_placements_of_the_frame_grid_without_moving_the_signal(t
         tiny_model.denoise(y, sample_rate=16000, shifts=2, num_samples=4)
 
 
-def test_shift_frames_reads_the_neighbouring_frame_and_zero_past_the_edges():
-    from sigdenoise.diffusion import shift_frames
-
-    spec = torch.complex(torch.arange(1.0, 6.0), torch.zeros(5))[None, None]  # frames 1..5
-    assert shift_frames(spec, 1).real.flatten().tolist() == [2, 3, 4, 5, 0]
-    assert shift_frames(spec, -2).real.flatten().tolist() == [0, 0, 1, 2, 3]
-    assert shift_frames(spec, 7).abs().sum() == 0 and shift_frames(spec, 0) is spec
-
-
-def test_filter_frames_add_the_neighbouring_frames_through_their_own_masks():
-    config = dataclasses.replace(make_tiny_config(), mask_offset=1.0, filter_frames=2)
-    net = BridgeDenoiser(config).eval()
-    assert net.net.head.out_channels == BridgeDenoiser.output_planes(config) == 12
-    _, noisy = _toy_batch(np.random.default_rng(0), n=2, length=2000)
-    y = net.encode(noisy)
-    keep = y.shape[-2] - net.crop
-    with torch.no_grad():
-        torch.testing.assert_close(net(y, torch.ones(2), y)[..., :keep, :], y[..., :keep, :])  # zero head: pass-through
-        net.net.head.bias[7] = 0.5  # imaginary part of the mask on frame t + 1 (planes: -1, +1, -2, +2)
-        net.net.head.bias[8] = -1.0  # real part of the mask on frame t - 2
-        est = net(y, torch.ones(2), y)[..., :keep, :]
-    y = y[..., :keep, :]
-    expected = y + 0.5j * torch.cat([y[..., 1:], torch.zeros_like(y[..., :1])], -1)
-    expected = expected - torch.cat([torch.zeros_like(y[..., :2]), y[..., :-2]], -1)
-    torch.testing.assert_close(est, expected)
-    with pytest.raises(ValueError, match="filter_frames"):
-        dataclasses.replace(make_tiny_config(), filter_frames=-1)
-
-
-def test_freq_fold_runs_the_network_on_bin_pairs_and_hands_each_bin_its_own_planes(tmp_path):
-    config = dataclasses.replace(make_tiny_config(), mask_offset=1.0)
-    config = dataclasses.replace(config, net=dataclasses.replace(config.net, freq_fold=2))
-    net = BridgeDenoiser(config).eval()
-    assert net.net.stem.conv.in_channels == 2 * BridgeDenoiser.input_planes(config)
-    assert net.net.head.out_channels == 2 * BridgeDenoiser.output_planes(config)
-    planes = torch.randn(2, 5, 32, 3)
-    folded = net.net.fold(planes)
-    assert folded.shape == (2, 10, 16, 3)
-    torch.testing.assert_close(folded[:, 5 + 1, 4], planes[:, 1, 9])  # channel j*C + c: plane c of bin 2f + j
-    torch.testing.assert_close(net.net.unfold(folded), planes)
-    _, noisy = _toy_batch(np.random.default_rng(0), n=2, length=2000)
-    y = net.encode(noisy)
-    with torch.no_grad():
-        net.net.head.bias[4] = -1.0  # the real mask of the odd bins (head planes: even bins' M, R, then odd bins')
-        est = net(y, torch.ones(2), y)
-    torch.testing.assert_close(est[:, 0::2], y[:, 0::2])
-    torch.testing.assert_close(est[:, 1::2], torch.zeros_like(y[:, 1::2]))
-    path = tmp_path / "folded.safetensors"
-    save_checkpoint(path, net.state_dict(), config)
-    model = sigdenoise.load_model(path)
-    assert model.denoise(noisy[0].numpy(), sample_rate=16000).shape == (2000,)
-    with pytest.raises(ValueError, match="freq_fold"):
-        BridgeDenoiser(dataclasses.replace(config, net=dataclasses.replace(config.net, freq_fold=3)))

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from sigdenoise.preprocess import (
     NonFiniteError, StftConfig, compress, decompress, from_spec, istft, normalise, overlap_add, plan_chunks,
-    dwt_level, idwt_level, remove_dc, repair_nonfinite, resample, resampled_length, restore_level, split_chunks,
-    stft, to_spec, wavelet_shrink,
+    remove_dc, repair_nonfinite, resample, resampled_length, restore_level, split_chunks,
+    stft, to_spec,
 )
 
 RATES = [8000, 11025, 16000, 22050, 44100, 48000, 96000]
@@ -144,32 +144,3 @@ def test_nonfinite_all_nan_channel_refused():
         repair_nonfinite(np.full((1, 5), np.nan), repair=True)
 
 
-def test_dwt_level_is_orthogonal_and_inverts_exactly():
-    x = torch.randn(3, 64, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    approx, detail = dwt_level(x)
-    assert approx.shape == detail.shape == (3, 32)
-    torch.testing.assert_close(approx.pow(2).sum(-1) + detail.pow(2).sum(-1), x.pow(2).sum(-1))  # energy kept
-    torch.testing.assert_close(idwt_level(approx, detail), x)
-    # a constant has no detail: the high-pass filter sums to zero
-    assert dwt_level(torch.ones(1, 16, dtype=torch.float64))[1].abs().max() < 1e-12
-
-
-def test_wavelet_shrink_removes_white_noise_and_leaves_a_clean_smooth_trace():
-    rng = np.random.default_rng(0)
-    t = np.arange(4096)
-    clean = np.sin(2 * np.pi * t / 200) + 0.5 * np.sign(np.sin(2 * np.pi * t / 700))
-    noisy = clean + 0.3 * rng.standard_normal(t.size)
-
-    def snr(y):
-        return 10 * np.log10(np.var(clean) / np.mean((y - clean) ** 2))
-
-    shrunk = wavelet_shrink(torch.from_numpy(noisy)[None])[0].double().numpy()
-    assert snr(shrunk) > snr(noisy) + 8  # 9 dB in, ~19.5 out (skimage's BayesShrink: ~19.8)
-    smooth = np.sin(2 * np.pi * t / 300)
-    assert np.max(np.abs(wavelet_shrink(torch.from_numpy(smooth)[None])[0].numpy() - smooth)) < 1e-3
-
-
-@pytest.mark.parametrize("n", [1, 7, 8, 9, 33, 1000, 2049])
-def test_wavelet_shrink_keeps_any_length_and_shape(n):
-    x = torch.randn(2, 3, n)
-    assert wavelet_shrink(x).shape == x.shape

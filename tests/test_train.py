@@ -459,3 +459,13 @@ def test_a_stage_config_holds_only_its_changes_to_its_base(tmp_path):
     # the shipped stages load whole: every stage from the first up
     for path in sorted((Path(__file__).parent.parent / "configs").glob("speech*.toml")):
         assert load_train_config(path).model.task == "speech"
+    # a stage that starts from another's weights is written as that stage's changes: its base is the
+    # stage whose output it starts from
+    import tomllib
+
+    for path in sorted((Path(__file__).parent.parent / "configs").glob("*.toml")):
+        raw = tomllib.loads(path.read_text())
+        if load_train_config(path).init:
+            assert "base" in raw and set(raw.get("model", {})) <= {"default_strength", "edge_context_seconds"}, path.name
+            base = load_train_config(path.parent / raw["base"])
+            assert load_train_config(path).init == f"{base.out_dir}/model.safetensors", path.name

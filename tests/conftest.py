@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
+import torch
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -60,3 +62,17 @@ def tiny_model(tiny_checkpoints):
     import sigdenoise
 
     return sigdenoise.load_model(tiny_checkpoints / "speech.safetensors", device="cpu")
+
+
+def tiny_net(seed=0):
+    from sigdenoise.diffusion import BridgeDenoiser
+
+    torch.manual_seed(seed)
+    return BridgeDenoiser(make_tiny_config())
+
+
+def toy_batch(rng, n=8, length=4000):
+    t = np.arange(length) / 16000
+    clean = np.stack([0.05 * np.sin(2 * np.pi * rng.uniform(200, 900) * t) for _ in range(n)])
+    noisy = clean + 0.03 * rng.standard_normal(clean.shape)
+    return torch.tensor(clean, dtype=torch.float32), torch.tensor(noisy, dtype=torch.float32)

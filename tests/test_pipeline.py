@@ -9,14 +9,14 @@ import pytest
 import torch
 
 import sigdenoise
-from sigdenoise.checkpoint import read_metadata
+from sigdenoise.checkpoint import read_metadata, save_checkpoint
 from sigdenoise.diffusion import BridgeDenoiser
 from sigdenoise.options import AdviceError
 from sigdenoise.pipeline import DenoiseModel
-from sigdenoise.steps import carry_top_band
 from sigdenoise.sanity import output_warnings
+from sigdenoise.steps import carry_top_band
 
-from .conftest import make_tiny_config
+from .conftest import make_tiny_config, toy_batch
 
 RATES = [8000, 11025, 16000, 22050, 44100, 48000, 96000]
 
@@ -208,3 +208,187 @@ def test_a_progress_callback_does_not_change_the_draws(tiny_model):
     quiet = tiny_model.denoise(x, sample_rate=16000, steps=3)
     reported = tiny_model.denoise(x, sample_rate=16000, steps=3, progress=lambda f: None)
     np.testing.assert_allclose(reported, quiet, atol=1e-6)
+
+
+@pytest.mark.parametrize("rate", [8000, 11025, 22050, 44100, 48000])
+def test_denoise_any_rate(tiny_model, rate):
+    x = np.random.default_rng(1).standard_normal((2, rate)).astype(np.float64) * 0.1
+    y = tiny_model.denoise(x, sample_rate=rate, steps=1)
+    assert y.shape == x.shape and y.dtype == np.float64 and np.isfinite(y).all()
+
+
+def test_same_seed_same_output_and_strength_zero_is_identity(tiny_model):
+    x = np.random.default_rng(2).standard_normal(12000).astype(np.float32) * 0.1
+    a = tiny_model.denoise(x, sample_rate=16000, seed=5)
+    b = tiny_model.denoise(x, sample_rate=16000, seed=5)
+    c = tiny_model.denoise(x, sample_rate=16000, seed=6)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert np.allclose(tiny_model.denoise(x, sample_rate=16000, strength=0.0), x, atol=1e-6)
+
+
+def test_posterior_mean_and_std(tiny_model):
+    x = np.random.default_rng(3).standard_normal(8000).astype(np.float32) * 0.1
+    mean, std = tiny_model.denoise(x, sample_rate=16000, num_samples=4, return_std=True)
+    assert mean.shape == std.shape == x.shape and (std >= 0).all() and std.max() > 0
+
+
+def test_several_samples_never_run_the_deterministic_single_step(tiny_model):
+    x = np.random.default_rng(3).standard_normal(8000).astype(np.float32) * 0.1
+    one_step = dataclasses.replace(tiny_model.config, bridge=dataclasses.replace(tiny_model.config.bridge,
+                                                                                 default_steps=1))
+    model = sigdenoise.DenoiseModel(tiny_model.network, one_step, metadata=tiny_model.metadata, device="cpu")
+    assert model.resolve_steps(None) == 1 and model.resolve_steps(None, num_samples=4) == 2
+    _, std = model.denoise(x, sample_rate=16000, num_samples=4, return_std=True)
+    assert std.max() > 0
+    with pytest.raises(ValueError, match="steps >= 2"):
+        model.denoise(x, sample_rate=16000, steps=1, num_samples=4)
+
+
+def test_batch_of_equal_length_signals_matches_one_by_one(tiny_model):
+    x = np.random.default_rng(4).standard_normal((2, 1, 8000)).astype(np.float32) * 0.1
+    together = tiny_model.denoise(x, sample_rate=16000, eta=0.0)
+    alone = np.stack([tiny_model.denoise(row, sample_rate=16000, eta=0.0) for row in x])
+    assert np.allclose(together, alone, atol=1e-5)
+
+
+def test_bad_inputs_get_clear_errors(tiny_model):
+    with pytest.raises(ValueError, match="empty"):
+        tiny_model.denoise(np.zeros(0), sample_rate=16000)
+    with pytest.raises(ValueError, match="repair_nan=True"):
+        tiny_model.denoise(np.array([0.1, np.nan, 0.2] * 100), sample_rate=16000)
+    with pytest.raises(ValueError, match="sample_rate"):
+        tiny_model.denoise(np.zeros(100), sample_rate=0)
+    with pytest.raises(ValueError, match="shape"):
+        tiny_model.denoise(np.zeros((1, 1, 1, 100)), sample_rate=16000)
+    with pytest.raises(ValueError, match="strength"):
+        tiny_model.denoise(np.zeros(100), sample_rate=16000, strength=2)
+
+
+def test_nan_repair_returns_mask(tiny_model):
+    x = np.random.default_rng(6).standard_normal(4000) * 0.1
+    x[100:120] = np.nan
+    result = tiny_model.denoise_detailed(x, sample_rate=16000, repair_nan=True)
+    assert np.isfinite(result.mean).all() and result.repaired[100:120].all() and result.repaired.sum() == 20
+
+
+def test_silent_input_stays_silent(tiny_model):
+    assert np.array_equal(tiny_model.denoise(np.zeros(4000), sample_rate=16000), np.zeros(4000))
+
+
+def test_batch_norm_model_output_does_not_depend_on_batch_or_chunk_extent():
+    import dataclasses
+
+    config = dataclasses.replace(make_tiny_config(), net=dataclasses.replace(make_tiny_config().net, norm="batch"))
+    torch.manual_seed(0)
+    net = BridgeDenoiser(config)
+    with torch.no_grad():  # non-trivial running statistics, as after training
+        for buf in net.buffers():
+            if buf.dtype.is_floating_point:
+                buf.uniform_(0.5, 1.5)
+    net.eval()
+    _, noisy = toy_batch(np.random.default_rng(1), n=3, length=4000)
+    y = net.encode(noisy)
+    t = torch.ones(3)
+    whole = net(y, t, y)
+    assert torch.allclose(net(y[:1], t[:1], y[:1]), whole[:1], atol=1e-5)
+    # per-frame ops only within the receptive field: a longer context leaves frames far from the cut alone
+    part = net(y[..., :100], t, y[..., :100])
+    assert torch.allclose(part[..., :40], whole[..., :40], atol=1e-4)
+
+
+def test_a_models_default_strength_applies_when_a_call_names_none(tmp_path):
+    from sigdenoise.cli import main as cli_main
+
+    torch.manual_seed(0)
+    config = dataclasses.replace(make_tiny_config(), default_strength=0.5)
+    save_checkpoint(tmp_path / "half.safetensors", BridgeDenoiser(config).state_dict(), config)
+    model = sigdenoise.load_model(tmp_path / "half.safetensors", device="cpu")
+    x = np.random.default_rng(4).standard_normal(8000) * 0.1
+    full = model.denoise(x, sample_rate=16000, strength=1.0)
+    np.testing.assert_allclose(model.denoise(x, sample_rate=16000), 0.5 * full + 0.5 * x, atol=1e-6)
+    np.testing.assert_allclose(model.denoise(x, sample_rate=16000, strength=0.0), x, atol=1e-6)  # still overridable
+    with pytest.raises(ValueError, match="default_strength"):
+        dataclasses.replace(config, default_strength=1.5)
+    with pytest.raises(SystemExit):  # the command line refuses a strength outside [0, 1] before any work
+        cli_main(["denoise", str(tmp_path), "-o", str(tmp_path / "out"), "--strength", "1.5"])
+
+
+def test_remove_hum_false_hides_the_mains_lines_from_a_sensor_model(tmp_path, tiny_model):
+    torch.manual_seed(0)
+    config = dataclasses.replace(make_tiny_config("sensor", 0), mains_map_input=True)
+    save_checkpoint(tmp_path / "hum.safetensors", BridgeDenoiser(config).state_dict(), config)
+    model = sigdenoise.load_model(tmp_path / "hum.safetensors", device="cpu")
+    x = np.random.default_rng(6).standard_normal(2000)
+    removed = model.denoise(x, sample_rate=500.0, steps=1)
+    kept = model.denoise(x, sample_rate=500.0, steps=1, remove_hum=False)
+    assert not np.allclose(removed, kept)  # the network was told of no mains lines
+    # the same as a rate the map knows nothing of, whatever the true rate
+    np.testing.assert_allclose(kept, model.denoise(x, sample_rate=1234.5, steps=1, remove_hum=False), atol=1e-6)
+    voice = np.random.default_rng(7).standard_normal(8000) * 0.1  # a model without a mains map ignores it
+    np.testing.assert_array_equal(tiny_model.denoise(voice, sample_rate=16000, steps=1, remove_hum=False),
+                                  tiny_model.denoise(voice, sample_rate=16000, steps=1))
+
+
+def test_fallback_hands_back_chunks_the_model_barely_changed():
+    from sigdenoise.steps import FALLBACK_RAMP_DB, correction_db, fall_back_to_input
+
+    rng = np.random.default_rng(0)
+    x = 5.0 + np.sin(np.linspace(0, 60, 3000))[None]  # an offset must not count as signal
+    y = x.copy()
+    y[0, :800] += 0.3 * rng.standard_normal(800)  # a big correction in the first chunk (0-1000) only
+    y[0, 800:] += 1e-3 * rng.standard_normal(2200)  # the rest: far below -25 dB, model error
+    out = fall_back_to_input(x, y, (1000, 100), below_db=-25.0)  # chunks start every 900 samples
+    np.testing.assert_allclose(out[0, :900], y[0, :900])
+    np.testing.assert_allclose(out[0, 1000:], x[0, 1000:])
+    assert np.abs(np.diff(out[0, 850:1150])).max() < 4 * np.abs(np.diff(y[0, 850:1150])).max()  # crossfaded
+    # between the threshold and FALLBACK_RAMP_DB above it, input and estimate blend linearly
+    db = float(correction_db(torch.from_numpy(x[0, :1000]), torch.from_numpy(y[0, :1000])))
+    half = fall_back_to_input(x[:, :1000], y[:, :1000], (1000, 100), below_db=db - FALLBACK_RAMP_DB / 2)
+    np.testing.assert_allclose(half, (x[:, :1000] + y[:, :1000]) / 2)
+
+
+def test_fallback_setting_reaches_denoise(tiny_checkpoints):
+    model = sigdenoise.load_model("sensor", device="cpu")
+    x = np.sin(np.linspace(0, 40, 2000)) + 0.05 * np.random.default_rng(1).standard_normal(2000)
+    raw = model.denoise(x, sample_rate=100.0)
+    assert not np.allclose(raw, x)  # the untrained model does change its input
+    model.config = dataclasses.replace(model.config, fallback_below_db=100.0)  # every chunk falls back
+    np.testing.assert_allclose(model.denoise(x, sample_rate=100.0), x, atol=1e-6)
+
+
+def test_speech_output_drops_the_dc_offset_a_sensor_output_keeps(tiny_model):
+    import dataclasses
+
+    rng = np.random.default_rng(3)
+    x = 0.1 * rng.standard_normal(8000)
+    kept = tiny_model.with_config(dataclasses.replace(tiny_model.config, keep_offset=True))
+    dropped = tiny_model.with_config(dataclasses.replace(tiny_model.config, keep_offset=False))
+    # the offset leaves the network's input unchanged (it is removed first), so only the hand-back differs
+    np.testing.assert_allclose(kept.denoise(x + 0.3, sample_rate=16000, steps=1),
+                               dropped.denoise(x + 0.3, sample_rate=16000, steps=1) + np.mean(x + 0.3), atol=1e-6)
+    np.testing.assert_allclose(dropped.denoise(x + 0.3, sample_rate=16000, steps=1),
+                               dropped.denoise(x, sample_rate=16000, steps=1), atol=1e-6)
+    flat = np.full(4000, 0.25)  # a constant row is silence with an offset: handed back untouched either way
+    np.testing.assert_array_equal(dropped.denoise(flat, sample_rate=16000), flat)
+
+
+def test_shifts_average_placements_of_the_frame_grid_without_moving_the_signal(tiny_model):
+    # A network that passes its input through: every placement must come back aligned with the input.
+    config = dataclasses.replace(make_tiny_config(), mask_offset=1.0,
+                                 net=dataclasses.replace(make_tiny_config().net, norm="batch"))
+    passthrough = sigdenoise.DenoiseModel(BridgeDenoiser(config), config, device="cpu")
+    x = np.random.default_rng(0).standard_normal(5000).astype(np.float32)
+    for shifts in (1, 3, 16):
+        np.testing.assert_allclose(passthrough.denoise(x, sample_rate=16000, shifts=shifts), x, atol=1e-4)
+
+    # An untrained network: its frame-grid errors differ between placements, so the average differs.
+    y = 0.1 * np.sin(2 * np.pi * 440 * np.arange(4000) / 16000)
+    one = tiny_model.denoise(y, sample_rate=16000, seed=3)
+    assert np.array_equal(one, tiny_model.denoise(y, sample_rate=16000, seed=3, shifts=1))
+    two = tiny_model.denoise(y, sample_rate=16000, seed=3, shifts=2)
+    assert two.shape == y.shape and not np.allclose(one, two)
+    for bad in (0, tiny_model.config.stft.hop_length + 1, 1.5):
+        with pytest.raises(ValueError, match="shifts"):
+            tiny_model.denoise(y, sample_rate=16000, shifts=bad)
+    with pytest.raises(ValueError, match="understate"):  # averaged samples would narrow the calibrated band
+        tiny_model.denoise(y, sample_rate=16000, shifts=2, num_samples=4)

@@ -91,7 +91,7 @@ class ModelConfig:
     fallback_below_db: float | None = None
     # Hand the input's mean (its DC offset) back with the output. A sensor trace's offset is part of the
     # measurement; in a recording it is an inaudible defect, and speech configs drop it: handed back, it
-    # kept "noise-only" files with an offset at full level (benchmarks.speech.floors, session 13).
+    # kept "noise-only" files with an offset at full level (benchmarks.speech.floors).
     keep_offset: bool = True
 
     def __post_init__(self):

@@ -200,7 +200,7 @@ def test_launcher_reads_flags_and_environment(monkeypatch):
     assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
 
 
-# --------------------------------------------------------------------------- issue 34: what users hit first
+# --------------------------------------------------------------------------- what new users hit first
 def write_wide_csv(path, columns: int, rows: int, rate: float):
     """A log of ``columns`` noisy sines, values with 6 decimals (so a pass-through is exact)."""
     t = np.arange(rows) / rate

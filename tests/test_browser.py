@@ -199,7 +199,7 @@ def test_sensor_tab_plots_raw_denoised_and_band(page, tmp_path):
 
 
 def test_long_recording_keeps_no_noisy_tail(page, tmp_path):
-    """Issue 34: the last 0.25 s of a recording over ~4.5 s kept its noise (visible in the after-spectrogram)."""
+    """The last 0.25 s of a recording over ~4.5 s kept its noise (visible in the after-spectrogram)."""
     from sigdenoise.io import read_audio, write_audio
 
     sr = 16000

@@ -1,4 +1,4 @@
-"""How far issue #5's floor is from what any time-frequency mask could do, on the benchmark's own cases.
+"""How far the first sensor model's floor is from what any time-frequency mask could do, on the benchmark's own cases.
 
     python -m benchmarks.sensor.bounds [--results benchmarks/sensor/results.json] [--out benchmarks/sensor/bounds.md]
 
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
         "**best of all**: per case the best of sigdenoise, every classical filter and the untouched input. "
         f"**ideal Wiener mask**: per bin of a {N_FFT}-point, hop-{HOP} STFT the gain |C|²/(|C|²+|N|²) from the "
         "true clean and corruption spectra. All three choose with the clean trace in hand; no real system can.",
-        "", f"Issue #5's floor: {floor:.1f} dB on average (the classical oracle + 3) and ahead of the classical "
+        "", f"The first sensor model's floor: {floor:.1f} dB on average (the classical oracle + 3) and ahead of the classical "
         "oracle on every recipe.",
         "", "## Per recipe", "", table("recipe", "recipe"), "", "## Per held-out family", "",
         table("family", "family"), ""])

@@ -1,4 +1,4 @@
-"""One command: streaming against offline denoising, latency against quality, speed and memory (issue 32).
+"""One command: streaming against offline denoising, latency against quality, speed and memory.
 
     python -m benchmarks.stream.run [--out benchmarks/stream/results.md] [--clips 16] [--minutes 60]
 
@@ -280,7 +280,7 @@ def bench_memory(speech, sensor, minutes: float) -> dict:
 # --------------------------------------------------------------------------- report
 def report(results: dict, command: str) -> str:
     sp, rt, se, mem = results["speech"], results["realtime"], results["sensor"], results["memory"]
-    lines = ["# Streaming benchmark (issue 32)", "",
+    lines = ["# Streaming benchmark", "",
              f"`{command}` — {results['seconds']:.0f} s on {machine_line(results['machine'])}.", "",
              f"Models: speech `{results['speech_model']}`, sensor `{results['sensor_model']}`. One torch thread.", "",
              "## Speech: stream against offline, and latency against quality", "",

@@ -26,23 +26,8 @@ import numpy as np
 from sigdenoise.io import atomic_write
 
 from ..common import markdown_table
-from .run import SEED, build_cases, build_traces
+from .run import SEED, build_cases, build_traces, ideal_mask_output
 
-N_FFT, HOP = 126, 32
-
-
-def ideal_mask_output(clean: np.ndarray, noisy: np.ndarray) -> np.ndarray:
-    """The noisy trace (gaps interpolated) through the ideal Wiener mask of its own corruption."""
-    import torch
-
-    from sigdenoise.preprocess import istft, repair_nonfinite, stft
-
-    given, _ = repair_nonfinite(noisy, repair=True, name="benchmark input")
-    c_spec = stft(torch.from_numpy(clean), n_fft=N_FFT, hop_length=HOP)
-    x_spec = stft(torch.from_numpy(given), n_fft=N_FFT, hop_length=HOP)
-    c_power, n_power = c_spec.abs() ** 2, (x_spec - c_spec).abs() ** 2
-    mask = c_power / (c_power + n_power + 1e-30)
-    return istft(mask * x_spec, n_fft=N_FFT, hop_length=HOP, length=clean.size).numpy()
 
 
 def main(argv=None) -> int:
@@ -92,7 +77,7 @@ def main(argv=None) -> int:
         f"- cases: the {len(rows)} of `{run['command']}` (seed {seed}); sigdenoise: {run['sigdenoise']}", "",
         "Output SNR in dB, means over cases. **classical oracle**: per case the best classical filter. "
         "**best of all**: per case the best of sigdenoise, every classical filter and the untouched input. "
-        f"**ideal Wiener mask**: per bin of a {N_FFT}-point, hop-{HOP} STFT the gain |C|²/(|C|²+|N|²) from the "
+        "**ideal Wiener mask**: per bin of a 126-point, hop-32 STFT the gain |C|²/(|C|²+|N|²) from the "
         "true clean and corruption spectra. All three choose with the clean trace in hand; no real system can.",
         "", f"The first sensor model's floor: {floor:.1f} dB on average (the classical oracle + 3) and ahead of the classical "
         "oracle on every recipe.",

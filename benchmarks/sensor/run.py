@@ -1,6 +1,7 @@
 """One command: sigdenoise and classical sensor denoisers on held-out traces, every corruption recipe.
 
     python -m benchmarks.sensor.run [--model PATH] [--out benchmarks/sensor/results.md] [--traces N]
+    python -m benchmarks.sensor.run --snr -5 5      # the low-SNR part: benchmarks/sensor/low-snr.md
 
 Traces come only from the validation families (:func:`sigdenoise.sensor_data.is_sensor_validation`),
 each corrupted by every recipe in :data:`sigdenoise.sensor_data.RECIPES` with a fixed seed per
@@ -60,14 +61,16 @@ def build_traces(*, per_family: int, max_samples: int, seed: int, folder=None) -
     return traces
 
 
-def build_cases(traces: list[dict], *, seed: int) -> list[dict]:
-    """Every trace x every recipe, each corruption seeded by (seed, trace, recipe)."""
+def build_cases(traces: list[dict], *, seed: int, snr_db: tuple[float, float] | None = None) -> list[dict]:
+    """Every trace x every recipe, each corruption seeded by (seed, trace, recipe); ``snr_db`` replaces the
+    recipes' own SNR range (the low-SNR part draws from -5...5 dB)."""
     from sigdenoise.sensor_data import RECIPES
 
+    level = {} if snr_db is None else {"snr_db": tuple(snr_db)}
     cases = []
     for t, trace in enumerate(traces):
         for r, name in enumerate(RECIPES):
-            noisy = RECIPES[name](trace["clean"], np.random.default_rng([seed, t, r]), trace["sample_rate"])
+            noisy = RECIPES[name](trace["clean"], np.random.default_rng([seed, t, r]), trace["sample_rate"], **level)
             cases.append({"trace": t, "recipe": name, "noisy": noisy})
     return cases
 
@@ -128,6 +131,38 @@ SETTINGS = {
     "notch 50/60 Hz": "scipy.signal.iirnotch Q=30 at 50, 60 Hz and harmonics below Nyquist, filtfilt; "
                       "identity where the rate is 100 Hz or less",
 }
+
+
+# --------------------------------------------------------------------------- a reference no system reaches
+IDEAL_MASK = "ideal mask (clean known)"
+IDEAL_GRIDS = ((62, 16), (126, 32), (254, 64))  # (n_fft, hop): the sensor model's own grid, half and double
+
+
+def ideal_mask_output(clean: np.ndarray, noisy: np.ndarray, *, n_fft: int = 126, hop: int = 32) -> np.ndarray:
+    """The noisy trace (gaps interpolated) through the ideal Wiener mask of its own corruption: per STFT bin
+    the gain |C|^2 / (|C|^2 + |N|^2) from the true clean (C) and corruption (N) spectra."""
+    import torch
+
+    from sigdenoise.preprocess import istft, repair_nonfinite, stft
+
+    given, _ = repair_nonfinite(noisy, repair=True, name="benchmark input")
+    n_fft = min(n_fft, clean.size - (clean.size % 2 == 0) - 1)  # short traces: a grid that fits
+    hop = max(1, min(hop, n_fft // 4))
+    c_spec = stft(torch.from_numpy(clean), n_fft=n_fft, hop_length=hop)
+    x_spec = stft(torch.from_numpy(given), n_fft=n_fft, hop_length=hop)
+    c_power, n_power = c_spec.abs() ** 2, (x_spec - c_spec).abs() ** 2
+    mask = c_power / (c_power + n_power + 1e-30)
+    return istft(mask * x_spec, n_fft=n_fft, hop_length=hop, length=clean.size).numpy()
+
+
+def run_ideal_mask(traces, cases) -> list[dict]:
+    """Per case the best of the ideal masks on three STFT grids: the headroom a mask could reach."""
+    out = []
+    for case in cases:
+        clean = traces[case["trace"]]["clean"]
+        scored = [metrics(clean, ideal_mask_output(clean, case["noisy"], n_fft=n, hop=h)) for n, h in IDEAL_GRIDS]
+        out.append({**max(scored, key=lambda m: m["snr"]), "seconds": 0.0})
+    return out
 
 
 # --------------------------------------------------------------------------- metrics
@@ -248,7 +283,7 @@ def plot_typical_case(traces, cases, sig: list[dict], noisy: list[dict], *, mode
 def report(args, machine, traces, cases, results, sig_status, command) -> str:
     from sigdenoise.sensor_data import RECIPES, VALIDATION_SENSOR_GROUPS
 
-    methods = ["sigdenoise", *CLASSICAL, "best classical (oracle)"]
+    methods = ["sigdenoise", *CLASSICAL, "best classical (oracle)", *([IDEAL_MASK] if IDEAL_MASK in results else [])]
     families = sorted({t["family"] for t in traces})
     counts = {f: sum(t["family"] == f for t in traces) for f in families}
     seconds = sum(len(t["clean"]) / t["sample_rate"] for t in traces) * len(RECIPES)
@@ -263,7 +298,9 @@ def report(args, machine, traces, cases, results, sig_status, command) -> str:
         f"({', '.join(f'{f} ×{counts[f]}' for f in families)}); "
         f"held-out rule `sigdenoise.sensor_data.is_sensor_validation` (families {sorted(VALIDATION_SENSOR_GROUPS)}, "
         "none used in training)",
-        f"- cases: every trace × {len(RECIPES)} recipes ({', '.join(RECIPES)}) = {len(cases)}; seed {args.seed}",
+        f"- cases: every trace × {len(RECIPES)} recipes ({', '.join(RECIPES)}) = {len(cases)}; seed {args.seed}; "
+        + ("each recipe at its own SNR range" if args.snr is None else
+           f"every recipe's SNR drawn from {args.snr[0]:g}...{args.snr[1]:g} dB"),
         "",
         "Output SNR: 10·log10(Σ(c−c̄)² / Σ(y−c)²) against the clean trace c, in its own units (a DC error "
         "counts). SNR gain: output minus input SNR (input = the noisy trace, NaN gaps interpolated). NRMSE: "
@@ -272,7 +309,10 @@ def report(args, machine, traces, cases, results, sig_status, command) -> str:
         "± the half-width of a 95 % normal interval. **best classical** is an oracle: for each case the "
         "classical output with the highest SNR, chosen with the clean trace in hand. Time: wall-clock "
         "processing per system, µs per input sample, and real-time factor (processing s / signal s at the "
-        "traces' native rates).",
+        "traces' native rates)."
+        + (f" **{IDEAL_MASK}**: per case the best of the ideal Wiener masks (per-bin gain from the true clean and "
+           "corruption spectra) on three STFT grids (n_fft 62, 126, 254): the headroom a time-frequency mask "
+           "could reach with the answer in hand, not a system." if IDEAL_MASK in results else ""),
         "",
         "Classical settings (fixed, not tuned per trace): " + "; ".join(f"{k}: {v}" for k, v in SETTINGS.items()),
         "",
@@ -288,7 +328,7 @@ def report(args, machine, traces, cases, results, sig_status, command) -> str:
         snr = mean_ci([c["snr"] for c in r])
         gain = mean_ci([c["snr"] - n["snr"] for c, n in zip(r, results["noisy input"])])
         total = sum(c["seconds"] for c in r)
-        timing = ["–", "–"] if m in ("noisy input", "best classical (oracle)") else \
+        timing = ["–", "–"] if m in ("noisy input", "best classical (oracle)", IDEAL_MASK) else \
             [f"{1e6 * total / samples:.2f}", f"{total / seconds:.2e}"]
         rows.append([m, fmt(snr[0], 1, snr[1]), fmt(gain[0], 1, gain[1]), fmt(mean_ci([c["nrmse"] for c in r])[0], 3),
                      fmt(mean_ci([c["prd"] for c in r])[0], 2), *timing])
@@ -337,7 +377,11 @@ def report(args, machine, traces, cases, results, sig_status, command) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Sensor denoising benchmark: sigdenoise against classical filters.")
     ap.add_argument("--model", default="sensor", help="a sigdenoise model name or .safetensors path (default: sensor)")
-    ap.add_argument("--out", default="benchmarks/sensor/results.md", help="Markdown report; the JSON goes next to it")
+    ap.add_argument("--out", help="Markdown report; the JSON goes next to it (default benchmarks/sensor/results.md, "
+                                   "or low-snr.md with --snr)")
+    ap.add_argument("--snr", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                    help="draw every recipe's SNR from LOW...HIGH dB instead of its own range (the low-SNR part: -5 5)")
+    ap.add_argument("--no-ideal-mask", action="store_true", help="leave out the ideal-mask reference")
     ap.add_argument("--traces", type=int, default=8, help="clean traces per held-out family (default 8)")
     ap.add_argument("--max-samples", type=int, default=4096, help="longest trace window in samples (default 4096)")
     ap.add_argument("--num-samples", type=int, default=8, help="sigdenoise posterior samples (default 8)")
@@ -346,16 +390,20 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--plot", type=Path, help="also draw the median 'combined' case with its band to this PNG")
     args = ap.parse_args(argv)
+    if args.out is None:
+        args.out = "benchmarks/sensor/results.md" if args.snr is None else "benchmarks/sensor/low-snr.md"
     command = "python -m benchmarks.sensor.run " + " ".join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
 
     machine = machine_description()
     traces = build_traces(per_family=args.traces, max_samples=args.max_samples, seed=args.seed)
-    cases = build_cases(traces, seed=args.seed)
+    cases = build_cases(traces, seed=args.seed, snr_db=args.snr)
     print(f"[bench] {len(traces)} traces × recipes = {len(cases)} cases", flush=True)
     t0 = time.perf_counter()
     results: dict[str, list[dict] | None] = run_classical(traces, cases)
     print(f"[bench] classical filters: {time.perf_counter() - t0:.1f} s", flush=True)
+    if not args.no_ideal_mask:
+        results[IDEAL_MASK] = run_ideal_mask(traces, cases)
     if args.no_sigdenoise:
         sig, sig_status = None, "not run (--no-sigdenoise)"
     else:
@@ -376,7 +424,7 @@ def main(argv=None) -> int:
                  "start": traces[c["trace"]]["start"], "samples": len(traces[c["trace"]]["clean"]),
                  "sample_rate": traces[c["trace"]]["sample_rate"], "recipe": c["recipe"],
                  **{m: (None if r is None else r[i]) for m, r in results.items()}} for i, c in enumerate(cases)]
-    payload = {"command": command, "machine": machine, "seed": args.seed, "sigdenoise": sig_status,
+    payload = {"command": command, "machine": machine, "seed": args.seed, "snr_db": args.snr, "sigdenoise": sig_status,
                "classical_settings": SETTINGS, "cases": per_case}
     for path, content in ((out, text), (out.with_suffix(".json"), json.dumps(payload, indent=1))):
         atomic_write(path, lambda tmp, content=content: tmp.write_text(content))

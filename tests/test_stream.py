@@ -103,7 +103,7 @@ def test_cli_pipe(tiny_model_env, signal):
 
 def test_webui_live_mode(tiny_model_env, signal):
     pytest.importorskip("gradio")
-    from sigdenoise.webui import make_live_denoise
+    from sigdenoise.webui.voice import make_live_denoise
 
     live = make_live_denoise()
     state, played = None, 0

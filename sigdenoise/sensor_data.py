@@ -3,14 +3,13 @@
 The "prepare" side of the sensor model: :func:`sigdenoise.sources.prepare_sensor` writes
 real series (ECG, seismometers, accelerometers, appliance power/current, ...) at their
 native rate into a cache; :class:`SensorCorruptor` cuts segments from them and applies a
-factory-noise recipe from :data:`RECIPES`. The small readers for the formats those
-series ship in (mini-SEED Steim-2, sktime/aeon ``.ts``, UCR text, Daphnet CSV) live here too.
+factory-noise recipe from :data:`RECIPES`. The readers for the formats those series ship in
+live in :mod:`sigdenoise.sensor_formats`.
 """
 from __future__ import annotations
 
 import json
 import math
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -25,10 +24,11 @@ from .synth import coloured_noise
 # --------------------------------------------------------------------------- hold-out rule
 # Whole series families are held out, never parts of a record, so validation measures
 # traces of a kind the model never saw: a pressure sensor (pig CVP), a different
-# accelerometer set-up (Daphnet) and a second ECG (not MIT-BIH record 208).
+# accelerometer set-up (Daphnet), a second ECG (not MIT-BIH record 208), and two wide-band
+# families sampled far above the rest (bearing acoustic emission at 500 kHz, motor sound at 50 kHz).
 # The two seismometers recorded the same ground motion side by side: they stay together
 # (both train). The benchmark imports this same rule.
-VALIDATION_SENSOR_GROUPS = frozenset({"pigcvp", "daphnet", "ecg-pywt"})
+VALIDATION_SENSOR_GROUPS = frozenset({"pigcvp", "daphnet", "ecg-pywt", "bearing-ae", "motor-sound"})
 
 
 def is_sensor_validation(entry: dict) -> bool:
@@ -466,126 +466,3 @@ class SensorCorruptor:
         examples = [self.example_detailed(rng) for _ in range(size)]
         return (np.stack([e[0] for e in examples]), np.stack([e[1] for e in examples]),
                 np.array([float(e[2]["sample_rate"]) for e in examples]))
-
-
-# --------------------------------------------------------------------------- source formats
-def _steim2_differences(words: np.ndarray) -> tuple[list[int], int, int]:
-    """Decode Steim-2 frames ``[frames, 16]`` (uint32) into differences, X0 and Xn (SEED manual, App. B)."""
-    def signed(value: int, bits: int) -> int:
-        value &= (1 << bits) - 1
-        return value - (1 << bits) if value >> (bits - 1) else value
-
-    # (control code, dnib) -> (bits per difference, shifts of each difference)
-    layouts = {(1, None): (8, (24, 16, 8, 0)), (2, 1): (30, (0,)), (2, 2): (15, (15, 0)), (2, 3): (10, (20, 10, 0)),
-               (3, 0): (6, (24, 18, 12, 6, 0)), (3, 1): (5, (25, 20, 15, 10, 5, 0)),
-               (3, 2): (4, (24, 20, 16, 12, 8, 4, 0))}
-    diffs: list[int] = []
-    first = last = 0
-    for f, frame in enumerate(words.tolist()):
-        control = frame[0]
-        for i in range(1, 16):
-            code = (control >> (30 - 2 * i)) & 3
-            word = frame[i]
-            if f == 0 and i == 1:
-                first = signed(word, 32)
-                continue
-            if f == 0 and i == 2:
-                last = signed(word, 32)
-                continue
-            if code == 0:
-                continue
-            key = (1, None) if code == 1 else (code, word >> 30)
-            if key not in layouts:
-                raise ValueError(f"invalid Steim-2 word (control {code}, dnib {word >> 30})")
-            bits, shifts = layouts[key]
-            diffs.extend(signed(word >> s, bits) for s in shifts)
-    return diffs, first, last
-
-
-def _seed_rate(factor: int, multiplier: int) -> float:
-    """Sample rate from a SEED header's factor and multiplier (negative means 'divide by')."""
-    rate = float(factor) if factor > 0 else (-1.0 / factor if factor < 0 else 0.0)
-    return rate * multiplier if multiplier > 0 else (rate / -multiplier if multiplier < 0 else rate)
-
-
-def read_miniseed(blob: bytes) -> dict[str, tuple[np.ndarray, float]]:
-    """Steim-2 mini-SEED records -> ``{"NET.STA.LOC.CHA": (int64 samples, rate in Hz)}``.
-
-    Each record is checked against its own last-sample constant (Xn), so a misread fails
-    loudly. Records of one channel are joined in file order; other encodings raise.
-    """
-    out: dict[str, list] = {}
-    pos = 0
-    while pos + 48 <= len(blob):
-        header = blob[pos:pos + 48]
-        station, location, channel, network = (header[8:13].decode().strip(), header[13:15].decode().strip(),
-                                               header[15:18].decode().strip(), header[18:20].decode().strip())
-        count, factor, multiplier = struct.unpack(">Hhh", header[30:36])
-        data_offset, blockette = struct.unpack(">HH", header[44:48])
-        encoding, big_endian, length = None, True, None
-        while blockette:
-            kind, following = struct.unpack(">HH", blob[pos + blockette:pos + blockette + 4])
-            if kind == 1000:
-                encoding, order, power = blob[pos + blockette + 4:pos + blockette + 7]
-                big_endian, length = order == 1, 1 << power
-            blockette = following
-        if length is None:
-            raise ValueError(f"mini-SEED record at byte {pos} has no blockette 1000")
-        if encoding != 11:
-            raise ValueError(f"mini-SEED encoding {encoding} is not supported (only Steim-2, 11)")
-        rate = _seed_rate(factor, multiplier)
-        words = np.frombuffer(blob[pos + data_offset:pos + length], ">u4" if big_endian else "<u4")
-        words = words[:words.size // 16 * 16].reshape(-1, 16)
-        diffs, first, last = _steim2_differences(words)
-        samples = first + np.cumsum(np.array([0] + diffs[1:count], np.int64))
-        if samples.size != count or samples[-1] != last:
-            raise ValueError(f"mini-SEED record at byte {pos}: Steim-2 decode does not match its own checks")
-        out.setdefault(".".join((network, station, location, channel)), []).append((samples, float(rate)))
-        pos += length
-    return {key: (np.concatenate([s for s, _ in parts]), parts[0][1]) for key, parts in out.items()}
-
-
-def read_ts(text: str) -> list[np.ndarray]:
-    """sktime/aeon ``.ts`` text -> one ``[dimensions, length]`` float array per case (class label dropped)."""
-    cases = []
-    in_data = labelled = False
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        tag = line.lower().split()
-        if tag[0] in ("@classlabel", "@targetlabel"):
-            labelled = len(tag) > 1 and tag[1] == "true"
-        if tag[0] == "@data":
-            in_data = True
-            continue
-        if line.startswith("@") or not in_data:
-            continue
-        dims = line.split(":")
-        if labelled:
-            dims = dims[:-1]  # the last field is the class label (or regression target)
-        rows = [np.array([float(v) if v not in ("?", "NaN") else np.nan for v in d.split(",")]) for d in dims]
-        length = min(r.size for r in rows)
-        cases.append(np.stack([r[:length] for r in rows]))
-    return cases
-
-
-def read_ucr_txt(text: str) -> np.ndarray:
-    """UCR archive text (one case per line: label, then values) -> ``[cases, length]`` (labels dropped)."""
-    return np.array([[float(v) for v in line.split()[1:]] for line in text.splitlines() if line.strip()])
-
-
-def read_daphnet_csv(text: str) -> tuple[list[str], np.ndarray, float]:
-    """aeon's Daphnet CSV (timestamp, 9 accelerometer axes, is_anomaly) -> (axis names, ``[9, n]``, rate in Hz)."""
-    lines = text.strip().splitlines()
-    names = lines[0].split(",")[1:-1]
-    rows = [line.split(",") for line in lines[1:]]
-    data = np.array([[float(v) for v in r[1:-1]] for r in rows]).T
-
-    def seconds(stamp: str) -> float:
-        clock = stamp.split(" ")[1]
-        h, m, s = clock.split(":")
-        return int(h) * 3600 + int(m) * 60 + float(s)
-
-    span = seconds(rows[-1][0]) - seconds(rows[0][0])
-    return names, data, round((len(rows) - 1) / span, 1)

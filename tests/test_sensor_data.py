@@ -10,7 +10,8 @@ import pytest
 from sigdenoise.config import DataConfig
 from sigdenoise.preprocess import repair_nonfinite
 from sigdenoise.sensor_data import (RECIPES, SNR_DB, VALIDATION_SENSOR_GROUPS, SensorCorruptor, is_sensor_validation,
-                                    load_sensor_corpus, mains_hum, mirror_window, read_miniseed, read_ts)
+                                    load_sensor_corpus, mains_hum, mirror_window)
+from sigdenoise.sensor_formats import read_miniseed, read_ts
 
 RATES = (3.8e-7, 0.1, 10.0, 64.0, 360.0)
 
@@ -365,3 +366,47 @@ def test_broadband_synthetic_traces_reach_nyquist_and_leave_older_streams_alone(
     config = DataConfig(kind="sensor", segment_seconds=0.256, clean_dir=str(tmp_path), clean_input_prob=0.5)
     source = build_training_data(config, sample_rate=0, target_rms=0.01, split="validation")
     assert source.clean_prob == 0.5  # the config's clean-in share reaches the sensor corruptor
+
+
+def test_read_tradb_joins_a_continuous_channel_in_mv_and_refuses_gaps():
+    import sqlite3
+
+    from sigdenoise.sensor_formats import read_tradb
+
+    def tradb(times):
+        con = sqlite3.connect(":memory:")
+        con.execute('CREATE TABLE tr_data ("SetID" INTEGER PRIMARY KEY, "Time" INT, "ParamID" INT, "Chan" INT, '
+                    '"SampleRate" INT, "Samples" INT, "DataFormat" INT, "Data" BLOB)')
+        con.execute('CREATE TABLE tr_params ("ID" INTEGER PRIMARY KEY, "TR_mV" REAL)')
+        con.execute("CREATE TABLE tr_globalinfo (Key UNIQUE, Value)")
+        con.execute("INSERT INTO tr_params VALUES (2, 0.5)")
+        con.execute("INSERT INTO tr_globalinfo VALUES ('TimeBase', '10000000')")
+        for k, time in enumerate(times):  # blocks of 4 samples at 1 MHz: 40 ticks of 0.1 us apart
+            block = np.arange(4 * k, 4 * k + 4, dtype="<i2").tobytes()
+            con.execute("INSERT INTO tr_data (Time, ParamID, Chan, SampleRate, Samples, DataFormat, Data) "
+                        "VALUES (?, 2, 1, 1000000, 4, 0, ?)", (time, block))
+        con.commit()
+        return con.serialize()
+
+    values, rate = read_tradb(tradb([40, 0, 80]))  # the second block stored comes first in time
+    assert rate == 1e6 and values.tolist() == [0.5 * v for v in (4, 5, 6, 7, 0, 1, 2, 3, 8, 9, 10, 11)]
+    with pytest.raises(ValueError, match="gaps"):
+        read_tradb(tradb([0, 40, 100]))
+
+
+def test_read_numpy_pickle_builds_arrays_and_refuses_anything_else():
+    import os
+    import pickle
+
+    from sigdenoise.sensor_formats import read_numpy_pickle
+
+    data = {"fs": 50000, "sp_1": np.arange(5.0), "description": "motor"}
+    back = read_numpy_pickle(pickle.dumps(data))
+    assert back["fs"] == 50000 and back["sp_1"].tolist() == [0, 1, 2, 3, 4]
+
+    class Sneaky:
+        def __reduce__(self):
+            return (os.getcwd, ())
+
+    with pytest.raises(pickle.UnpicklingError, match="refused"):
+        read_numpy_pickle(pickle.dumps({"x": Sneaky()}))

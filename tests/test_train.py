@@ -466,6 +466,8 @@ def test_a_stage_config_holds_only_its_changes_to_its_base(tmp_path):
     for path in sorted((Path(__file__).parent.parent / "configs").glob("*.toml")):
         raw = tomllib.loads(path.read_text())
         if load_train_config(path).init:
-            assert "base" in raw and set(raw.get("model", {})) <= {"default_strength", "edge_context_seconds"}, path.name
+            model = raw.get("model", {})
+            assert "base" in raw and set(model) <= {"default_strength", "edge_context_seconds", "net"}, path.name
+            assert set(model.get("net", {})) <= {"dilations"}, path.name  # the one growth fine-tuning allows
             base = load_train_config(path.parent / raw["base"])
             assert load_train_config(path).init == f"{base.out_dir}/model.safetensors", path.name

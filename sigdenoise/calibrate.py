@@ -102,6 +102,9 @@ def calibrate(model_path: str | Path, out_path: str | Path, *, count: int = 256,
     for the model at ``model_path``, and write the calibrated copy to ``out_path``."""
 
     model = load_model(model_path, device="cpu")
+    # A freshly trained model offers no band (DenoiseModel.band_calibrated); here its spread is what is fitted.
+    model.metadata = {**model.metadata, "training": {**(model.metadata.get("training") or {}),
+                                                     "calibration": "being fitted"}}
     fallback, fallback_summary = model.config.fallback_below_db, None
     if model.config.task == "sensor" and fallback_windows > 0:
         fallback, fallback_summary = fit_fallback(

@@ -268,8 +268,14 @@ def test_calibration_fits_the_band_to_its_target_coverage(tmp_path):
 
     from .conftest import save_tiny_model
 
+    from sigdenoise.checkpoint import load_checkpoint, save_checkpoint
+
     write_cache(tmp_path / "cache")
-    raw = save_tiny_model(tmp_path / "raw.safetensors", "sensor", 0)
+    marked = save_tiny_model(tmp_path / "marked.safetensors", "sensor", 0)
+    state, config, _ = load_checkpoint(marked)
+    raw = tmp_path / "raw.safetensors"  # as training writes it: no calibration yet, so no band offered
+    save_checkpoint(raw, state, config, data={"kind": "tiny test model"}, training={"step": 1})
+    assert not sigdenoise.load_model(raw, device="cpu").band_calibrated
     out = tmp_path / "calibrated.safetensors"
     summary = calibrate(raw, out, count=12, num_samples=4, target=0.9, data_dir=tmp_path / "cache",
                         fallback_windows=3)

@@ -26,7 +26,7 @@ import numpy as np
 from sigdenoise.io import atomic_write
 
 from ..common import markdown_table
-from .run import SEED, build_cases, build_traces, ideal_mask_output
+from .run import IDEAL_MASK, SEED, build_cases, build_traces, ideal_mask_output
 
 
 
@@ -45,7 +45,7 @@ def main(argv=None) -> int:
         raise SystemExit(f"{args.results} holds {len(run['cases'])} cases, the default benchmark {len(cases)}: "
                          "rerun benchmarks.sensor.run with its defaults first")
     systems = [k for k in run["cases"][0] if isinstance(run["cases"][0][k], dict)]
-    classical = [k for k in systems if k not in ("noisy input", "sigdenoise", "best classical (oracle)")]
+    classical = [k for k in systems if k not in ("noisy input", "sigdenoise", "best classical (oracle)", IDEAL_MASK)]
     rows = []
     for case, stored in zip(cases, run["cases"]):
         trace = traces[case["trace"]]

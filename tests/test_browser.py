@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
-pytestmark = [pytest.mark.browser,
+pytestmark = [pytest.mark.browser, pytest.mark.slow,  # a real Chromium: seconds a test, so not in the quick set
               pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting'"),
               pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
 

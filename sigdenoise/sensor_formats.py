@@ -1,7 +1,8 @@
 """Readers for the file formats the sensor sources ship, all from bytes, none executing the file.
 
 mini-SEED (Steim-2), the UCR/UEA ``.ts`` and ``.txt`` archives, Daphnet's CSV, Vallen's ``.tradb``
-(SQLite with raw samples) and numpy arrays inside a pickle, read without unpickling.
+(SQLite with raw samples) and numpy arrays inside a pickle, through an unpickler that may build numpy
+arrays and nothing else.
 """
 from __future__ import annotations
 

@@ -19,11 +19,12 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from .config import ModelConfig, check_sampler_request, to_dict
 from .diffusion import BridgeDenoiser
+from .level import running_level, warmup_samples
 from .options import AdviceError
 from .paths import available_models, checkpoint_dir  # noqa: F401  (the public API names them here)
 from .preprocess import (find_nonfinite, overlap_add, plan_chunks, repair_nonfinite, resample, resampled_length,
                          split_chunks)
-from .sampling import sample_bridge
+from .sampling import PositionalNoise, sample_bridge
 from .steps import carry_top_band, check_rate, edge_span, fall_back_to_input
 from .stream import DenoiseStream
 
@@ -167,7 +168,7 @@ class DenoiseModel:
             mean_g, std_g = self._denoise_group(rows[start:start + per_group], sample_rate=sample_rate,
                                                 model_sr=model_sr, steps=steps, seed=seed, num_samples=num_samples,
                                                 network_rate=network_rate, eta=eta, shifts=shifts,
-                                                progress=report)
+                                                progress=report, first_row=start)
             if full_band:  # the model never saw the band above its Nyquist: hand it back at the model's top gain
                 mean_g = mean_g + carry_top_band(rows[start:start + per_group], mean_g, sample_rate=sample_rate,
                                                  model_sr=model_sr, stft=self.config.stft)
@@ -183,28 +184,30 @@ class DenoiseModel:
 
     def _denoise_group(self, rows: np.ndarray, *, sample_rate: float, model_sr: float, steps: int, seed: int,
                        num_samples: int, network_rate: float, eta: float, shifts: int,
-                       progress) -> tuple[np.ndarray, np.ndarray | None]:
-        """prepare -> sample -> restore for a few rows ``[R, T]``; returns mean and spread at the input rate."""
+                       progress, first_row: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+        """prepare -> sample -> restore for a few rows ``[R, T]`` (``first_row`` onwards of the signal's);
+        returns mean and spread at the input rate."""
         n = rows.shape[-1]
         edge = self.edge_context(sample_rate)
         if edge:  # the signal mirrored at either end, outside its level and offset: context for first and last words
             rows = np.pad(rows, ((0, 0), (edge, edge)), mode="reflect")
         at_model_rate = resample(rows, orig_sr=sample_rate, target_sr=model_sr)
-        inner = slice(*edge_span(at_model_rate.shape[-1], edge, orig_sr=sample_rate, target_sr=model_sr))
-        offset = at_model_rate[:, inner].mean(-1, keepdims=True, dtype=np.float64)
-        centred = at_model_rate - offset
-        restored_offset = offset if self.config.keep_offset else 0.0
-        level = np.sqrt(np.mean(centred[:, inner] ** 2, axis=-1, keepdims=True))
-        silent = level[:, 0] < 1e-9  # an all-zero (or constant) row passes through untouched
+        lead, stop = edge_span(at_model_rate.shape[-1], edge, orig_sr=sample_rate, target_sr=model_sr)
+        hop = self.config.stft.hop_length
+        # the running offset and level, as a stream sees them (sigdenoise.level)
+        offset, level = running_level(at_model_rate, hop=hop, warmup=warmup_samples(self.config.sample_rate, hop),
+                                      lead=lead, trail=at_model_rate.shape[-1] - stop)
+        silent = level < 1e-9  # all-zero (or constant) so far: passes through untouched
         gain = self.config.target_rms / np.maximum(level, 1e-9)
-        scaled = torch.from_numpy((centred * gain).astype(np.float32)).to(self.device)
-        del centred
+        scaled = torch.from_numpy(((at_model_rate - offset) * gain).astype(np.float32)).to(self.device)
+        restored_offset = offset if self.config.keep_offset else 0.0
+        del level
 
         mean = m2 = None
         for k in range(num_samples):  # running mean and variance (Welford): no stack of all samples
             report = None if progress is None else (lambda f, k=k: progress((k + f) / num_samples))
             sample = self._sample_rows(scaled, rate=network_rate, steps=steps, seed=seed + k, eta=eta,
-                                       shifts=shifts, progress=report)
+                                       shifts=shifts, progress=report, first_row=first_row)
             sample = sample.cpu().double().numpy() / gain + restored_offset
             if k == 0:
                 mean, m2 = sample, np.zeros_like(sample) if num_samples > 1 else None
@@ -231,16 +234,14 @@ class DenoiseModel:
 
     def stream(self, *, sample_rate: float, channels: int = 1, latency: float | None = None,
                steps: int | None = None, seed: int = 0, strength: float | None = None, num_samples: int = 1,
-               return_std: bool = False, remove_hum: bool = True, eta: float = 1.0, repair_nan: bool = False,
-               level: float | None = None):
+               return_std: bool = False, remove_hum: bool = True, eta: float = 1.0, repair_nan: bool = False):
         """A :class:`sigdenoise.stream.DenoiseStream`: ``process(chunk)`` returns the denoised samples
         ready so far, ``flush()`` the rest, ``latency`` the delay in seconds (default: 0.5 s for speech,
         2048 samples for rate-agnostic sensor models; lower means less look-ahead and less quality).
-        ``level``: the input's RMS where it is known ahead (else the running level of what has arrived).
         The other options are :meth:`denoise`'s."""
         return DenoiseStream(self, sample_rate=sample_rate, channels=channels, latency=latency, steps=steps,
                              seed=seed, strength=strength, num_samples=num_samples, return_std=return_std,
-                             remove_hum=remove_hum, eta=eta, repair_nan=repair_nan, level=level)
+                             remove_hum=remove_hum, eta=eta, repair_nan=repair_nan)
 
     def adapt(self, signals, *, sample_rate, minutes: float | None = None, keep_worse: bool = False,
               progress: Callable[[int, int, float], None] | None = None, **settings) -> "DenoiseModel":
@@ -306,26 +307,40 @@ class DenoiseModel:
         return int(self.config.chunk_seconds * sr), int(self.config.overlap_seconds * sr)
 
     def _sample_rows(self, rows: torch.Tensor, *, rate: float, steps: int, seed: int, eta: float, shifts: int,
-                     progress=None) -> torch.Tensor:
-        """Rows ``[R, T]`` at the model rate -> estimate, averaged over ``shifts`` placements of the frame grid."""
+                     progress=None, **where) -> torch.Tensor:
+        """Rows ``[R, T]`` at the model rate -> estimate, averaged over ``shifts`` placements of the frame grid;
+        ``where`` places the rows in the whole signal (:meth:`_sample_chunks`)."""
         total = None
         for k in range(shifts):
             delay = k * self.config.stft.hop_length // shifts
             report = None if progress is None else (lambda f, k=k: progress((k + f) / shifts))
             delayed = torch.nn.functional.pad(rows, (delay, 0)) if delay else rows  # pad copies, even by 0
             estimate = self._sample_chunks(delayed, rate=rate, steps=steps, seed=seed, eta=eta,
-                                           progress=report)[..., delay:]
+                                           progress=report, **where)[..., delay:]
             total = estimate if total is None else total.add_(estimate)
         return total / shifts if shifts > 1 else total
 
     def _sample_chunks(self, rows: torch.Tensor, *, rate: float, steps: int, seed: int, eta: float,
-                       progress=None) -> torch.Tensor:
+                       progress=None, first_row: int = 0, first_chunk: int = 0,
+                       window_in: tuple[int, int] | None = None) -> torch.Tensor:
+        """Rows ``[R, T]`` -> estimate, chunk by chunk. The sampler's noise is a function of (seed, row,
+        chunk, frame) (:class:`sigdenoise.sampling.PositionalNoise`), never of batch sizes or of how many
+        chunks follow: ``first_row`` and ``first_chunk`` place ``rows`` in the whole signal (a stream's
+        tail starts at a later chunk), and ``window_in`` = (chunk index, offset in samples) marks them as
+        one window inside that chunk (a stream's block), which then draws that chunk's noise."""
         chunk, overlap = self.chunk_samples()
-        plan = plan_chunks(rows.shape[-1], chunk=chunk, overlap=overlap)
+        if window_in is None:
+            plan = plan_chunks(rows.shape[-1], chunk=chunk, overlap=overlap)
+            noise = [PositionalNoise((seed, first_row + r, first_chunk + k))
+                     for r in range(rows.shape[0]) for k in range(plan.count)]
+        else:
+            plan = plan_chunks(rows.shape[-1], chunk=rows.shape[-1], overlap=0)
+            index, offset = window_in
+            hop = self.config.stft.hop_length
+            assert offset % hop == 0, "a window starts on its chunk's frame grid"
+            noise = [PositionalNoise((seed, first_row + r, index), offset // hop) for r in range(rows.shape[0])]
         chunks = split_chunks(rows, plan)  # [rows, count, chunk]
         flat = chunks.reshape(-1, plan.chunk)
-        # One generator per chunk: its draws do not depend on the batch size, which a progress callback changes.
-        generators = [torch.Generator(device=self.device).manual_seed(seed * 1_000_003 + i) for i in range(len(flat))]
         out = torch.empty_like(flat)
         use_amp = self.device.type == "cuda"
         # With a progress callback, at least ~8 reports per call, so a 30 s input does not sit at 0 %.
@@ -335,7 +350,7 @@ class DenoiseModel:
             with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
                 spec = self.network.encode(batch)
                 est = sample_bridge(self.network, spec, steps=steps, sigma_max=self.config.bridge.sigma_max,
-                                    eta=eta, generator=generators[start:start + size],
+                                    eta=eta, generator=noise[start:start + size],
                                     rate=torch.full((len(batch),), float(rate), device=self.device))
                 out[start:start + size] = self.network.decode(est.to(torch.complex64), plan.chunk)
             if progress is not None:

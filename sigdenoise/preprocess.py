@@ -160,10 +160,11 @@ def restore_level(x: Array, *, gain: Array) -> Array:
 class ChunkPlan:
     """Where chunks of ``chunk`` samples start in a signal of ``length`` samples.
 
-    Chunks advance by ``chunk - overlap``, except the last, which is moved back to end exactly at
-    ``length``: it overlaps its neighbour more, and no chunk ever holds padding. A chunk that ends in
-    zeros makes the network treat its real part differently (the bundled speech model left the last
-    0.25-0.5 s of long files noisy), so every chunk is cut from the signal itself.
+    Chunks start every ``chunk - overlap`` samples from 0, the last one too: a stream, which cannot
+    know where the signal will end, cuts the same chunks (on the same STFT frame grid) as the whole
+    signal does. The last chunk runs past the end into the signal mirrored there (:func:`split_chunks`),
+    never into zeros: a chunk that ends in zeros makes the network treat its real part differently
+    (the bundled speech model left the last 0.25-0.5 s of long files noisy).
     """
 
     length: int
@@ -182,11 +183,11 @@ class ChunkPlan:
 
     @property
     def starts(self) -> list[int]:
-        return [min(k * self.step, self.length - self.chunk) for k in range(self.count)]
+        return [k * self.step for k in range(self.count)]
 
     @property
     def padded_length(self) -> int:
-        return max(self.length, self.chunk)
+        return (self.count - 1) * self.step + self.chunk
 
 
 def plan_chunks(length: int, *, chunk: int, overlap: int) -> ChunkPlan:
@@ -199,10 +200,16 @@ def plan_chunks(length: int, *, chunk: int, overlap: int) -> ChunkPlan:
     return ChunkPlan(length=length, chunk=chunk, overlap=overlap)
 
 
-def split_chunks(x: torch.Tensor, plan: ChunkPlan) -> torch.Tensor:
-    """``Tensor[..., T] -> Tensor[..., count, chunk]`` (a copy; zero-padded only when T < chunk)."""
-    if x.shape[-1] < plan.chunk:
-        x = torch.nn.functional.pad(x, (0, plan.chunk - x.shape[-1]))
+def split_chunks(x: torch.Tensor, plan: ChunkPlan, *, pad: str = "reflect") -> torch.Tensor:
+    """``Tensor[..., T] -> Tensor[..., count, chunk]`` (a copy). Past the signal's end the last chunk
+    holds the signal mirrored there (``pad="reflect"``) or zeros (``"zeros"``: for masks); a signal
+    shorter than one chunk is one chunk of its own length."""
+    short = plan.padded_length - x.shape[-1]
+    if short > 0:
+        if pad == "reflect":  # mirrored as np.pad(mode="reflect") lays it: short < length here
+            x = torch.cat([x, x[..., -1 - short:-1].flip(-1)], dim=-1)
+        else:
+            x = torch.nn.functional.pad(x, (0, short))
     return torch.stack([x[..., s:s + plan.chunk] for s in plan.starts], dim=-2)
 
 
@@ -227,9 +234,8 @@ def overlap_add(chunks: torch.Tensor, plan: ChunkPlan) -> torch.Tensor:
     """Reassemble ``Tensor[..., count, chunk]``: crossfades at the seams, normalised so the weights
     at every sample sum to one.
 
-    Where chunks advance by the regular step, the fade-out of one chunk and the fade-in of the next
-    already sum to one; the last chunk, moved back to end at the signal's end, overlaps more, and the
-    normalisation keeps that stretch a true weighted mean. Identical chunks reassemble to the input.
+    The fade-out of one chunk and the fade-in of the next already sum to one; the normalisation keeps
+    every stretch a true weighted mean all the same. Identical chunks reassemble to the input.
     """
     lead = chunks.shape[:-2]
     size = chunks.shape[-1]

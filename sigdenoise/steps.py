@@ -57,7 +57,7 @@ def fall_back_to_input(noisy: np.ndarray, estimate: np.ndarray, chunking: tuple[
     plan = plan_chunks(noisy.shape[-1], chunk=chunk, overlap=overlap)
     x, y = torch.from_numpy(np.asarray(noisy, np.float64)), torch.from_numpy(np.asarray(estimate, np.float64))
     x_chunks, y_chunks = split_chunks(x, plan), split_chunks(y, plan)
-    valid = split_chunks(torch.ones_like(x), plan)
+    valid = split_chunks(torch.ones_like(x), plan, pad="zeros")
     keep = ((correction_db(x_chunks, y_chunks, valid) - below_db) / FALLBACK_RAMP_DB).clamp(0.0, 1.0)
     return (x + overlap_add(keep[..., None] * (y_chunks - x_chunks), plan)).numpy().astype(estimate.dtype)
 

@@ -5,7 +5,10 @@ The offline chunk plan (``DenoiseModel.denoise``: chunks of ``chunk_seconds`` cr
 a window of ``context`` past and ``lookahead`` future samples cut on the chunk's own STFT frame
 grid (the network's output moves with the grid: half a hop apart, two runs agree to only 13 dB),
 and blocks crossfade with the pipeline's raised-cosine ramp. ``flush`` denoises the last chunks
-exactly as offline. ``model.stream(...)`` (:meth:`sigdenoise.pipeline.DenoiseModel.stream`) builds one.
+exactly as offline. Offline and stream feed the network the same running offset and level
+(:mod:`sigdenoise.level`) and draw the same sampler noise at every frame
+(:class:`sigdenoise.sampling.PositionalNoise`), so they differ only where a block's window sees less
+context than its chunk. ``model.stream(...)`` (:meth:`sigdenoise.pipeline.DenoiseModel.stream`) builds one.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .level import RunningLevel, warmup_samples
 from .options import AdviceError
 from .preprocess import plan_chunks, resample, resampled_length
 from .steps import carry_top_band, check_rate, fall_back_to_input
@@ -25,7 +29,7 @@ from .steps import carry_top_band, check_rate, fall_back_to_input
 # rate-agnostic (sensor) models count their context in samples, so their latency does too.
 DEFAULT_LATENCY_SECONDS = 0.5
 DEFAULT_LATENCY_MODEL_SAMPLES = 2048  # rate-agnostic models: samples at the input's own rate
-BLOCK_SHARE = 0.4  # of the latency: the rest is look-ahead; shorter blocks cost more network calls per second
+BLOCK_SHARE = 0.25  # of the latency: the rest is look-ahead; shorter blocks cost more network calls per second
 RESAMPLING_MARGIN_SECONDS = 0.02  # input beyond a window's edges, so the resampler's edge never reaches it
 
 
@@ -101,17 +105,13 @@ class DenoiseStream:
     ``process(chunk)`` takes ``(time,)`` or ``(channels, time)`` samples (numpy or torch) and returns
     the denoised samples that are ready, in the same container and dtype (``(mean, std)`` with
     ``return_std``); ``flush()`` returns the rest. All outputs together have exactly the input's
-    length, delayed by at most :attr:`latency` seconds. The level and offset the network is fed are
-    those of everything received so far: the whole signal's, as offline, once the stream has run a while.
-    The network reads level (a 1 dB error changes the speech model's output by -27 dB), so where the
-    level is known ahead (``level``: the RMS, offset removed, at the model's rate; one, or one per
-    channel) the stream uses it.
+    length, delayed by at most :attr:`latency` seconds (the very first output also waits for the level's
+    warm-up, :data:`sigdenoise.level.WARMUP_SECONDS`, where the latency is shorter).
     """
 
     def __init__(self, model, *, sample_rate: float, channels: int = 1, latency: float | None = None,
                  steps: int | None = None, seed: int = 0, strength: float | None = None, num_samples: int = 1,
-                 return_std: bool = False, remove_hum: bool = True, eta: float = 1.0, repair_nan: bool = False,
-                 level: float | None = None):
+                 return_std: bool = False, remove_hum: bool = True, eta: float = 1.0, repair_nan: bool = False):
         if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
             raise AdviceError(f"channels must be a whole number >= 1, got {channels!r}")
         if return_std and num_samples < 2:
@@ -126,16 +126,6 @@ class DenoiseStream:
         self.steps = model.resolve_steps(steps, num_samples=num_samples, eta=eta)
         self.seed, self.num_samples, self.return_std, self.eta = seed, num_samples, return_std, eta
         self.repair_nan = repair_nan
-        if level is not None:  # one RMS for every channel, or one per channel
-            try:
-                values = np.asarray(level, dtype=float) if not isinstance(level, bool) else np.array(np.nan)
-            except (TypeError, ValueError):
-                values = np.array(np.nan)
-            if values.ndim > 1 or values.size not in (1, channels) or not np.all(np.isfinite(values) & (values > 0)):
-                raise AdviceError(f"level must be a positive RMS in the input's units (one, or one per channel), "
-                                  f"got {level!r}")
-            level = np.broadcast_to(values.reshape(-1, 1), (channels, 1)).copy()
-        self.level = level
         self.strength = model.config.default_strength if strength is None else float(strength)
         if not 0.0 <= self.strength <= 1.0:
             raise ValueError(f"strength must be within [0, 1], got {strength}")
@@ -165,11 +155,11 @@ class DenoiseStream:
         self._acc = np.zeros((channels, 0))  # weighted sums of outputs from self._emitted on
         self._acc_std = np.zeros((channels, 0))
         self._weight = np.zeros(0)
-        self._window_count = 0
-        self._counted = self._edge  # input samples whose level is in the running sums (the mirrors never are)
-        self._sum = np.zeros((channels, 1))
-        self._sum_sq = np.zeros((channels, 1))
-        self._count = 0
+        hop = model.config.stft.hop_length
+        self._level = RunningLevel(channels, hop=hop, warmup=warmup_samples(model.config.sample_rate, hop))
+        self._counted = self._edge  # input samples whose model-rate twins are in self._level (mirrors never are)
+        self._real_start = resampled_length(self._edge, orig_sr=self.sample_rate, target_sr=self.model_rate)
+        self._warm_input = self._to_input(self._real_start + self._level.warmup)  # the first window waits for it
         self._last_finite = np.zeros((channels, 1))
         self._like = None  # (is_torch, dtype, device, one_d) of the first chunk: outputs follow it
         self._closed = False
@@ -178,6 +168,13 @@ class DenoiseStream:
     def latency(self) -> float:
         """The delay in seconds from a sample's arrival to its output (not counting compute time)."""
         return self.plan.latency
+
+    @property
+    def startup(self) -> float:
+        """The longest the first output waits, in seconds: the latency, or the running level's warm-up
+        (plus the resampling margin) where that is longer."""
+        warm = (self._warm_input - self._edge + self.plan.margin) / self.sample_rate
+        return max(self.latency, warm)
 
     # ------------------------------------------------------------------ public
     def process(self, chunk):
@@ -197,7 +194,7 @@ class DenoiseStream:
         while True:
             self._plan_jobs()
             job = self._jobs[0]
-            if self._to_input(job.window[1]) + self.plan.margin > self._received:
+            if max(self._to_input(job.window[1]), self._warm_input) + self.plan.margin > self._received:
                 break
             self._jobs.pop(0)
             self._run_job(job)
@@ -211,9 +208,8 @@ class DenoiseStream:
     def flush(self):
         """Denoise what is left (no more input is coming) and return it; the stream is then closed.
 
-        The last offline chunks depend on where the signal ends (the last one is moved back to end
-        there), so what is left is denoised as :meth:`DenoiseModel.denoise` plans it, now with the
-        whole signal's level."""
+        The last offline chunk depends on where the signal ends (it holds the signal mirrored there),
+        so what is left is denoised as :meth:`DenoiseModel.denoise` denoises it."""
         if self._closed:
             raise RuntimeError("this stream was already flushed")
         self._closed = True
@@ -222,6 +218,8 @@ class DenoiseStream:
             if self._edge:
                 self._lay_mirrors()
             self._real_end = end
+            self._count_until(end)
+            self._level.end()
             self._run_tail()
         return self._take(end)
 
@@ -274,7 +272,7 @@ class DenoiseStream:
         return w
 
     def _run_job(self, job: _Job) -> None:
-        mean, std, start = self._denoise_span(*job.window)
+        mean, std, start = self._denoise_span(*job.window, chunk_start=job.chunk_start)
         a, b = self._to_input(job.keep[0]), self._to_input(job.keep[1])
         w = self._weights(job, (np.arange(a, b) + 0.5) / self.ratio - 0.5)
         self._add(a, mean[:, a - start:b - start] * w, None if std is None else std[:, a - start:b - start] * w, w)
@@ -284,15 +282,22 @@ class DenoiseStream:
         n_model = resampled_length(self._received, orig_sr=self.sample_rate, target_sr=self.model_rate)
         plan = plan_chunks(n_model, chunk=self.plan.chunk, overlap=self.plan.overlap)
         emitted = self._emitted / self.ratio
-        first = next(s for s in plan.starts if s + plan.chunk > emitted)
-        mean, std, start = self._denoise_span(first, n_model, whole=True)
+        k = next(k for k, s in enumerate(plan.starts) if s + plan.chunk > emitted)
+        # Offline's last chunk runs on into the signal mirrored at its end; planned alone, a stretch of
+        # under a chunk would be one short chunk instead. So start early enough to be over a chunk long.
+        while k and n_model - plan.starts[k] <= plan.chunk:
+            k -= 1
+        first = plan.starts[k]
+        mean, std, start = self._denoise_span(first, n_model, chunk_start=first, whole=True)
         a = self._emitted
         self._acc, self._acc_std = mean[:, a - start:], (np.zeros_like(mean) if std is None else std)[:, a - start:]
         self._weight = np.ones(self._acc.shape[-1])
 
     def _trim_buffer(self) -> None:
-        # Keep what the next job's window and the tail's first open chunk can still read.
-        oldest = min(min(job.window[0] for job in self._jobs), self._emitted / self.ratio - self.plan.chunk)
+        # Keep what the next job's window and the tail can still read.
+        # the tail (flush) may start up to two chunks before what is emitted (_run_tail)
+        oldest = min(min(job.window[0] for job in self._jobs), self._emitted / self.ratio - 2 * self.plan.chunk)
+        self._level.forget(int(oldest) - self._real_start)
         drop = max(0, self._to_input(oldest) - self.plan.margin) - self._buffer_start
         if drop > 0:
             self._buffer = self._buffer[:, drop:]
@@ -377,12 +382,31 @@ class DenoiseStream:
         return np.clip(np.rint(y), info.min, info.max).astype(dtype)
 
     # ------------------------------------------------------------------ prepare -> sample -> restore
-    def _denoise_span(self, start_m: int, end_m: int, *, whole: bool = False):
+    def _count_until(self, stop: int) -> None:
+        """Feed the running level the input before ``stop`` (input samples; the mirrors never count),
+        at the model's rate."""
+        stop = int(min(stop, self._real_end, self._received))
+        if stop <= self._counted:
+            return
+        if self._arrived:
+            self._buffer = np.concatenate([self._buffer, *self._arrived], axis=-1)
+            self._arrived = []
+        lo, hi = max(0, self._counted - self.plan.margin), min(self._received, stop + self.plan.margin)
+        at_model = resample(self._buffer[:, lo - self._buffer_start:hi - self._buffer_start].astype(np.float32),
+                            orig_sr=self.sample_rate, target_sr=self.model_rate)
+        first = resampled_length(self._counted - lo, orig_sr=self.sample_rate, target_sr=self.model_rate)
+        count = (resampled_length(stop, orig_sr=self.sample_rate, target_sr=self.model_rate)
+                 - resampled_length(self._counted, orig_sr=self.sample_rate, target_sr=self.model_rate))
+        self._level.add(at_model[:, first:first + count])
+        self._counted = stop
+
+    def _denoise_span(self, start_m: int, end_m: int, *, chunk_start: int, whole: bool = False):
         """Denoise model-rate samples ``[start_m, end_m)`` (read with a resampling margin either side)
-        as ``DenoiseModel._denoise_group`` does, but with the running offset and level; returns mean,
-        spread (or None) and the first input sample they cover. ``whole``: the span is a run of offline
-        chunks, planned as offline plans them; else one window."""
+        as ``DenoiseModel._denoise_group`` does; returns mean, spread (or None) and the first input sample
+        they cover. ``whole``: the span is a run of offline chunks from ``chunk_start`` on, planned as
+        offline plans them; else one window of the chunk that starts at ``chunk_start``."""
         model, config, margin = self.model, self.model.config, self.plan.margin
+        self._count_until(max(self._to_input(end_m), self._warm_input))
         if self._arrived:
             self._buffer = np.concatenate([self._buffer, *self._arrived], axis=-1)
             self._arrived = []
@@ -390,30 +414,20 @@ class DenoiseStream:
         lo, hi = max(0, start - margin), min(self._received, end + margin)
         rows = self._buffer[:, lo - self._buffer_start:hi - self._buffer_start]
         at_model = resample(rows.astype(np.float32), orig_sr=self.sample_rate, target_sr=self.model_rate)
-        real_hi = int(min(hi, self._real_end))
-        if real_hi > self._counted:  # running level and offset, as offline's, over all input so far
-            new = at_model[:, resampled_length(max(0, self._counted - lo), orig_sr=self.sample_rate,
-                                               target_sr=self.model_rate):
-                           resampled_length(real_hi - lo, orig_sr=self.sample_rate, target_sr=self.model_rate)]
-            self._sum += new.sum(-1, keepdims=True, dtype=np.float64)
-            self._sum_sq += np.square(new, dtype=np.float64).sum(-1, keepdims=True)
-            self._count += new.shape[-1]
-            self._counted = real_hi
         head = resampled_length(start - lo, orig_sr=self.sample_rate, target_sr=self.model_rate)
         span = at_model[:, head:head + (end_m - start_m)]
-        offset = self._sum / max(self._count, 1)
-        level = np.sqrt(np.maximum(self._sum_sq / max(self._count, 1) - offset ** 2, 0.0))
-        if self.level is not None:  # the caller knows the whole signal's level: offline's gain from the start
-            level = self.level
-        silent = level[:, 0] < 1e-9
+        offset, level = self._level.track(start_m - self._real_start, start_m - self._real_start + span.shape[-1])
+        silent = level < 1e-9
         gain = config.target_rms / np.maximum(level, 1e-9)
         scaled = torch.from_numpy(((span - offset) * gain).astype(np.float32)).to(model.device)
+        step = self.plan.chunk - self.plan.overlap
+        where = ({"first_chunk": chunk_start // step} if whole
+                 else {"window_in": (chunk_start // step, start_m - chunk_start)})
         mean = m2 = None
         for j in range(self.num_samples):  # as offline: running mean and variance over posterior samples
-            seed = self.seed + j + 7919 * self._window_count  # per window: chunk sizes never change the draws
             # a window lies inside one offline chunk, so it is never split; the tail is planned as offline
-            sample = model._sample_rows(scaled, rate=self.network_rate, steps=self.steps,
-                                        seed=self.seed + j if whole else seed, eta=self.eta, shifts=1)
+            sample = model._sample_rows(scaled, rate=self.network_rate, steps=self.steps, seed=self.seed + j,
+                                        eta=self.eta, shifts=1, **where)
             sample = sample.cpu().double().numpy() / gain + (offset if config.keep_offset else 0.0)
             if j == 0:
                 mean, m2 = sample, np.zeros_like(sample)
@@ -421,7 +435,6 @@ class DenoiseStream:
                 delta = sample - mean
                 mean = mean + delta / (j + 1)
                 m2 += delta * (sample - mean)
-        self._window_count += 1
         mean[silent] = span[silent]
         if config.fallback_below_db is not None:
             chunking = model.chunk_samples() if whole else (span.shape[-1], 0)
@@ -439,8 +452,8 @@ class DenoiseStream:
         if not self.return_std:
             return mean, None, start
         spread = np.zeros_like(full)
-        spread[:, head:head + m2.shape[-1]] = np.sqrt(m2 / self.num_samples) * config.uncertainty_scale
-        spread[silent] = 0.0
+        spread[:, head:head + m2.shape[-1]] = np.where(silent, 0.0, np.sqrt(m2 / self.num_samples)
+                                                       * config.uncertainty_scale)
         spread = resample(spread, orig_sr=self.model_rate, target_sr=self.sample_rate, length=hi - lo).clip(min=0)
         return mean, self.strength * spread[:, start - lo:end - lo], start
 

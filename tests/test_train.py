@@ -467,7 +467,10 @@ def test_a_stage_config_holds_only_its_changes_to_its_base(tmp_path):
         raw = tomllib.loads(path.read_text())
         if load_train_config(path).init:
             model = raw.get("model", {})
-            assert "base" in raw and set(model) <= {"default_strength", "edge_context_seconds", "net"}, path.name
+            # settings of how the weights are used, and the one growth fine-tuning allows
+            assert "base" in raw and set(model) <= {"default_strength", "edge_context_seconds", "bridge", "net"}, \
+                path.name
+            assert set(model.get("bridge", {})) <= {"default_steps"}, path.name
             assert set(model.get("net", {})) <= {"dilations"}, path.name  # the one growth fine-tuning allows
             base = load_train_config(path.parent / raw["base"])
             assert load_train_config(path).init == f"{base.out_dir}/model.safetensors", path.name

@@ -1,0 +1,110 @@
+"""The offset and level the network is fed: running statistics, one definition for offline and stream.
+
+The network reads level: scaling its input by 1 dB moves the speech model's output by about -25 dB.
+A stream can only match offline ``denoise`` if both scale every sample by the same number, and a
+stream cannot know a whole signal's RMS before it ends. So both use the running statistics of the
+signal so far: the samples of STFT hop ``k`` (counted from the signal's real start) are centred and
+scaled by the mean and RMS of the input before that hop, and never of fewer than its first
+``warmup`` samples (or all of it, when shorter). After a few seconds these settle on the whole
+signal's; they also follow a recording whose level changes, as a live gain control would.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+WARMUP_SECONDS = 0.25  # models with a rate of their own: the first estimate waits for this much input
+WARMUP_MODEL_SAMPLES = 1024  # rate-agnostic (sensor) models: half their default stream latency
+
+
+def warmup_samples(sample_rate: float, hop: int) -> int:
+    """The warm-up in model-rate samples, a whole number of hops; ``sample_rate`` 0 means rate-agnostic."""
+    n = WARMUP_SECONDS * sample_rate if sample_rate else WARMUP_MODEL_SAMPLES
+    return max(1, math.ceil(n / hop)) * hop
+
+
+class RunningLevel:
+    """Sums of a signal's samples and squares at every hop boundary, fed in order by :meth:`add`.
+
+    :meth:`track` gives the offset and RMS that apply to a stretch of positions (model-rate samples
+    from the real start; the mirrored edges lie before 0 and after the end). Prefix sums older than
+    :meth:`forget` allows are dropped, so a stream of any length holds a bounded amount.
+    """
+
+    def __init__(self, channels: int, *, hop: int, warmup: int):
+        self.hop, self.warmup = hop, warmup
+        self.count = 0  # samples added
+        self.final: int | None = None  # the signal's length, once it has ended
+        self._first_hop = 0  # self._sums[:, :, i] holds the prefix sums at hop boundary self._first_hop + i
+        self._sums = np.zeros((2, channels, 1))  # (sum, sum of squares), float64
+        self._tail = np.zeros((2, channels, 0))  # the samples of the current, unfinished hop
+
+    def add(self, x: np.ndarray) -> None:
+        """Append samples ``[channels, n]``."""
+        x = np.asarray(x, np.float64)
+        self.count += x.shape[-1]
+        pending = np.concatenate([self._tail, np.stack([x, x * x])], axis=-1)
+        whole = pending.shape[-1] // self.hop * self.hop
+        if whole:
+            per_hop = pending[..., :whole].reshape(*pending.shape[:2], -1, self.hop).sum(-1)
+            self._sums = np.concatenate([self._sums, self._sums[..., -1:] + np.cumsum(per_hop, axis=-1)], axis=-1)
+        self._tail = pending[..., whole:]
+
+    def end(self) -> None:
+        """No more samples: positions past the end take the statistics of the whole signal."""
+        self.final = self.count
+
+    def needs(self, stop: int) -> int:
+        """Samples that must have been added before :meth:`track` can serve positions up to ``stop``."""
+        last_hop_start = max(0, (stop - 1) // self.hop * self.hop)
+        return max(self.warmup, last_hop_start)
+
+    def _prefix(self, ends: np.ndarray) -> np.ndarray:
+        """Prefix sums ``[2, channels, len(ends)]`` at sample counts ``ends`` (hop boundaries, or the count)."""
+        out = np.empty((*self._sums.shape[:2], len(ends)))
+        on_grid = ends % self.hop == 0
+        idx = ends[on_grid] // self.hop - self._first_hop
+        if len(idx) and idx.min() < 0:
+            raise RuntimeError("level statistics asked for a stretch already forgotten")
+        out[..., on_grid] = self._sums[..., idx]
+        if not on_grid.all():  # only the signal's end, inside its last hop
+            assert np.all(ends[~on_grid] == self.count)
+            out[..., ~on_grid] = (self._sums[..., -1] + self._tail.sum(-1))[..., None]
+        return out
+
+    def track(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """Offset and RMS ``[channels, stop - start]`` for positions ``start..stop-1`` (float32: a
+        10-minute recording's per-sample tracks stay small)."""
+        first, last = math.floor(start / self.hop), math.floor((stop - 1) / self.hop)
+        hops = np.arange(first, last + 1)
+        ends = np.maximum(hops * self.hop, self.warmup)
+        limit = self.count if self.final is None else self.final
+        ends = np.minimum(ends, limit)
+        if self.final is None and np.any(ends < np.maximum(hops * self.hop, self.warmup)):
+            raise RuntimeError(f"level statistics need {self.needs(stop)} samples, have {self.count}")
+        sums = self._prefix(ends)
+        n = np.maximum(ends, 1)
+        mean = sums[0] / n
+        level = np.sqrt(np.maximum(sums[1] / n - mean ** 2, 0.0))
+        at = np.arange(start, stop) // self.hop - first  # each position's hop
+        return mean.astype(np.float32)[:, at], level.astype(np.float32)[:, at]
+
+    def forget(self, before: int) -> None:
+        """Drop prefix sums for positions before ``before`` (never the warm-up's)."""
+        keep_from = max(before, self.warmup) // self.hop - 1
+        drop = keep_from - self._first_hop
+        if drop > 0:
+            self._sums = self._sums[..., drop:]
+            self._first_hop += drop
+
+
+def running_level(x: np.ndarray, *, hop: int, warmup: int, lead: int = 0,
+                  trail: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Offline: offset and RMS per sample of ``x`` ``[channels, lead + n + trail]``, whose first ``lead``
+    and last ``trail`` samples are mirrored edges outside the statistics."""
+    n = x.shape[-1] - lead - trail
+    track = RunningLevel(x.shape[0], hop=hop, warmup=warmup)
+    track.add(x[:, lead:lead + n])
+    track.end()
+    return track.track(-lead, n + trail)

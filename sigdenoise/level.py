@@ -1,12 +1,15 @@
-"""The offset and level the network is fed: running statistics, one definition for offline and stream.
+"""The running offset and level a stream feeds the network.
 
 The network reads level: scaling its input by 1 dB moves the speech model's output by about -25 dB.
-A stream can only match offline ``denoise`` if both scale every sample by the same number, and a
-stream cannot know a whole signal's RMS before it ends. So both use the running statistics of the
-signal so far: the samples of STFT hop ``k`` (counted from the signal's real start) are centred and
-scaled by the mean and RMS of the input before that hop, and never of fewer than its first
-``warmup`` samples (or all of it, when shorter). After a few seconds these settle on the whole
-signal's; they also follow a recording whose level changes, as a live gain control would.
+Offline ``denoise`` centres and scales a signal by its whole mean and RMS; a stream cannot know those
+before the signal ends, so it uses the statistics of what has arrived: the samples of STFT hop ``k``
+(counted from the signal's real start) are centred and scaled by the mean and RMS of the input before
+that hop, and never of fewer than its first ``warmup`` samples (or all of it, when shorter). After a
+while at a steady level these settle on the whole signal's.
+
+Offline could use the same running statistics and match a stream exactly, but it would lose what the
+whole signal tells it: on the 80 unseen-source mixtures (3.5 s each) the speech model lost 0.9 dB
+SI-SDR and 0.05 PESQ that way, as a clip that opens with noise is scaled as if the noise were the voice.
 """
 from __future__ import annotations
 
@@ -74,8 +77,7 @@ class RunningLevel:
         return out
 
     def track(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """Offset and RMS ``[channels, stop - start]`` for positions ``start..stop-1`` (float32: a
-        10-minute recording's per-sample tracks stay small)."""
+        """Offset and RMS ``[channels, stop - start]`` (float64) for positions ``start..stop-1``."""
         first, last = math.floor(start / self.hop), math.floor((stop - 1) / self.hop)
         hops = np.arange(first, last + 1)
         ends = np.maximum(hops * self.hop, self.warmup)
@@ -88,7 +90,7 @@ class RunningLevel:
         mean = sums[0] / n
         level = np.sqrt(np.maximum(sums[1] / n - mean ** 2, 0.0))
         at = np.arange(start, stop) // self.hop - first  # each position's hop
-        return mean.astype(np.float32)[:, at], level.astype(np.float32)[:, at]
+        return mean[:, at], level[:, at]
 
     def forget(self, before: int) -> None:
         """Drop prefix sums for positions before ``before`` (never the warm-up's)."""
@@ -98,13 +100,3 @@ class RunningLevel:
             self._sums = self._sums[..., drop:]
             self._first_hop += drop
 
-
-def running_level(x: np.ndarray, *, hop: int, warmup: int, lead: int = 0,
-                  trail: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Offline: offset and RMS per sample of ``x`` ``[channels, lead + n + trail]``, whose first ``lead``
-    and last ``trail`` samples are mirrored edges outside the statistics."""
-    n = x.shape[-1] - lead - trail
-    track = RunningLevel(x.shape[0], hop=hop, warmup=warmup)
-    track.add(x[:, lead:lead + n])
-    track.end()
-    return track.track(-lead, n + trail)

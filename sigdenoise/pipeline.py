@@ -19,7 +19,6 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from .config import ModelConfig, check_sampler_request, to_dict
 from .diffusion import BridgeDenoiser
-from .level import running_level, warmup_samples
 from .options import AdviceError
 from .paths import available_models, checkpoint_dir  # noqa: F401  (the public API names them here)
 from .preprocess import (find_nonfinite, overlap_add, plan_chunks, repair_nonfinite, resample, resampled_length,
@@ -192,16 +191,15 @@ class DenoiseModel:
         if edge:  # the signal mirrored at either end, outside its level and offset: context for first and last words
             rows = np.pad(rows, ((0, 0), (edge, edge)), mode="reflect")
         at_model_rate = resample(rows, orig_sr=sample_rate, target_sr=model_sr)
-        lead, stop = edge_span(at_model_rate.shape[-1], edge, orig_sr=sample_rate, target_sr=model_sr)
-        hop = self.config.stft.hop_length
-        # the running offset and level, as a stream sees them (sigdenoise.level)
-        offset, level = running_level(at_model_rate, hop=hop, warmup=warmup_samples(self.config.sample_rate, hop),
-                                      lead=lead, trail=at_model_rate.shape[-1] - stop)
-        silent = level < 1e-9  # all-zero (or constant) so far: passes through untouched
-        gain = self.config.target_rms / np.maximum(level, 1e-9)
-        scaled = torch.from_numpy(((at_model_rate - offset) * gain).astype(np.float32)).to(self.device)
+        inner = slice(*edge_span(at_model_rate.shape[-1], edge, orig_sr=sample_rate, target_sr=model_sr))
+        offset = at_model_rate[:, inner].mean(-1, keepdims=True, dtype=np.float64)
+        centred = at_model_rate - offset
         restored_offset = offset if self.config.keep_offset else 0.0
-        del level
+        level = np.sqrt(np.mean(centred[:, inner] ** 2, axis=-1, keepdims=True))
+        silent = level[:, 0] < 1e-9  # an all-zero (or constant) row passes through untouched
+        gain = self.config.target_rms / np.maximum(level, 1e-9)
+        scaled = torch.from_numpy((centred * gain).astype(np.float32)).to(self.device)
+        del centred
 
         mean = m2 = None
         for k in range(num_samples):  # running mean and variance (Welford): no stack of all samples
@@ -234,14 +232,16 @@ class DenoiseModel:
 
     def stream(self, *, sample_rate: float, channels: int = 1, latency: float | None = None,
                steps: int | None = None, seed: int = 0, strength: float | None = None, num_samples: int = 1,
-               return_std: bool = False, remove_hum: bool = True, eta: float = 1.0, repair_nan: bool = False):
+               return_std: bool = False, remove_hum: bool = True, eta: float = 1.0, repair_nan: bool = False,
+               level: float | None = None):
         """A :class:`sigdenoise.stream.DenoiseStream`: ``process(chunk)`` returns the denoised samples
         ready so far, ``flush()`` the rest, ``latency`` the delay in seconds (default: 0.5 s for speech,
         2048 samples for rate-agnostic sensor models; lower means less look-ahead and less quality).
+        ``level``: the input's RMS where it is known ahead (else the running level of what has arrived).
         The other options are :meth:`denoise`'s."""
         return DenoiseStream(self, sample_rate=sample_rate, channels=channels, latency=latency, steps=steps,
                              seed=seed, strength=strength, num_samples=num_samples, return_std=return_std,
-                             remove_hum=remove_hum, eta=eta, repair_nan=repair_nan)
+                             remove_hum=remove_hum, eta=eta, repair_nan=repair_nan, level=level)
 
     def adapt(self, signals, *, sample_rate, minutes: float | None = None, keep_worse: bool = False,
               progress: Callable[[int, int, float], None] | None = None, **settings) -> "DenoiseModel":
@@ -329,14 +329,15 @@ class DenoiseModel:
         tail starts at a later chunk), and ``window_in`` = (chunk index, offset in samples) marks them as
         one window inside that chunk (a stream's block), which then draws that chunk's noise."""
         chunk, overlap = self.chunk_samples()
+        hop = self.config.stft.hop_length
         if window_in is None:
-            plan = plan_chunks(rows.shape[-1], chunk=chunk, overlap=overlap)
-            noise = [PositionalNoise((seed, first_row + r, first_chunk + k))
-                     for r in range(rows.shape[0]) for k in range(plan.count)]
+            plan = plan_chunks(rows.shape[-1], chunk=chunk, overlap=overlap, grid=hop)
+            # frames count from each chunk's regular start: the last chunk, moved back, starts before 0
+            noise = [PositionalNoise((seed, first_row + r, first_chunk + k), (start - plan.regular_start(k)) // hop)
+                     for r in range(rows.shape[0]) for k, start in enumerate(plan.starts)]
         else:
             plan = plan_chunks(rows.shape[-1], chunk=rows.shape[-1], overlap=0)
             index, offset = window_in
-            hop = self.config.stft.hop_length
             assert offset % hop == 0, "a window starts on its chunk's frame grid"
             noise = [PositionalNoise((seed, first_row + r, index), offset // hop) for r in range(rows.shape[0])]
         chunks = split_chunks(rows, plan)  # [rows, count, chunk]

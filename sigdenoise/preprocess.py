@@ -160,16 +160,20 @@ def restore_level(x: Array, *, gain: Array) -> Array:
 class ChunkPlan:
     """Where chunks of ``chunk`` samples start in a signal of ``length`` samples.
 
-    Chunks start every ``chunk - overlap`` samples from 0, the last one too: a stream, which cannot
-    know where the signal will end, cuts the same chunks (on the same STFT frame grid) as the whole
-    signal does. The last chunk runs past the end into the signal mirrored there (:func:`split_chunks`),
-    never into zeros: a chunk that ends in zeros makes the network treat its real part differently
-    (the bundled speech model left the last 0.25-0.5 s of long files noisy).
+    Chunks advance by ``chunk - overlap``, except the last, which is moved back towards the signal's
+    end, so that it holds the signal's own last samples with their context rather than padding (a chunk
+    that ends in padding makes the network treat its real part differently: the bundled speech model
+    left the last 0.25-0.5 s of long files noisy). It moves back by whole ``grid`` steps (the STFT hop),
+    keeping the frame grid of the regular chunk it stands in for, which is the grid a stream cuts its
+    blocks on before it knows where the signal ends; so it may run past the end by under one step, into
+    the signal mirrored there (:func:`split_chunks`). What it holds before its regular start is context
+    only (:func:`chunk_weights`).
     """
 
     length: int
     chunk: int
     overlap: int
+    grid: int = 1
 
     @property
     def step(self) -> int:
@@ -181,32 +185,41 @@ class ChunkPlan:
             return 1
         return 1 + math.ceil((self.length - self.chunk) / self.step)
 
+    def regular_start(self, k: int) -> int:
+        """Where chunk ``k`` would start had it not moved: its frame grid's origin."""
+        return k * self.step
+
     @property
     def starts(self) -> list[int]:
-        return [k * self.step for k in range(self.count)]
+        starts = [self.regular_start(k) for k in range(self.count)]
+        overhang = starts[-1] + self.chunk - self.length
+        if overhang > 0:
+            starts[-1] -= overhang // self.grid * self.grid
+        return starts
 
     @property
     def padded_length(self) -> int:
-        return (self.count - 1) * self.step + self.chunk
+        return self.starts[-1] + self.chunk
 
 
-def plan_chunks(length: int, *, chunk: int, overlap: int) -> ChunkPlan:
-    """Plan chunks of ``chunk`` samples overlapping by at least ``overlap`` samples."""
+def plan_chunks(length: int, *, chunk: int, overlap: int, grid: int = 1) -> ChunkPlan:
+    """Plan chunks of ``chunk`` samples overlapping by at least ``overlap`` samples, the last one moved
+    back by whole ``grid`` steps (:class:`ChunkPlan`)."""
     if not 0 <= 2 * overlap <= chunk or chunk < 1:
         # Beyond half a chunk, three chunks would overlap and the pairwise crossfades no longer sum to one.
         raise ValueError(f"need 0 <= overlap <= chunk / 2, got overlap={overlap}, chunk={chunk}")
     if length <= chunk:
         return ChunkPlan(length=length, chunk=max(length, 1), overlap=0)
-    return ChunkPlan(length=length, chunk=chunk, overlap=overlap)
+    return ChunkPlan(length=length, chunk=chunk, overlap=overlap, grid=grid)
 
 
 def split_chunks(x: torch.Tensor, plan: ChunkPlan, *, pad: str = "reflect") -> torch.Tensor:
-    """``Tensor[..., T] -> Tensor[..., count, chunk]`` (a copy). Past the signal's end the last chunk
-    holds the signal mirrored there (``pad="reflect"``) or zeros (``"zeros"``: for masks); a signal
-    shorter than one chunk is one chunk of its own length."""
+    """``Tensor[..., T] -> Tensor[..., count, chunk]`` (a copy). Past the signal's end (under one grid
+    step, or a short signal's one chunk) it holds the signal mirrored there (``pad="reflect"``) or zeros
+    (``"zeros"``: for masks, and for signals too short to mirror)."""
     short = plan.padded_length - x.shape[-1]
     if short > 0:
-        if pad == "reflect":  # mirrored as np.pad(mode="reflect") lays it: short < length here
+        if pad == "reflect" and short < x.shape[-1]:  # as np.pad(mode="reflect") lays it
             x = torch.cat([x, x[..., -1 - short:-1].flip(-1)], dim=-1)
         else:
             x = torch.nn.functional.pad(x, (0, short))
@@ -223,10 +236,16 @@ def chunk_weights(plan: ChunkPlan, *, dtype=torch.float32, device=None) -> torch
     """``[count, chunk]`` crossfade weights of :func:`overlap_add`, before normalisation: a
     raised-cosine ramp of ``overlap`` samples at every edge a chunk shares with a neighbour."""
     w = torch.ones(plan.count, plan.chunk, dtype=dtype, device=device)
-    if plan.count > 1 and plan.overlap:
-        ramp = _ramp(plan.overlap, dtype, device)
-        w[1:, :plan.overlap] *= ramp
-        w[:-1, -plan.overlap:] *= ramp.flip(0)
+    if plan.count > 1:
+        # The last chunk, moved back, weighs in from its regular start on, with the regular ramp: what it
+        # holds before that is context, so the crossfades are those of the regular grid (a stream's).
+        lead = plan.regular_start(plan.count - 1) - plan.starts[-1]
+        w[-1, :lead] = 0
+        if plan.overlap:
+            ramp = _ramp(plan.overlap, dtype, device)
+            w[1:-1, :plan.overlap] *= ramp
+            w[-1, lead:lead + plan.overlap] *= ramp
+            w[:-1, -plan.overlap:] *= ramp.flip(0)
     return w
 
 
@@ -234,8 +253,9 @@ def overlap_add(chunks: torch.Tensor, plan: ChunkPlan) -> torch.Tensor:
     """Reassemble ``Tensor[..., count, chunk]``: crossfades at the seams, normalised so the weights
     at every sample sum to one.
 
-    The fade-out of one chunk and the fade-in of the next already sum to one; the normalisation keeps
-    every stretch a true weighted mean all the same. Identical chunks reassemble to the input.
+    The fade-out of one chunk and the fade-in of the next already sum to one (the last chunk, moved
+    back, fades in at its regular start); the normalisation keeps every stretch a true weighted mean all
+    the same. Identical chunks reassemble to the input.
     """
     lead = chunks.shape[:-2]
     size = chunks.shape[-1]

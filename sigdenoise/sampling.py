@@ -22,7 +22,8 @@ def frame_noise(key: Sequence[int], first_frame: int, frames: int, bins: int) ->
     (counter-based Philox words, Box-Muller), so any stretch of frames reads the same draws."""
     per = -(-2 * bins // 4)  # Philox counters per frame: 4 words each, 2 words per complex value
     seed = np.random.SeedSequence([int(k) % 2 ** 64 for k in key]).generate_state(2, np.uint64)
-    words = np.random.Philox(key=seed, counter=first_frame * per).random_raw(frames * per * 4)
+    # frames before 0 (a chunk moved back before its regular start) sit just below 2**40 counters in
+    words = np.random.Philox(key=seed, counter=(first_frame + 2 ** 40) * per).random_raw(frames * per * 4)
     u = (words.reshape(frames, per * 4)[:, :2 * bins] >> np.uint64(11)) * 2.0 ** -53  # uniform in [0, 1)
     radius = np.sqrt(-2.0 * np.log1p(-u[:, :bins]))
     angle = 2.0 * np.pi * u[:, bins:]

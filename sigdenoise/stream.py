@@ -5,10 +5,11 @@ The offline chunk plan (``DenoiseModel.denoise``: chunks of ``chunk_seconds`` cr
 a window of ``context`` past and ``lookahead`` future samples cut on the chunk's own STFT frame
 grid (the network's output moves with the grid: half a hop apart, two runs agree to only 13 dB),
 and blocks crossfade with the pipeline's raised-cosine ramp. ``flush`` denoises the last chunks
-exactly as offline. Offline and stream feed the network the same running offset and level
-(:mod:`sigdenoise.level`) and draw the same sampler noise at every frame
-(:class:`sigdenoise.sampling.PositionalNoise`), so they differ only where a block's window sees less
-context than its chunk. ``model.stream(...)`` (:meth:`sigdenoise.pipeline.DenoiseModel.stream`) builds one.
+exactly as offline. Both draw the same sampler noise at every frame
+(:class:`sigdenoise.sampling.PositionalNoise`) and cut the same chunks, so they differ where a block's
+window sees less context than its chunk, and in the level the network is fed: offline knows the whole
+signal's, a stream the running one (:mod:`sigdenoise.level`) unless told (``level``).
+``model.stream(...)`` (:meth:`sigdenoise.pipeline.DenoiseModel.stream`) builds one.
 """
 from __future__ import annotations
 
@@ -106,12 +107,17 @@ class DenoiseStream:
     the denoised samples that are ready, in the same container and dtype (``(mean, std)`` with
     ``return_std``); ``flush()`` returns the rest. All outputs together have exactly the input's
     length, delayed by at most :attr:`latency` seconds (the very first output also waits for the level's
-    warm-up, :data:`sigdenoise.level.WARMUP_SECONDS`, where the latency is shorter).
+    warm-up, :data:`sigdenoise.level.WARMUP_SECONDS`, where the latency is shorter). The level and offset
+    the network is fed are those of everything received so far: the whole signal's, as offline, once
+    the stream has run a while at a steady level. The network reads level (a 1 dB error moves the
+    speech model's output by about -25 dB), so where the level is known ahead (``level``: the RMS,
+    offset removed, at the model's rate; one, or one per channel) the stream uses it.
     """
 
     def __init__(self, model, *, sample_rate: float, channels: int = 1, latency: float | None = None,
                  steps: int | None = None, seed: int = 0, strength: float | None = None, num_samples: int = 1,
-                 return_std: bool = False, remove_hum: bool = True, eta: float = 1.0, repair_nan: bool = False):
+                 return_std: bool = False, remove_hum: bool = True, eta: float = 1.0, repair_nan: bool = False,
+                 level: float | None = None):
         if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
             raise AdviceError(f"channels must be a whole number >= 1, got {channels!r}")
         if return_std and num_samples < 2:
@@ -126,6 +132,16 @@ class DenoiseStream:
         self.steps = model.resolve_steps(steps, num_samples=num_samples, eta=eta)
         self.seed, self.num_samples, self.return_std, self.eta = seed, num_samples, return_std, eta
         self.repair_nan = repair_nan
+        if level is not None:  # one RMS for every channel, or one per channel
+            try:
+                values = np.asarray(level, dtype=float) if not isinstance(level, bool) else np.array(np.nan)
+            except (TypeError, ValueError):
+                values = np.array(np.nan)
+            if values.ndim > 1 or values.size not in (1, channels) or not np.all(np.isfinite(values) & (values > 0)):
+                raise AdviceError(f"level must be a positive RMS in the input's units (one, or one per channel), "
+                                  f"got {level!r}")
+            level = np.broadcast_to(values.reshape(-1, 1), (channels, 1)).copy()
+        self.level = level
         self.strength = model.config.default_strength if strength is None else float(strength)
         if not 0.0 <= self.strength <= 1.0:
             raise ValueError(f"strength must be within [0, 1], got {strength}")
@@ -208,8 +224,8 @@ class DenoiseStream:
     def flush(self):
         """Denoise what is left (no more input is coming) and return it; the stream is then closed.
 
-        The last offline chunk depends on where the signal ends (it holds the signal mirrored there),
-        so what is left is denoised as :meth:`DenoiseModel.denoise` denoises it."""
+        The last offline chunk depends on where the signal ends (it is moved back to end there), so
+        what is left is denoised as :meth:`DenoiseModel.denoise` denoises it."""
         if self._closed:
             raise RuntimeError("this stream was already flushed")
         self._closed = True
@@ -280,14 +296,14 @@ class DenoiseStream:
     def _run_tail(self) -> None:
         """Everything from the first offline chunk still open to the end, as offline denoises it."""
         n_model = resampled_length(self._received, orig_sr=self.sample_rate, target_sr=self.model_rate)
-        plan = plan_chunks(n_model, chunk=self.plan.chunk, overlap=self.plan.overlap)
+        plan = plan_chunks(n_model, chunk=self.plan.chunk, overlap=self.plan.overlap, grid=self.plan.hop)
         emitted = self._emitted / self.ratio
         k = next(k for k, s in enumerate(plan.starts) if s + plan.chunk > emitted)
-        # Offline's last chunk runs on into the signal mirrored at its end; planned alone, a stretch of
-        # under a chunk would be one short chunk instead. So start early enough to be over a chunk long.
-        while k and n_model - plan.starts[k] <= plan.chunk:
+        # Planned alone, a stretch of under a chunk would be one short chunk rather than offline's last
+        # chunk moved back: start at a regular chunk far enough back to be over a chunk long.
+        while k and n_model - plan.regular_start(k) <= plan.chunk:
             k -= 1
-        first = plan.starts[k]
+        first = plan.regular_start(k)
         mean, std, start = self._denoise_span(first, n_model, chunk_start=first, whole=True)
         a = self._emitted
         self._acc, self._acc_std = mean[:, a - start:], (np.zeros_like(mean) if std is None else std)[:, a - start:]
@@ -417,6 +433,8 @@ class DenoiseStream:
         head = resampled_length(start - lo, orig_sr=self.sample_rate, target_sr=self.model_rate)
         span = at_model[:, head:head + (end_m - start_m)]
         offset, level = self._level.track(start_m - self._real_start, start_m - self._real_start + span.shape[-1])
+        if self.level is not None:  # the caller knows the whole signal's level: offline's gain from the start
+            level = np.broadcast_to(self.level, level.shape)
         silent = level < 1e-9
         gain = config.target_rms / np.maximum(level, 1e-9)
         scaled = torch.from_numpy(((span - offset) * gain).astype(np.float32)).to(model.device)

@@ -108,16 +108,34 @@ def test_normalise_and_restore():
 
 
 @settings(max_examples=30, deadline=None)
-@given(n=st.integers(1, 20000), chunk=st.integers(64, 4000), frac=st.floats(0.0, 0.5))
-def test_chunks_reassemble_without_seam(n, chunk, frac):
+@given(n=st.integers(1, 20000), chunk=st.integers(64, 4000), frac=st.floats(0.0, 0.5), grid=st.integers(1, 64))
+def test_chunks_reassemble_without_seam(n, chunk, frac, grid):
     overlap = int(chunk * frac)
     x = torch.from_numpy(np.random.default_rng(n).standard_normal((2, n)))
-    plan = plan_chunks(n, chunk=chunk, overlap=overlap)
+    plan = plan_chunks(n, chunk=chunk, overlap=overlap, grid=grid)
+    if plan.count > 1:  # the last chunk moves back on its own frame grid, into under one step of mirror
+        assert (plan.regular_start(plan.count - 1) - plan.starts[-1]) % grid == 0
+        assert 0 <= plan.padded_length - n < grid
     chunks = split_chunks(x, plan)
     assert chunks.shape[-2:] == (plan.count, plan.chunk)
     y = overlap_add(chunks, plan)
     assert y.shape == x.shape
     assert torch.max(torch.abs(y - x)) < 1e-6
+
+
+def test_chunk_weights_follow_the_regular_grid_up_to_the_end():
+    # a stream cuts its blocks on the regular grid before it knows where the signal ends: whatever the
+    # length, every sample's weights come from the chunks that hold it on that grid
+    from sigdenoise.preprocess import chunk_weights
+
+    for n in (2600, 2601, 3000, 3511):
+        plan = plan_chunks(n, chunk=1000, overlap=200, grid=16)
+        w = chunk_weights(plan, dtype=torch.float64)
+        total = torch.zeros(plan.padded_length, dtype=torch.float64)
+        for k, start in enumerate(plan.starts):
+            total[start:start + plan.chunk] += w[k]
+            assert torch.all(w[k, :plan.regular_start(k) - start] == 0)  # before its regular start: context only
+        assert torch.allclose(total[:n], torch.ones(n, dtype=torch.float64))
 
 
 def test_plan_chunks_rejects_overlap_larger_than_chunk():

@@ -1,6 +1,7 @@
 """The sampler: pinned numbers for a fixed network and seed."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -25,3 +26,17 @@ def test_sampling_loop_matches_stored_numbers():
 # Written once from the test above (tiny net, torch.manual_seed(0)); a change here means the
 # network, the bridge or the sampler changed behaviour.
 STORED_SAMPLING_SUMMARY = [0.7507814764976501, 1756.855712890625, 0.359358549118042]
+
+
+def test_positional_noise_depends_only_on_key_and_frame():
+    from sigdenoise.sampling import PositionalNoise, frame_noise
+
+    whole = frame_noise((0, 1, 2, 1), -3, 40, 5)  # frames -3..36 of one row's second step
+    assert whole.shape == (5, 40) and whole.dtype == torch.complex64
+    np.testing.assert_array_equal(frame_noise((0, 1, 2, 1), 10, 7, 5).numpy(), whole[:, 13:20].numpy())
+    assert not torch.equal(frame_noise((0, 1, 3, 1), -3, 40, 5), whole)  # another chunk, other noise
+    big = frame_noise((7,), 0, 4000, 64)
+    assert abs(big.real.var().item() - 0.5) < 0.02 and abs(big.imag.var().item() - 0.5) < 0.02
+    assert abs(big.mean().item()) < 0.02
+    window = PositionalNoise((0, 1, 2), 10).draw(1, (5, 7))
+    np.testing.assert_array_equal(window.numpy(), whole[:, 13:20].numpy())

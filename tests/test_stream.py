@@ -59,15 +59,21 @@ def snr_db(reference, estimate) -> float:
 
 
 def test_latency_and_matches_offline(tiny_model, signal):
-    # The same running level, the same chunk grid and the same sampler noise at every frame: the
-    # stream differs from offline only where its windows see less context than offline's chunks.
+    # Given offline's level, a stream cuts the same chunks on the same frame grid and draws the same
+    # sampler noise at every frame: it differs from offline only where its windows see less context
+    # than offline's chunks, and the tiny network reads less than 0.25 s gives them.
     x = signal * np.linspace(0.2, 3.0, signal.size, dtype=np.float32)  # a level that keeps changing
     offline = tiny_model.denoise(x, sample_rate=16000, steps=2)  # eta 1: fresh noise at the second step
-    stream = tiny_model.stream(sample_rate=16000, latency=0.25, steps=2)
-    assert stream.latency == pytest.approx(0.25, abs=2 / 16000)
-    # the tiny network reads less context than 0.25 s gives its windows: offline to float rounding
-    assert snr_db(offline, feed(stream, x, lambda k: 320)) > 90
     assert snr_db(offline, tiny_model.denoise(x, sample_rate=16000, steps=2, seed=1)) < 60  # the noise matters
+    stream = tiny_model.stream(sample_rate=16000, latency=0.25, steps=2, level=float(x.std()))
+    assert stream.latency == pytest.approx(0.25, abs=2 / 16000)
+    assert snr_db(offline, feed(stream, x, lambda k: 320)) > 50  # the running offset differs a little
+    # unaided, a stream knows only the level so far: far off while it ramps, offline's once it is steady
+    unaided = feed(tiny_model.stream(sample_rate=16000, latency=0.25, steps=2), x, lambda k: 320)
+    assert snr_db(offline[:8000], unaided[:8000]) < 10
+    steady = tiny_model.denoise(signal, sample_rate=16000, steps=2)
+    y = feed(tiny_model.stream(sample_rate=16000, latency=0.25, steps=2), signal, lambda k: 320)
+    assert snr_db(steady[-8000:], y[-8000:]) > 40
 
 
 def test_multichannel_torch_and_resampled(tiny_model, signal):
@@ -128,7 +134,8 @@ def test_webui_live_mode(tiny_model_env, signal):
 def test_bad_options_are_refused(tiny_model):
     from sigdenoise.options import AdviceError
 
-    for kwargs in ({"latency": 0.001}, {"latency": float("nan")}, {"channels": 0}, {"return_std": True}):
+    for kwargs in ({"latency": 0.001}, {"latency": float("nan")}, {"level": -1.0}, {"level": [1.0, 2.0]},
+                   {"channels": 0}, {"return_std": True}):
         with pytest.raises(AdviceError):
             tiny_model.stream(sample_rate=16000, **kwargs)
     with pytest.raises(ValueError):

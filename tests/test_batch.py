@@ -137,7 +137,7 @@ def test_every_format_round_trips_through_the_batch(tiny_model_env, tmp_path):
 
 def test_uncertainty_writes_std_beside_the_values(tiny_model_env, tmp_path):
     wav = _wav(tmp_path / "in" / "a.wav", 0.5)
-    csv = _csv(tmp_path / "in" / "b.csv", rows=500, nan_at=(3,))
+    _csv(tmp_path / "in" / "b.csv", rows=500, nan_at=(3,))
     npz = tmp_path / "in" / "c.npz"
     write_sensor_log(npz, SensorLog(np.random.default_rng(0).standard_normal((2, 400)), 100.0, ["u", "v"]))
     summary = _run([tmp_path / "in"], tmp_path / "out", uncertainty=3)

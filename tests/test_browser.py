@@ -6,7 +6,6 @@ Needs ``scripts/install_browser.sh`` (apt chromium) and the ``[app]`` + ``[dev]`
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 from pathlib import Path
 from urllib.parse import urlparse

@@ -84,7 +84,7 @@ def main(argv=None) -> int:
                               generator=torch.Generator().manual_seed(0), rate=torch.full((y.shape[0],), float(RATE)))
         return model.decode(x, n)
 
-    print(f"| split | speaker group | minutes | gain, white 5 dB | gain, real noise 5 dB | pass-through SI-SDR |")
+    print("| split | speaker group | minutes | gain, white 5 dB | gain, real noise 5 dB | pass-through SI-SDR |")
     print("|---|---|---|---|---|---|")
     for split, source in splits.items():
         for group, stream in sorted(source.speech.items()):

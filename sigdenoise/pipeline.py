@@ -233,15 +233,17 @@ class DenoiseModel:
     def stream(self, *, sample_rate: float, channels: int = 1, latency: float | None = None,
                steps: int | None = None, seed: int = 0, strength: float | None = None, num_samples: int = 1,
                return_std: bool = False, remove_hum: bool = True, eta: float = 1.0, repair_nan: bool = False,
-               level: float | None = None):
+               level: float | None = None, offset: float | None = None):
         """A :class:`sigdenoise.stream.DenoiseStream`: ``process(chunk)`` returns the denoised samples
         ready so far, ``flush()`` the rest, ``latency`` the delay in seconds (default: 0.5 s for speech,
         2048 samples for rate-agnostic sensor models; lower means less look-ahead and less quality).
-        ``level``: the input's RMS where it is known ahead (else the running level of what has arrived).
+        ``level`` and ``offset``: the input's RMS and mean where they are known ahead (else the running
+        ones of what has arrived).
         The other options are :meth:`denoise`'s."""
         return DenoiseStream(self, sample_rate=sample_rate, channels=channels, latency=latency, steps=steps,
                              seed=seed, strength=strength, num_samples=num_samples, return_std=return_std,
-                             remove_hum=remove_hum, eta=eta, repair_nan=repair_nan, level=level)
+                             remove_hum=remove_hum, eta=eta, repair_nan=repair_nan, level=level,
+                             offset=offset)
 
     def adapt(self, signals, *, sample_rate, minutes: float | None = None, keep_worse: bool = False,
               progress: Callable[[int, int, float], None] | None = None, **settings) -> "DenoiseModel":

@@ -114,13 +114,15 @@ class DenoiseStream:
     the network is fed are those of everything received so far: the whole signal's, as offline, once
     the stream has run a while at a steady level. The network reads level (a 1 dB error moves the
     speech model's output by about -25 dB), so where the level is known ahead (``level``: the RMS,
-    offset removed, at the model's rate; one, or one per channel) the stream uses it.
+    offset removed, at the model's rate; one, or one per channel) the stream uses it, and the same for
+    the mean (``offset``), which a sensor model's output carries. Given both, a stream differs from
+    offline only where its windows see less context than offline's chunks.
     """
 
     def __init__(self, model, *, sample_rate: float, channels: int = 1, latency: float | None = None,
                  steps: int | None = None, seed: int = 0, strength: float | None = None, num_samples: int = 1,
                  return_std: bool = False, remove_hum: bool = True, eta: float = 1.0, repair_nan: bool = False,
-                 level: float | None = None):
+                 level: float | None = None, offset: float | None = None):
         if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
             raise AdviceError(f"channels must be a whole number >= 1, got {channels!r}")
         if return_std and num_samples < 2:
@@ -135,16 +137,8 @@ class DenoiseStream:
         self.steps = model.resolve_steps(steps, num_samples=num_samples, eta=eta)
         self.seed, self.num_samples, self.return_std, self.eta = seed, num_samples, return_std, eta
         self.repair_nan = repair_nan
-        if level is not None:  # one RMS for every channel, or one per channel
-            try:
-                values = np.asarray(level, dtype=float) if not isinstance(level, bool) else np.array(np.nan)
-            except (TypeError, ValueError):
-                values = np.array(np.nan)
-            if values.ndim > 1 or values.size not in (1, channels) or not np.all(np.isfinite(values) & (values > 0)):
-                raise AdviceError(f"level must be a positive RMS in the input's units (one, or one per channel), "
-                                  f"got {level!r}")
-            level = np.broadcast_to(values.reshape(-1, 1), (channels, 1)).copy()
-        self.level = level
+        self.level = _per_channel(level, channels, "level", "a positive RMS", positive=True)
+        self.offset = _per_channel(offset, channels, "offset", "a mean")
         self.strength = model.config.default_strength if strength is None else float(strength)
         if not 0.0 <= self.strength <= 1.0:
             raise ValueError(f"strength must be within [0, 1], got {strength}")
@@ -438,6 +432,8 @@ class DenoiseStream:
         offset, level = self._level.track(start_m - self._real_start, start_m - self._real_start + span.shape[-1])
         if self.level is not None:  # the caller knows the whole signal's level: offline's gain from the start
             level = np.broadcast_to(self.level, level.shape)
+        if self.offset is not None:  # and its mean: offline's offset from the start
+            offset = np.broadcast_to(self.offset, offset.shape)
         silent = level < 1e-9
         gain = config.target_rms / np.maximum(level, 1e-9)
         scaled = torch.from_numpy(((span - offset) * gain).astype(np.float32)).to(model.device)
@@ -477,6 +473,20 @@ class DenoiseStream:
                                                        * config.uncertainty_scale)
         spread = resample(spread, orig_sr=self.model_rate, target_sr=self.sample_rate, length=hi - lo).clip(min=0)
         return mean, self.strength * spread[:, start - lo:end - lo], start
+
+
+def _per_channel(value, channels: int, name: str, what: str, *, positive: bool = False) -> np.ndarray | None:
+    """A statistic known ahead: one for every channel or one per channel -> ``[channels, 1]`` (None stays None)."""
+    if value is None:
+        return None
+    try:
+        values = np.asarray(value, dtype=float) if not isinstance(value, bool) else np.array(np.nan)
+    except (TypeError, ValueError):
+        values = np.array(np.nan)
+    valid = np.isfinite(values) & (values > 0) if positive else np.isfinite(values)
+    if values.ndim > 1 or values.size not in (1, channels) or not np.all(valid):
+        raise AdviceError(f"{name} must be {what} in the input's units (one, or one per channel), got {value!r}")
+    return np.broadcast_to(values.reshape(-1, 1), (channels, 1)).copy()
 
 
 # --------------------------------------------------------------------------- pipes

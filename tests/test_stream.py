@@ -65,9 +65,11 @@ def test_latency_and_matches_offline(tiny_model, signal):
     x = signal * np.linspace(0.2, 3.0, signal.size, dtype=np.float32)  # a level that keeps changing
     offline = tiny_model.denoise(x, sample_rate=16000, steps=2)  # eta 1: fresh noise at the second step
     assert snr_db(offline, tiny_model.denoise(x, sample_rate=16000, steps=2, seed=1)) < 60  # the noise matters
-    stream = tiny_model.stream(sample_rate=16000, latency=0.25, steps=2, level=float(x.std()))
+    stream = tiny_model.stream(sample_rate=16000, latency=0.25, steps=2, level=float(x.std()), offset=float(x.mean()))
     assert stream.latency == pytest.approx(0.25, abs=2 / 16000)
-    assert snr_db(offline, feed(stream, x, lambda k: 320)) > 50  # the running offset differs a little
+    assert snr_db(offline, feed(stream, x, lambda k: 320)) > 90
+    level_only = tiny_model.stream(sample_rate=16000, latency=0.25, steps=2, level=float(x.std()))
+    assert snr_db(offline, feed(level_only, x, lambda k: 320)) > 50  # the running offset differs a little
     # unaided, a stream knows only the level so far: far off while it ramps, offline's once it is steady
     unaided = feed(tiny_model.stream(sample_rate=16000, latency=0.25, steps=2), x, lambda k: 320)
     assert snr_db(offline[:8000], unaided[:8000]) < 10
@@ -135,7 +137,7 @@ def test_bad_options_are_refused(tiny_model):
     from sigdenoise.options import AdviceError
 
     for kwargs in ({"latency": 0.001}, {"latency": float("nan")}, {"level": -1.0}, {"level": [1.0, 2.0]},
-                   {"channels": 0}, {"return_std": True}):
+                   {"offset": float("nan")}, {"offset": [0.0, 1.0]}, {"channels": 0}, {"return_std": True}):
         with pytest.raises(AdviceError):
             tiny_model.stream(sample_rate=16000, **kwargs)
     with pytest.raises(ValueError):

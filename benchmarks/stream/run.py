@@ -208,12 +208,15 @@ def bench_sensor(model, count: int, samples: int) -> dict:
         if case["clean"] is not None:
             row["input_snr_db"] = snr_db(case["clean"], x)
             row["offline_snr_db"] = snr_db(case["clean"], offline)
-        runs = [(2048, kind) for kind in ("10ms", "20ms", "random")] + [(n, "20ms") for n in SENSOR_LATENCY_SAMPLES
-                                                                        if n != 2048]
-        for n, kind in runs:
-            stream = model.stream(sample_rate=rate, channels=x.shape[0], latency=n / rate)
+        runs = [(2048, kind, False) for kind in ("10ms", "20ms", "random")] + [
+            (n, "20ms", False) for n in SENSOR_LATENCY_SAMPLES if n != 2048] + [(2048, "20ms", True)]
+        for n, kind, known in runs:
+            # known: the whole trace's mean and RMS given ahead (offset=, level=), as offline has them
+            stats = {"offset": x.mean(-1), "level": x.std(-1)} if known else {}
+            stream = model.stream(sample_rate=rate, channels=x.shape[0], latency=n / rate, **stats)
             y, _, _ = run_stream(stream, x, chunk_sizes(kind, rate))
-            run = {"latency_samples": n, "latency_s": stream.latency, "chunks": kind,
+            run = {"latency_samples": n, "latency_s": stream.latency, "chunks": kind + (", mean and RMS given" if known
+                                                                                      else ""),
                    "snr_vs_offline_db": snr_db(offline, y)}
             if case["clean"] is not None:
                 run["snr_db"] = snr_db(case["clean"], y)
@@ -339,7 +342,9 @@ def report(results: dict, command: str) -> str:
               "## Sensor: stream against offline, and latency against output SNR", "",
               "The sensor model is rate-agnostic, so its latency is counted in samples at the input's rate "
               "(default 2048). Its default sampler draws fresh noise at its second step (eta 1); the stream "
-              "draws the same noise at every frame as offline does.", ""]
+              "draws the same noise at every frame as offline does. Its output carries each trace's mean, so "
+              "the running mean a stream knows (and its running RMS) is what differs from offline most; the "
+              "rows with both given ahead (`offset=`, `level=`) show what is left.", ""]
     header = ["case", "samples", "input SNR", "offline SNR", "latency (samples)", "chunks", "stream SNR",
               "SNR vs offline (dB)"]
     table = []

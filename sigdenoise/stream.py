@@ -240,8 +240,8 @@ class DenoiseStream:
         """The trailing mirror (and, for a stream shorter than the mirror, the leading one too), as offline's
         ``np.pad(..., mode="reflect")`` lays them."""
         edge = self._edge
-        joined = np.concatenate([self._buffer, *self._arrived], axis=-1)
-        self._arrived = []
+        self._join_arrived()
+        joined = self._buffer
         if not self._started:  # all the input is here: mirror it whole, as offline
             self._buffer = np.pad(joined, ((0, 0), (edge, edge)), mode="reflect")
             self._started = True
@@ -395,15 +395,18 @@ class DenoiseStream:
         return np.clip(np.rint(y), info.min, info.max).astype(dtype)
 
     # ------------------------------------------------------------------ prepare -> sample -> restore
+    def _join_arrived(self) -> None:
+        if self._arrived:
+            self._buffer = np.concatenate([self._buffer, *self._arrived], axis=-1)
+            self._arrived = []
+
     def _count_until(self, stop: int) -> None:
         """Feed the running level the input before ``stop`` (input samples; the mirrors never count),
         at the model's rate."""
         stop = int(min(stop, self._real_end, self._received))
         if stop <= self._counted:
             return
-        if self._arrived:
-            self._buffer = np.concatenate([self._buffer, *self._arrived], axis=-1)
-            self._arrived = []
+        self._join_arrived()
         lo, hi = max(0, self._counted - self.plan.margin), min(self._received, stop + self.plan.margin)
         at_model = resample(self._buffer[:, lo - self._buffer_start:hi - self._buffer_start].astype(np.float32),
                             orig_sr=self.sample_rate, target_sr=self.model_rate)
@@ -420,9 +423,7 @@ class DenoiseStream:
         offline plans them; else one window of the chunk that starts at ``chunk_start``."""
         model, config, margin = self.model, self.model.config, self.plan.margin
         self._count_until(max(self._to_input(end_m), self._warm_input))
-        if self._arrived:
-            self._buffer = np.concatenate([self._buffer, *self._arrived], axis=-1)
-            self._arrived = []
+        self._join_arrived()
         start, end = self._to_input(start_m), min(self._received, self._to_input(end_m))
         lo, hi = max(0, start - margin), min(self._received, end + margin)
         rows = self._buffer[:, lo - self._buffer_start:hi - self._buffer_start]

@@ -307,8 +307,8 @@ class DenoiseStream:
         self._weight = np.ones(self._acc.shape[-1])
 
     def _trim_buffer(self) -> None:
-        # Keep what the next job's window and the tail can still read.
-        # the tail (flush) may start up to two chunks before what is emitted (_run_tail)
+        # Keep what the next job's window and the tail can still read: the tail (flush) may start up to
+        # two chunks before what is emitted (_run_tail).
         oldest = min(min(job.window[0] for job in self._jobs), self._emitted / self.ratio - 2 * self.plan.chunk)
         self._level.forget(int(oldest) - self._real_start)
         drop = max(0, self._to_input(oldest) - self.plan.margin) - self._buffer_start

@@ -41,6 +41,9 @@ class NetConfig:
     channels: tuple[int, ...] = (16, 24, 32, 48)  # per frequency-halving level
     bottleneck: int = 192
     dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)  # temporal blocks at the bottleneck
+    # Temporal blocks with a dilation of at least this read only past and present frames (0: all read
+    # both ways). It bounds how far ahead the network looks, and so how long a stream waits for its input.
+    causal_min_dilation: int = 0
     emb_dim: int = 64
     norm: str = "frame"  # "frame" (per-frame layer norm) or "batch"; see nets.layers.make_norm
 
@@ -71,6 +74,10 @@ class ModelConfig:
     # once. Mirrored, not silence: silence before a noisy recording reads as a noise onset (SI-SDR -0.6 dB on
     # the unseen-source mixtures), the mirror keeps the noise as it is. 0: no padding (sensor models).
     edge_context_seconds: float = 0.0
+    # Offline too, centre and scale each STFT hop by the mean and RMS of the input before it
+    # (sigdenoise.level), as a stream must, instead of by the whole signal's: then a stream of the model
+    # matches its offline output. Only for models trained on it (TrainConfig.running_level_prob).
+    running_level: bool = False
     uncertainty_scale: float = 1.0  # calibrates the posterior spread (fitted on validation data)
     # The dry/wet mix a call gets when it names none (``strength=None``), chosen on validation mixtures
     # (benchmarks.speech.sweep): keeping a little of the input hides a mask's deepest cuts.
@@ -219,6 +226,9 @@ class TrainConfig:
     # share of batches trained through the sampler at sampler_loss_steps calls (diffusion.sample_with_grad):
     # each costs that many forward and backward passes; 0 keeps the plain bridge loss (and its random draws)
     sampler_loss_prob: float = 0.0
+    # share of examples scaled as a running-level model (ModelConfig.running_level) is fed a signal's
+    # opening (level.scale_as_opening); the rest keep their whole-segment level, as later in a signal
+    running_level_prob: float = 0.0
     sampler_loss_steps: int = 2
     complex_weight: float = 0.3
     magnitude_weight: float = 0.7

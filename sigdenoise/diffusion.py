@@ -74,7 +74,7 @@ class BridgeDenoiser(nn.Module):
             config.net.name, in_channels=self.input_planes(config), out_channels=self.output_planes(config),
             freq_bins=freq_bins - self.crop, channels=config.net.channels, bottleneck=config.net.bottleneck,
             dilations=config.net.dilations, emb_dim=config.net.emb_dim, norm=config.net.norm,
-            zero_head=config.mask_offset != 0)
+            zero_head=config.mask_offset != 0, causal_min_dilation=config.net.causal_min_dilation)
 
     @staticmethod
     def input_planes(config: ModelConfig) -> int:

@@ -19,6 +19,7 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from .config import ModelConfig, check_sampler_request, to_dict
 from .diffusion import BridgeDenoiser
+from .level import running_level, warmup_samples
 from .options import AdviceError
 from .paths import available_models, checkpoint_dir  # noqa: F401  (the public API names them here)
 from .preprocess import (find_nonfinite, overlap_add, plan_chunks, repair_nonfinite, resample, resampled_length,
@@ -191,12 +192,19 @@ class DenoiseModel:
         if edge:  # the signal mirrored at either end, outside its level and offset: context for first and last words
             rows = np.pad(rows, ((0, 0), (edge, edge)), mode="reflect")
         at_model_rate = resample(rows, orig_sr=sample_rate, target_sr=model_sr)
-        inner = slice(*edge_span(at_model_rate.shape[-1], edge, orig_sr=sample_rate, target_sr=model_sr))
-        offset = at_model_rate[:, inner].mean(-1, keepdims=True, dtype=np.float64)
-        centred = at_model_rate - offset
+        lead, stop = edge_span(at_model_rate.shape[-1], edge, orig_sr=sample_rate, target_sr=model_sr)
+        if self.config.running_level:  # per hop, what a stream knows by then: the two match (sigdenoise.level)
+            hop = self.config.stft.hop_length
+            offset, level = running_level(at_model_rate, hop=hop, warmup=warmup_samples(self.config.sample_rate, hop),
+                                          lead=lead, trail=at_model_rate.shape[-1] - stop)
+            centred = at_model_rate - offset
+        else:
+            offset = at_model_rate[:, lead:stop].mean(-1, keepdims=True, dtype=np.float64)
+            centred = at_model_rate - offset
+            level = np.sqrt(np.mean(centred[:, lead:stop] ** 2, axis=-1, keepdims=True))
         restored_offset = offset if self.config.keep_offset else 0.0
-        level = np.sqrt(np.mean(centred[:, inner] ** 2, axis=-1, keepdims=True))
-        silent = level[:, 0] < 1e-9  # an all-zero (or constant) row passes through untouched
+        # an all-zero (or constant) row, or stretch, passes through untouched
+        silent = np.broadcast_to(level < 1e-9, at_model_rate.shape)
         gain = self.config.target_rms / np.maximum(level, 1e-9)
         scaled = torch.from_numpy((centred * gain).astype(np.float32)).to(self.device)
         del centred
@@ -300,6 +308,14 @@ class DenoiseModel:
                 "device": str(self.device), **{k: v for k, v in self.metadata.items() if k != "config"}}
 
     # ------------------------------------------------------------------ internals
+    def reach_samples(self, steps: int) -> tuple[int, int]:
+        """How many model-rate samples before and after an output sample its value depends on, at
+        ``steps`` sampler calls (each call reads the last one's estimate, so the reach adds up). A
+        frame spans ``n_fft`` samples about its centre: half of it each way at the input, half at the output."""
+        back, ahead = self.network.net.reach_frames()
+        hop, n_fft = self.config.stft.hop_length, self.config.stft.n_fft
+        return steps * back * hop + n_fft, steps * ahead * hop + n_fft
+
     def chunk_samples(self) -> tuple[int, int]:
         """Chunk length and overlap in samples at the model's rate.
 

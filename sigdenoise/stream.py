@@ -72,9 +72,11 @@ class StreamPlan:
 
 
 def plan_stream(*, latency: float | None, sample_rate: float, model_rate: float, hop: int, chunk: int,
-                overlap: int, rate_agnostic: bool = False) -> StreamPlan:
-    """Split ``latency`` (seconds) into block, look-ahead and crossfade; the past context matches
-    block plus look-ahead (it costs compute, not delay). All counts are model-rate samples."""
+                overlap: int, rate_agnostic: bool = False, reach: tuple[int, int] | None = None) -> StreamPlan:
+    """Split ``latency`` (seconds) into block, look-ahead and crossfade. ``reach`` (samples back and
+    ahead an output sample depends on, :meth:`DenoiseModel.reach_samples`): look-ahead beyond it goes to
+    the block (fewer network calls), and the past context covers it (it costs compute, not delay), so a
+    block sees all its output depends on wherever the look-ahead does. All counts are model-rate samples."""
     if latency is None:
         latency = DEFAULT_LATENCY_MODEL_SAMPLES / sample_rate if rate_agnostic else DEFAULT_LATENCY_SECONDS
     if isinstance(latency, bool) or not isinstance(latency, numbers.Real) or not math.isfinite(latency):
@@ -86,7 +88,13 @@ def plan_stream(*, latency: float | None, sample_rate: float, model_rate: float,
                           f"use at least {4 * hop / model_rate + margin:.3g} s")
     block = max(hop, int(BLOCK_SHARE * delay) // hop * hop)
     lookahead = delay - block - 2 * hop
-    context = int(math.ceil((block + lookahead) / hop)) * hop
+    past = 0
+    if reach is not None:
+        past, future = reach
+        if lookahead > future:
+            block = max(block, (delay - 2 * hop - future) // hop * hop)
+            lookahead = delay - block - 2 * hop
+    context = int(math.ceil(max(block + lookahead, past) / hop)) * hop
     return StreamPlan(block=block, lookahead=lookahead, context=context, hop=hop, chunk=chunk, overlap=overlap,
                       model_rate=model_rate, sample_rate=sample_rate)
 
@@ -137,6 +145,9 @@ class DenoiseStream:
         self.steps = model.resolve_steps(steps, num_samples=num_samples, eta=eta)
         self.seed, self.num_samples, self.return_std, self.eta = seed, num_samples, return_std, eta
         self.repair_nan = repair_nan
+        if model.config.running_level and (level is not None or offset is not None):
+            raise AdviceError("this model scales by the running level offline too, so its stream matches offline "
+                              "without level= or offset=: leave them out")
         self.level = _per_channel(level, channels, "level", "a positive RMS", positive=True)
         self.offset = _per_channel(offset, channels, "offset", "a mean")
         self.strength = model.config.default_strength if strength is None else float(strength)
@@ -151,7 +162,7 @@ class DenoiseStream:
         chunk, overlap = model.chunk_samples()
         self.plan = plan_stream(latency=latency, sample_rate=self.sample_rate, model_rate=self.model_rate,
                                 hop=model.config.stft.hop_length, chunk=chunk, overlap=overlap,
-                                rate_agnostic=not model.config.sample_rate)
+                                rate_agnostic=not model.config.sample_rate, reach=model.reach_samples(self.steps))
         # Offline mirrors the signal before its start and after its end (DenoiseModel.edge_context); the
         # stream lays the leading mirror once it has that much input (until then it only gathers), counts
         # it as already emitted, and lays the trailing one when flushed. Positions count from the mirror.

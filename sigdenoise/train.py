@@ -19,6 +19,7 @@ from .checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from .config import DataConfig, NetConfig, TrainConfig, to_dict
 from .data import build_training_data
 from .diffusion import BridgeDenoiser, bridge_loss, si_sdr, snr
+from .level import scale_as_opening, warmup_samples
 from .io.atomic import atomic_write
 from .sampling import sample_bridge
 
@@ -144,8 +145,9 @@ def validate(model: BridgeDenoiser, clean: np.ndarray, noisy: np.ndarray, rates:
 
 def grown_blocks(old: NetConfig, new: NetConfig) -> list[int] | None:
     """Indices of the temporal blocks ``new`` appends to ``old``, or None when ``new`` is not ``old`` plus
-    appended temporal blocks."""
-    if replace(new, dilations=old.dilations) != old or new.dilations[:len(old.dilations)] != old.dilations:
+    appended temporal blocks (and perhaps some of them turned causal)."""
+    same = replace(new, dilations=old.dilations, causal_min_dilation=old.causal_min_dilation) == old
+    if not same or new.dilations[:len(old.dilations)] != old.dilations:
         return None
     return list(range(len(old.dilations), len(new.dilations)))
 
@@ -206,6 +208,12 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
                              f"unexpected {unexpected[:3]})")
         for block in new_blocks:  # appended blocks start as no-ops: step 0 reproduces the init model
             block.make_identity()
+        turned = [b for i, b in enumerate(model.net.temporal[:len(init_cfg.net.dilations)])
+                  if b.causal and not 0 < init_cfg.net.causal_min_dilation <= init_cfg.net.dilations[i]]
+        for block in turned:  # two-way weights made causal: they keep their past and present taps
+            block.take_two_way_taps()
+        if turned:
+            print(f"[train] {init}: {len(turned)} temporal block(s) made causal, future taps dropped", flush=True)
         if new_blocks:
             print(f"[train] {init}: {len(new_blocks)} new block(s) {grown}, starting as identity", flush=True)
     ema = BridgeDenoiser(mcfg)
@@ -252,6 +260,12 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
         for group in opt.param_groups:
             group["lr"] = learning_rate(step, config)
         clean, noisy, rates = source.batch(config.batch_size, rng)
+        if config.running_level_prob:  # 0: same draws as before
+            opening = rng.uniform(size=len(clean)) < config.running_level_prob
+            if opening.any():
+                clean[opening], noisy[opening] = scale_as_opening(
+                    clean[opening], noisy[opening], hop=mcfg.stft.hop_length, target_rms=mcfg.target_rms,
+                    warmup=warmup_samples(mcfg.sample_rate, mcfg.stft.hop_length), keep_offset=mcfg.keep_offset)
         through_sampler = bool(config.sampler_loss_prob) and rng.uniform() < config.sampler_loss_prob
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss, parts = bridge_loss(model, torch.from_numpy(clean), torch.from_numpy(noisy),

@@ -78,6 +78,41 @@ def test_latency_and_matches_offline(tiny_model, signal):
     assert snr_db(steady[-8000:], y[-8000:]) > 40
 
 
+def test_plan_gives_the_block_what_the_network_does_not_read_ahead():
+    from sigdenoise.stream import BLOCK_SHARE, plan_stream
+
+    common = dict(latency=0.5, sample_rate=16000, model_rate=16000, hop=256, chunk=64000, overlap=4000)
+    plain = plan_stream(**common)
+    assert plain.block == int(BLOCK_SHARE * 8000) // 256 * 256 and plain.context >= plain.block + plain.lookahead
+    # a network reading 0.27 s ahead and 1 s back: the look-ahead covers the first, the context the second,
+    # and the rest of the delay goes to the block (fewer network calls for the same latency)
+    bounded = plan_stream(**common, reach=(16638, 4350))
+    assert bounded.lookahead >= 4350 and bounded.context >= 16638 and bounded.block > plain.block
+    assert bounded.latency == pytest.approx(plain.latency)
+    # one reading further ahead than the latency allows keeps the plain split, with the past covered
+    far = plan_stream(**common, reach=(10494, 10494))
+    assert (far.block, far.lookahead) == (plain.block, plain.lookahead) and far.context >= 10494
+
+
+def test_running_level_model_streams_as_it_denoises_offline(tiny_model, signal):
+    # A model fed the running level offline too (ModelConfig.running_level) needs nothing known ahead:
+    # on a level that keeps changing, and with the edge mirrors, its stream is its offline output.
+    import dataclasses
+
+    from sigdenoise.options import AdviceError
+
+    running = tiny_model.with_config(dataclasses.replace(tiny_model.config, running_level=True,
+                                                         edge_context_seconds=0.25))
+    x = signal * np.linspace(0.2, 3.0, signal.size, dtype=np.float32)
+    offline = running.denoise(x, sample_rate=16000, steps=2)
+    assert snr_db(offline, feed(running.stream(sample_rate=16000, latency=0.25, steps=2), x, lambda k: 320)) > 90
+    # and it is not the whole-level model's output: the gain follows the input hop by hop
+    assert snr_db(offline, tiny_model.with_config(dataclasses.replace(running.config, running_level=False))
+                  .denoise(x, sample_rate=16000, steps=2)) < 30
+    with pytest.raises(AdviceError, match="running level"):
+        running.stream(sample_rate=16000, level=1.0)
+
+
 def test_multichannel_torch_and_resampled(tiny_model, signal):
     x = torch.from_numpy(np.stack([signal, -0.5 * signal]))[:, :20000]
     stream = tiny_model.stream(sample_rate=16000, channels=2, latency=0.1)

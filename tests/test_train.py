@@ -145,6 +145,43 @@ def test_init_grows_appended_blocks_as_identity(tmp_path, dns_like):
                   "--set", "steps=1", "--set", "model.net.bottleneck=24"])
 
 
+def test_causal_blocks_bound_what_the_network_reads_ahead():
+    from sigdenoise.nets.crn import BridgeCRN
+
+    torch.manual_seed(0)
+    for causal_min_dilation in (0, 4):
+        net = BridgeCRN(in_channels=2, out_channels=2, freq_bins=16, channels=(4, 8), bottleneck=16,
+                        dilations=(1, 2, 4, 8), norm="batch", causal_min_dilation=causal_min_dilation).double().eval()
+        back, ahead = net.reach_frames()  # float64: the farthest frames' influence is ~1e-8, lost in float32
+        x, t = torch.randn(1, 2, 16, 120, dtype=torch.float64), torch.ones(1, dtype=torch.float64)
+        y = net(x, t)
+        later, earlier = x.clone(), x.clone()
+        later[..., 60:] = torch.randn_like(later[..., 60:])
+        earlier[..., :60] = torch.randn_like(earlier[..., :60])
+        moved_by_later = ((net(later, t) - y).abs().amax(dim=(0, 1, 2)) > 0).nonzero()
+        moved_by_earlier = ((net(earlier, t) - y).abs().amax(dim=(0, 1, 2)) > 0).nonzero()
+        assert int(moved_by_later[0]) == 60 - ahead and int(moved_by_earlier[-1]) == 59 + back
+    assert (back, ahead) == (5 + 1 + 2 + 8 + 16, 5 + 1 + 2)  # 5 convolutions; blocks of dilation 4 and 8 causal
+
+
+def test_init_makes_blocks_causal_keeping_past_and_present_taps(tmp_path, dns_like):
+    from sigdenoise.checkpoint import load_checkpoint
+
+    config, first = _trained_on_dns_folders(tmp_path, dns_like, steps=1)
+    old_state, old_cfg, _ = load_checkpoint(first)
+    causal = tmp_path / "causal"
+    assert cli_main(["train", "--config", config, "--init", str(first), "--out", str(causal), "--set", "steps=0",
+                     "--set", "model.net.causal_min_dilation=4"]) == 0
+    new_state, new_cfg, _ = load_checkpoint(causal / "model.safetensors")
+    assert new_cfg.net.causal_min_dilation == 4
+    for i, d in enumerate(old_cfg.net.dilations):
+        old, new = old_state[f"net.temporal.{i}.depthwise.weight"], new_state[f"net.temporal.{i}.depthwise.weight"]
+        if d >= 4:  # taps (t-2d, t-d, t) take (0, the old t-d, the old t)
+            assert torch.equal(new[..., 1:], old[..., :2]) and not new[..., 0].any()
+        else:
+            assert torch.equal(new, old)
+
+
 def test_ema_model_carries_batch_norm_statistics(tmp_path, voicebank_like):
     config = _write_config(tmp_path, f'kind = "paired"\npaired_dir = "{voicebank_like}"')
     assert cli_main(["train", "--config", config, "--set", "steps=3", "--set", 'model.net.norm="batch"',
@@ -468,9 +505,11 @@ def test_a_stage_config_holds_only_its_changes_to_its_base(tmp_path):
         if load_train_config(path).init:
             model = raw.get("model", {})
             # settings of how the weights are used, and the one growth fine-tuning allows
-            assert "base" in raw and set(model) <= {"default_strength", "edge_context_seconds", "bridge", "net"}, \
+            assert "base" in raw and set(model) <= {"default_strength", "edge_context_seconds", "running_level", "bridge",
+                                                                "net"}, \
                 path.name
             assert set(model.get("bridge", {})) <= {"default_steps"}, path.name
-            assert set(model.get("net", {})) <= {"dilations"}, path.name  # the one growth fine-tuning allows
+            # the changes fine-tuning allows: appended blocks, blocks made causal
+            assert set(model.get("net", {})) <= {"dilations", "causal_min_dilation"}, path.name
             base = load_train_config(path.parent / raw["base"])
             assert load_train_config(path).init == f"{base.out_dir}/model.safetensors", path.name

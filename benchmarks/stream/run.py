@@ -119,7 +119,9 @@ def bench_speech(model, clips: int) -> dict:
     rows = [{"system": "offline denoise", "latency_s": None, "chunks": "whole signal",
              **({} if clean is None else speech_quality(clean, offline, starts))}]
     runs = [(0.5, kind, None) for kind in ("10ms", "20ms", "random")] + [
-        (lat, "20ms", None) for lat in SPEECH_LATENCIES if lat != 0.5] + [(0.5, "20ms", float(x.std()))]
+        (lat, "20ms", None) for lat in SPEECH_LATENCIES if lat != 0.5]
+    if not model.config.running_level:  # a running-level model has no use for it (and refuses it)
+        runs.append((0.5, "20ms", float(x.std())))
     outputs = {}
     for latency, kind, level in runs:
         stream = model.stream(sample_rate=16000, latency=latency, level=level)
@@ -139,7 +141,11 @@ def bench_speech(model, clips: int) -> dict:
     sensitivity = {db: snr_db(offline, model.with_config(dataclasses.replace(
         model.config, target_rms=model.config.target_rms * 10 ** (db / 20))).denoise(x, sample_rate=16000))
         for db in (0.5, 1.0, 2.0)}
+    back, ahead = model.reach_samples(model.resolve_steps(None))
+    plan = model.stream(sample_rate=16000).plan
     return {"source": source, "seconds": len(x) / 16000, "rows": rows, "chunk_sizes_identical": same,
+            "running_level": model.config.running_level, "reads_ahead_s": ahead / 16000,
+            "lookahead_s": plan.lookahead / 16000,
             "level_sensitivity": sensitivity,
             "noisy": None if clean is None else speech_quality(clean, x, starts)}
 
@@ -311,20 +317,15 @@ def report(results: dict, command: str) -> str:
               f"Chunks of 10 ms, 20 ms and random sizes give bit-identical output: "
               f"{'yes' if sp['chunk_sizes_identical'] else 'NO'}.", "",
               "Stream and offline cut the same chunks on the same frame grid and draw the same sampler noise at "
-              "every frame. They differ in two things. The level: offline scales the whole signal by its RMS, a "
-              "stream by the running RMS of what has arrived (`sigdenoise.level`), which lags wherever the level "
-              "changes (the mixtures here differ by ±5 dB, and the first 0.25 s sets the level alone, which is "
-              "where the worst 2 s lie). The network reads level: scaling offline's input to it alone by "
-              + ", ".join(f"{db:g} dB" for db in sp["level_sensitivity"]) + " moves its output by "
-              + " / ".join(fmt(v, 1) for v in sp["level_sensitivity"].values()) + " dB SNR. Given the whole "
-              "signal's level (`level=`, last row), what is left is the look-ahead: a block's window sees less "
-              "context than its chunk, where the network's receptive field reaches 0.6 s. Against the clean "
-              "speech the stream scores as offline does.", "",
+              "every frame. What can set them apart is the level and the look-ahead. "
+              + _level_and_lookahead(sp), "",
               "## Speech: the bundled recordings, looped", "",
               "Each `samples/` recording repeated to at least 45 s (its own rate and channels), streamed at the "
               "default latency, at its running level: here the level is steady and settles on the whole "
-              "signal's within seconds. On the rain recording most of the input is noise the model removes, so "
-              "the output is quiet and the far context the look-ahead misses weighs most.", "",
+              "signal's within seconds."
+              + ("" if sp["reads_ahead_s"] <= sp["lookahead_s"] else
+                 " On the rain recording most of the input is noise the model removes, so the output is quiet and "
+                 "the far context the look-ahead misses weighs most."), "",
               markdown_table(["recording", "rate (Hz)", "channels", "seconds", "chunks", "SNR vs offline (dB)",
                               "worst 2 s (dB)", "RTF"],
                              [[r["file"], f"{r['rate']:g}", r["channels"], fmt(r["seconds"], 0), r["chunks"],
@@ -371,6 +372,27 @@ def report(results: dict, command: str) -> str:
               "buffers, job queue, accumulators); an hour of real speech denoising takes longer than this "
               "benchmark may run.", ""]
     return "\n".join(lines)
+
+
+def _level_and_lookahead(sp: dict) -> str:
+    """The speech section's account of what separates the stream from offline, for the model measured."""
+    moved = (" The network reads level: scaling offline's input to it alone by "
+             + ", ".join(f"{db:g} dB" for db in sp["level_sensitivity"]) + " moves its output by "
+             + " / ".join(fmt(v, 1) for v in sp["level_sensitivity"].values()) + " dB SNR.")
+    if sp["running_level"]:
+        level = ("The level: this model is fed the running mean and RMS of what has arrived offline too "
+                 "(`running_level`, `sigdenoise.level`), so both scale every hop alike." + moved)
+    else:
+        level = ("The level: offline scales the whole signal by its RMS, a stream by the running RMS of what has "
+                 "arrived (`sigdenoise.level`), which lags wherever the level changes (the mixtures here differ by "
+                 "±5 dB, and the first 0.25 s sets the level alone)." + moved + " The last row is given the whole "
+                 "signal's level (`level=`).")
+    reach = (f" The look-ahead: the network's output at a sample depends on the input up to "
+             f"{sp['reads_ahead_s']:.2f} s later, and the stream waits {sp['lookahead_s']:.2f} s for it at the "
+             "default latency")
+    reach += (", so its windows hold all that offline's chunks give the network." if sp["reads_ahead_s"]
+              <= sp["lookahead_s"] else ": a block's window sees less than its chunk.")
+    return level + reach + " Against the clean speech the stream scores as offline does."
 
 
 def main(argv=None) -> int:

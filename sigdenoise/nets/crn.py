@@ -40,17 +40,31 @@ class DecoderBlock(nn.Module):
 
 
 class TemporalBlock(nn.Module):
-    """Residual block: dilated depthwise conv over time, then a pointwise MLP."""
+    """Residual block: dilated depthwise conv over time, then a pointwise MLP.
 
-    def __init__(self, dim: int, dilation: int, emb_dim: int, norm: str):
+    Its three taps read frames t-d, t, t+d; a ``causal`` block reads t-2d, t-d, t instead, so the
+    stack's reach into the future (what a stream must wait for) stays bounded however wide the past."""
+
+    def __init__(self, dim: int, dilation: int, emb_dim: int, norm: str, causal: bool = False):
         super().__init__()
-        self.depthwise = nn.Conv1d(dim, dim, 3, padding=dilation, dilation=dilation, groups=dim)
+        self.causal = causal
+        self.pad = (2 * dilation, 0) if causal else (dilation, dilation)
+        self.depthwise = nn.Conv1d(dim, dim, 3, dilation=dilation, groups=dim)
         self.norm = make_norm(norm, dim, ndim=3)
         self.film = FiLM(emb_dim, dim)
         self.mlp = nn.Sequential(nn.Conv1d(dim, 2 * dim, 1), nn.SiLU(), nn.Conv1d(2 * dim, dim, 1))
 
     def forward(self, x, emb):
-        return x + self.mlp(self.film(self.norm(self.depthwise(x)), emb))
+        return x + self.mlp(self.film(self.norm(self.depthwise(nn.functional.pad(x, self.pad))), emb))
+
+    def take_two_way_taps(self) -> None:
+        """Turn weights trained two-way (taps t-d, t, t+d) into this causal block's (t-2d, t-d, t): the
+        past and present taps keep their frames, the future one is dropped and the new far-past one starts at 0."""
+        with torch.no_grad():
+            w = self.depthwise.weight
+            w[..., 2] = w[..., 1].clone()
+            w[..., 1] = w[..., 0].clone()
+            w[..., 0] = 0.0
 
     def make_identity(self) -> None:
         """Zero the residual branch's output, so a block appended to trained weights starts as a no-op."""
@@ -63,7 +77,7 @@ class BridgeCRN(nn.Module):
 
     def __init__(self, *, in_channels: int, out_channels: int, freq_bins: int, channels=(16, 24, 32, 48),
                  bottleneck: int = 192, dilations=(1, 2, 4, 8), emb_dim: int = 64, norm: str = "frame",
-                 zero_head: bool = False):
+                 zero_head: bool = False, causal_min_dilation: int = 0):
         super().__init__()
         levels = len(channels)
         if freq_bins % 2 ** levels:
@@ -74,13 +88,22 @@ class BridgeCRN(nn.Module):
         self.down = nn.ModuleList(EncoderBlock(widths[i], widths[i + 1], emb_dim, 2, norm) for i in range(levels))
         flat = channels[-1] * freq_bins // (2 ** levels)
         self.into_time = nn.Conv1d(flat, bottleneck, 1)
-        self.temporal = nn.ModuleList(TemporalBlock(bottleneck, d, emb_dim, norm) for d in dilations)
+        self.temporal = nn.ModuleList(TemporalBlock(bottleneck, d, emb_dim, norm,
+                                                    causal=0 < causal_min_dilation <= d) for d in dilations)
         self.out_of_time = nn.Conv1d(bottleneck, flat, 1)
         self.up = nn.ModuleList(DecoderBlock(widths[i + 1], widths[i], emb_dim, norm) for i in reversed(range(levels)))
         self.head = nn.Conv2d(channels[0], out_channels, 1)
         if zero_head:  # the output starts at exactly zero, so a wrapper's offset decides the initial map
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
+
+    def reach_frames(self) -> tuple[int, int]:
+        """How many STFT frames back and ahead an output frame reads: one each way per 3x3 convolution,
+        plus each temporal block's taps (a causal block reads twice its dilation back and none ahead)."""
+        convs = 1 + len(self.down) + len(self.up)
+        dilations = [(block.depthwise.dilation[0], block.causal) for block in self.temporal]
+        back = convs + sum(2 * d if causal else d for d, causal in dilations)
+        return back, convs + sum(d for d, causal in dilations if not causal)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         emb = self.embed(t)

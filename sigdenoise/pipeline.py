@@ -19,7 +19,7 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from .config import ModelConfig, check_sampler_request, to_dict
 from .diffusion import BridgeDenoiser
-from .level import running_level, warmup_samples
+from .level import attack_samples, running_level, warmup_samples
 from .options import AdviceError
 from .paths import available_models, checkpoint_dir  # noqa: F401  (the public API names them here)
 from .preprocess import (find_nonfinite, overlap_add, plan_chunks, repair_nonfinite, resample, resampled_length,
@@ -196,7 +196,8 @@ class DenoiseModel:
         if self.config.running_level:  # per hop, what a stream knows by then: the two match (sigdenoise.level)
             hop = self.config.stft.hop_length
             offset, level = running_level(at_model_rate, hop=hop, warmup=warmup_samples(self.config.sample_rate, hop),
-                                          lead=lead, trail=at_model_rate.shape[-1] - stop)
+                                          attack=attack_samples(self.config.sample_rate), lead=lead,
+                                          trail=at_model_rate.shape[-1] - stop)
             centred = at_model_rate - offset
         else:
             offset = at_model_rate[:, lead:stop].mean(-1, keepdims=True, dtype=np.float64)

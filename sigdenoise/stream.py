@@ -73,10 +73,11 @@ class StreamPlan:
 
 def plan_stream(*, latency: float | None, sample_rate: float, model_rate: float, hop: int, chunk: int,
                 overlap: int, rate_agnostic: bool = False, reach: tuple[int, int] | None = None) -> StreamPlan:
-    """Split ``latency`` (seconds) into block, look-ahead and crossfade. ``reach`` (samples back and
-    ahead an output sample depends on, :meth:`DenoiseModel.reach_samples`): look-ahead beyond it goes to
-    the block (fewer network calls), and the past context covers it (it costs compute, not delay), so a
-    block sees all its output depends on wherever the look-ahead does. All counts are model-rate samples."""
+    """Split ``latency`` (seconds) into block, look-ahead and crossfade; the past context matches block
+    plus look-ahead (it costs compute, not delay). ``reach`` (samples back and ahead an output sample
+    depends on, :meth:`DenoiseModel.reach_samples`): where the look-ahead covers it, the rest goes to the
+    block (fewer network calls) and the context covers the reach back, so a block's window holds all its
+    output depends on. All counts are model-rate samples."""
     if latency is None:
         latency = DEFAULT_LATENCY_MODEL_SAMPLES / sample_rate if rate_agnostic else DEFAULT_LATENCY_SECONDS
     if isinstance(latency, bool) or not isinstance(latency, numbers.Real) or not math.isfinite(latency):
@@ -89,11 +90,11 @@ def plan_stream(*, latency: float | None, sample_rate: float, model_rate: float,
     block = max(hop, int(BLOCK_SHARE * delay) // hop * hop)
     lookahead = delay - block - 2 * hop
     past = 0
-    if reach is not None:
+    if reach is not None and lookahead >= reach[1]:  # a window can hold all a block depends on: make it so
         past, future = reach
-        if lookahead > future:
-            block = max(block, (delay - 2 * hop - future) // hop * hop)
-            lookahead = delay - block - 2 * hop
+        block = max(block, (delay - 2 * hop - future) // hop * hop)
+        lookahead = delay - block - 2 * hop
+    # (else a wider past buys nothing: stage 6 matched offline to 21.2 dB either way, at 0.35 or 0.41 of real time)
     context = int(math.ceil(max(block + lookahead, past) / hop)) * hop
     return StreamPlan(block=block, lookahead=lookahead, context=context, hop=hop, chunk=chunk, overlap=overlap,
                       model_rate=model_rate, sample_rate=sample_rate)

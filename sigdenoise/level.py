@@ -42,6 +42,12 @@ def attack_samples(sample_rate: float) -> int:
     return int(ATTACK_SECONDS * sample_rate) if sample_rate else ATTACK_MODEL_SAMPLES
 
 
+def level_settings(sample_rate: float, hop: int) -> dict:
+    """``hop``, ``warmup`` and ``attack`` of the running level for a model at ``sample_rate`` (0: rate-agnostic)
+    with STFT hop ``hop``: one definition for the stream, offline and training, which must scale alike."""
+    return {"hop": hop, "warmup": warmup_samples(sample_rate, hop), "attack": attack_samples(sample_rate)}
+
+
 class RunningLevel:
     """Sums of a signal's samples and squares at every hop boundary, fed in order by :meth:`add`.
 
@@ -142,7 +148,6 @@ class RunningLevel:
         if self.attack and drop > 0:
             self._recent = self._recent[:, drop:]
             self._recent_start += drop
-
 
 
 def running_level(x: np.ndarray, *, hop: int, warmup: int, attack: int = 0, lead: int = 0,

@@ -19,7 +19,7 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from .config import ModelConfig, check_sampler_request, to_dict
 from .diffusion import BridgeDenoiser
-from .level import attack_samples, running_level, warmup_samples
+from .level import level_settings, running_level
 from .options import AdviceError
 from .paths import available_models, checkpoint_dir  # noqa: F401  (the public API names them here)
 from .preprocess import (find_nonfinite, overlap_add, plan_chunks, repair_nonfinite, resample, resampled_length,
@@ -194,10 +194,9 @@ class DenoiseModel:
         at_model_rate = resample(rows, orig_sr=sample_rate, target_sr=model_sr)
         lead, stop = edge_span(at_model_rate.shape[-1], edge, orig_sr=sample_rate, target_sr=model_sr)
         if self.config.running_level:  # per hop, what a stream knows by then: the two match (sigdenoise.level)
-            hop = self.config.stft.hop_length
-            offset, level = running_level(at_model_rate, hop=hop, warmup=warmup_samples(self.config.sample_rate, hop),
-                                          attack=attack_samples(self.config.sample_rate), lead=lead,
-                                          trail=at_model_rate.shape[-1] - stop)
+            offset, level = running_level(at_model_rate, **level_settings(self.config.sample_rate,
+                                                                          self.config.stft.hop_length),
+                                          lead=lead, trail=at_model_rate.shape[-1] - stop)
             centred = at_model_rate - offset
         else:
             offset = at_model_rate[:, lead:stop].mean(-1, keepdims=True, dtype=np.float64)

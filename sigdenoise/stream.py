@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .level import RunningLevel, attack_samples, warmup_samples
+from .level import RunningLevel, level_settings
 from .options import AdviceError
 from .preprocess import plan_chunks, resample, resampled_length
 from .steps import carry_top_band, check_rate, fall_back_to_input
@@ -180,9 +180,7 @@ class DenoiseStream:
         self._acc = np.zeros((channels, 0))  # weighted sums of outputs from self._emitted on
         self._acc_std = np.zeros((channels, 0))
         self._weight = np.zeros(0)
-        hop = model.config.stft.hop_length
-        self._level = RunningLevel(channels, hop=hop, warmup=warmup_samples(model.config.sample_rate, hop),
-                                   attack=attack_samples(model.config.sample_rate))
+        self._level = RunningLevel(channels, **level_settings(model.config.sample_rate, model.config.stft.hop_length))
         self._counted = self._edge  # input samples whose model-rate twins are in self._level (mirrors never are)
         self._real_start = resampled_length(self._edge, orig_sr=self.sample_rate, target_sr=self.model_rate)
         self._warm_input = self._to_input(self._real_start + self._level.warmup)  # the first window waits for it

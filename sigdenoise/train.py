@@ -19,7 +19,7 @@ from .checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from .config import DataConfig, NetConfig, TrainConfig, to_dict
 from .data import build_training_data
 from .diffusion import BridgeDenoiser, bridge_loss, si_sdr, snr
-from .level import attack_samples, scale_as_opening, warmup_samples
+from .level import level_settings, scale_as_opening
 from .io.atomic import atomic_write
 from .sampling import sample_bridge
 
@@ -264,9 +264,8 @@ def train(config: TrainConfig, *, init: str | None = None, resume: bool = True, 
             opening = rng.uniform(size=len(clean)) < config.running_level_prob
             if opening.any():
                 clean[opening], noisy[opening] = scale_as_opening(
-                    clean[opening], noisy[opening], hop=mcfg.stft.hop_length, target_rms=mcfg.target_rms,
-                    warmup=warmup_samples(mcfg.sample_rate, mcfg.stft.hop_length),
-                    attack=attack_samples(mcfg.sample_rate), keep_offset=mcfg.keep_offset)
+                    clean[opening], noisy[opening], **level_settings(mcfg.sample_rate, mcfg.stft.hop_length),
+                    target_rms=mcfg.target_rms, keep_offset=mcfg.keep_offset)
         through_sampler = bool(config.sampler_loss_prob) and rng.uniform() < config.sampler_loss_prob
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss, parts = bridge_loss(model, torch.from_numpy(clean), torch.from_numpy(noisy),

@@ -173,6 +173,10 @@ class DataConfig:
     # sensor: share of those synthetic traces that get a stationary broadband part (sensor_data._broadband)
     # and, half the time, ADC rounding.
     synthetic_broadband_prob: float = 0.0
+    # sensor: share of those broadband parts high-passed (sensor_data._broadband), so that some clean traces hold
+    # nothing at the lowest frequencies, as acoustic emission and casing vibration do: there, slow wander and
+    # hum are all noise. 0 keeps the random stream of the recipes before it.
+    synthetic_highpass_prob: float = 0.0
     # speech_mix, training split only: more real-noise folders (a name such as "noise-wide" is the prepared
     # cache of that role, anything else a path); their files join noise_dir's in the draw. In-training
     # validation keeps noise_dir's own validation files, so its numbers stay comparable across stages.

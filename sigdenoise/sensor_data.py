@@ -260,12 +260,14 @@ def _resonance(n: int, rng: np.random.Generator) -> np.ndarray:
     return x
 
 
-def _broadband(n: int, rng: np.random.Generator) -> np.ndarray:
+def _broadband(n: int, rng: np.random.Generator, highpass_prob: float = 0.0) -> np.ndarray:
     """Stationary broadband vibration: Gaussian noise under a random smooth spectral envelope.
 
     A walking subject's accelerometer or a machine's casing looks like this, and so does a sensor's
     own noise floor, which every real "clean" reference carries. Without such shapes the model took
     any broadband content for noise and removed held-out accelerometer traces almost entirely.
+    With probability ``highpass_prob`` the envelope also falls 40 dB/decade below a corner of 0.005-0.2
+    cycles per sample (acoustic emission, a microphone on a casing): nothing slow is signal there.
     """
     freq = np.fft.rfftfreq(n)  # cycles per sample, 0 .. 0.5
     corner = np.exp(rng.uniform(np.log(0.002), np.log(0.5)))
@@ -273,6 +275,9 @@ def _broadband(n: int, rng: np.random.Generator) -> np.ndarray:
     for _ in range(rng.integers(0, 3)):  # a few broad humps (resonances of the mount)
         centre, width = rng.uniform(0.01, 0.45), rng.uniform(0.01, 0.1)
         envelope = envelope + rng.uniform(0.5, 3) * np.exp(-0.5 * ((freq - centre) / width) ** 2)
+    if highpass_prob > 0 and rng.uniform() < highpass_prob:
+        low = np.exp(rng.uniform(np.log(0.005), np.log(0.2)))
+        envelope = envelope * (freq / low) ** 2 / (1 + (freq / low) ** 2)
     spectrum = envelope * (rng.standard_normal(freq.size) + 1j * rng.standard_normal(freq.size))
     spectrum[0] = 0
     return np.fft.irfft(spectrum, n)
@@ -281,7 +286,8 @@ def _broadband(n: int, rng: np.random.Generator) -> np.ndarray:
 SHAPES = (_pulse_train, _tones, _steps, _waves, _bursts, _resonance)
 
 
-def synthetic_trace(n: int, rng: np.random.Generator, *, broadband_prob: float = 0.0) -> tuple[np.ndarray, float]:
+def synthetic_trace(n: int, rng: np.random.Generator, *, broadband_prob: float = 0.0,
+                    highpass_prob: float = 0.0) -> tuple[np.ndarray, float]:
     """A clean-looking trace of ``n`` samples: one to three :data:`SHAPES` summed, and a plausible rate.
 
     With probability ``broadband_prob`` a :func:`_broadband` part is added at 0.1-1x the level of the
@@ -293,7 +299,7 @@ def synthetic_trace(n: int, rng: np.random.Generator, *, broadband_prob: float =
         part = SHAPES[rng.integers(len(SHAPES))](n, rng)
         out += part / (part.std() + 1e-12) * (1.0 if k == 0 else rng.uniform(0.1, 0.7))
     if broadband_prob > 0 and rng.uniform() < broadband_prob:
-        floor = _broadband(n, rng)
+        floor = _broadband(n, rng, highpass_prob)
         weight = 0.0 if rng.uniform() < 0.3 else 1.0  # broadband alone, or on top of the structure
         out = weight * out / (out.std() + 1e-12) + floor / (floor.std() + 1e-12) * rng.uniform(0.1, 1.0)
         if rng.uniform() < 0.5:
@@ -402,7 +408,8 @@ class SensorCorruptor:
 
     def _clean_segment(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
         if self.augment and rng.uniform() < self.config.synthetic_clean_prob:
-            segment, rate = synthetic_trace(n, rng, broadband_prob=self.config.synthetic_broadband_prob)
+            segment, rate = synthetic_trace(n, rng, broadband_prob=self.config.synthetic_broadband_prob,
+                                            highpass_prob=self.config.synthetic_highpass_prob)
             return segment, {"group": "synthetic", "source": "sigdenoise.sensor_data.synthetic_trace",
                              "sample_rate": rate}
         segment, entry = self._draw_segment(n, rng)

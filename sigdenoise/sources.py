@@ -81,6 +81,26 @@ WIDE_NOISE_SOURCES = [
     AptSource("flightgear-data-base", "usr/share/games/flightgear/Aircraft/**/Sounds/*.wav", "noise-wide", "GPL-2+"),
 ]
 
+# A third set of game and simulator sounds, for the stage after the wide one (configs/speech-more.toml): outdoor
+# and indoor ambience loops, tools, footsteps, water, fire, doors, space engines and weapons. Player voices,
+# announcers and music stay out.
+MORE_NOISE_SOURCES = [
+    AptSource("redeclipse-data", "usr/share/games/redeclipse/data/sounds/**/*.ogg", "noise-more",
+              "CC-BY-SA-3.0, CC-BY-3.0, CC0-1.0 and others (per file, see the package copyright)",
+              exclude=("*/player/*", "*/voice/*", "*/announcer/*", "*/music/*", "*/interface/*", "*/theme*", "*/original.ogg")),
+    AptSource("endless-sky-data", "usr/share/games/endless-sky/sounds/**/*.wav", "noise-more",
+              "CC-BY-SA-4.0, CC-BY-SA-3.0, public domain and others (per file, see the package copyright)"),
+    AptSource("minetest-data", "usr/share/games/minetest/games/minetest_game/**/*.ogg", "noise-more",
+              "CC-BY-SA-3.0, CC0-1.0 and others (per file, see the package copyright)"),
+    # cube2 carries copies of 0 A.D. sounds (sounds/0ad/): every 0ad package is reserved for independent
+    # evaluation, so they stay out, with the player's grunts
+    AptSource("cube2-data", "usr/share/games/cube2/packages/sounds/**/*.*", "noise-more",
+              "CC-BY-3.0, CC-BY-SA-3.0, public domain and others (per file, see the package copyright)",
+              exclude=("*/0ad/*", "*/aard/die*", "*/aard/grunt*", "*/aard/pain*", "*/music/*")),
+    AptSource("naev-data", "usr/share/naev/dat/snd/sounds/**/*.*", "noise-more",
+              "CC-BY-3.0, CC-BY-SA-3.0, GPL-3 and public domain (per file, see the package copyright)"),
+]
+
 # Whole packages that no training stage ever reads: the unseen-source benchmark (benchmarks/speech, --split
 # unseen) mixes only these. Chosen before any model was trained on the wide data and kept fixed: speech from
 # Dutch voice actors (other language, studio and actors than any training voice), noise from five packages
@@ -99,10 +119,10 @@ HELDOUT_NOISE_SOURCES = [
 ]
 
 SOURCES = {
-    "speech": SPEECH_SOURCES, "noise": NOISE_SOURCES, "noise-wide": WIDE_NOISE_SOURCES,
+    "speech": SPEECH_SOURCES, "noise": NOISE_SOURCES, "noise-wide": WIDE_NOISE_SOURCES, "noise-more": MORE_NOISE_SOURCES,
     "heldout-speech": HELDOUT_SPEECH_SOURCES, "heldout-noise": HELDOUT_NOISE_SOURCES,
 }
-TRAINING_ROLES = ("speech", "noise", "noise-wide")
+TRAINING_ROLES = ("speech", "noise", "noise-wide", "noise-more")
 HELDOUT_ROLES = ("heldout-speech", "heldout-noise")
 
 

@@ -69,14 +69,15 @@ bench-batch: $(STAMP)-dev
 # Stage 5 (wide noise, rooms, codecs, clipping; ~35 min of steps) and stage 6 (muffled and deeper voices
 # kept; ~40 min of steps, 60 min with other jobs on the cores): about 4 h 10 min to 5 h in all.
 train-speech: $(STAMP)-dev
-	$(PY) -m sigdenoise.cli fetch-data speech noise noise-wide
+	$(PY) -m sigdenoise.cli fetch-data speech noise noise-wide noise-more
 	$(PY) -m sigdenoise.cli train --config configs/speech.toml
 	$(PY) -m sigdenoise.cli train --config configs/speech-finetune.toml
 	$(PY) -m sigdenoise.cli train --config configs/speech-voices.toml
 	$(PY) -m sigdenoise.cli train --config configs/speech-range.toml
 	$(PY) -m sigdenoise.cli train --config configs/speech-wide.toml
 	$(PY) -m sigdenoise.cli train --config configs/speech-muffled.toml
-	cp ~/.cache/sigdenoise/runs/speech-muffled/model.safetensors checkpoints/speech.safetensors
+	$(PY) -m sigdenoise.cli train --config configs/speech-more.toml
+	cp ~/.cache/sigdenoise/runs/speech-more/model.safetensors checkpoints/speech.safetensors
 
 # Stage 1 (~25 min), stage 2 (~5 min), then one scale on the posterior spread for a 90 % band.
 train-sensor: $(STAMP)-dev

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..common import display_path, machine_description, machine_line, markdown_table
+from ..common import display_path, machine_description, machine_line, markdown_table, mean_ci
 from .metrics import SpeechMetrics
 from .mixtures import build_mixtures
 
@@ -25,9 +25,8 @@ HEADER = ["PESQ (wb)", "ESTOI", "SI-SDR (dB)", "DNSMOS OVRL"]
 
 
 def paired(a: list[dict], b: list[dict], key: str) -> str:
-    d = np.array([x[key] - y[key] for x, y in zip(a, b)], float)
-    d = d[np.isfinite(d)]
-    return f"{d.mean():+.3f} ± {1.96 * d.std(ddof=1) / np.sqrt(d.size):.3f}"
+    mean, half, _ = mean_ci([x[key] - y[key] for x, y in zip(a, b)])
+    return f"{mean:+.3f} ± {half:.3f}"
 
 
 def main(argv=None) -> int:

@@ -67,7 +67,8 @@ bench-batch: $(STAMP)-dev
 # stage 4 with deeper, higher and band-limited voices (~16 min, bf16): 2 h 51 min in all on a 2-core Xeon with AMX.
 # Without AMX stages 3-4 pick fp32 themselves (precision = "auto"): about 3 h 55 min on a 2-core EPYC.
 # Stage 5 (wide noise, rooms, codecs, clipping; ~35 min of steps) and stage 6 (muffled and deeper voices
-# kept; ~40 min of steps, 60 min with other jobs on the cores): about 4 h 10 min to 5 h in all.
+# kept; ~40 min of steps, 60 min with other jobs on the cores), then stage 12 (five more noise packages;
+# ~47 min): about 5 h to 5 h 50 min in all.
 train-speech: $(STAMP)-dev
 	$(PY) -m sigdenoise.cli fetch-data speech noise noise-wide noise-more
 	$(PY) -m sigdenoise.cli train --config configs/speech.toml

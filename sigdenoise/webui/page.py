@@ -64,7 +64,7 @@ def build_app(*, max_minutes: float = 20.0) -> gr.Blocks:
                                                 info=f"Keep the default ({_default_steps(voice_default)}). More "
                                                      "calls take longer; with the bundled speech model 2 calls "
                                                      "remove a little more noise but sound less natural, and "
-                                                     "4 or more are worse than 2 on every measure.")
+                                                     "4 or more score worse on PESQ, ESTOI and DNSMOS.")
                     voice_strength = gr.Slider(0.0, 1.0, value=_default_strength(voice_default), step=0.05,
                                                label="Strength",
                                                info="1 = fully denoised, 0 = original. "

@@ -101,6 +101,26 @@ MORE_NOISE_SOURCES = [
               "CC-BY-3.0, CC-BY-SA-3.0, GPL-3 and public domain (per file, see the package copyright)"),
 ]
 
+# A fourth set, for the stage after that (configs/speech-ambience.toml): mostly long ambience loops (machinery,
+# generators, fans, engines, fire, water, rain, wind, crickets, a tavern crowd, a windmill), with footsteps,
+# breaking glass and wood, doors and weapons. Soldiers', civilians', players' and announcers' voices, aliens'
+# cries, tutorials, interface jingles, radio and TV messages and music stay out.
+AMBIENCE_NOISE_SOURCES = [
+    AptSource("ufoai-sound", "sound/*.ogg", "noise-ambience", "GPL-2+, CC-BY-SA-3.0, CC-BY-3.0 and public domain (per file)",
+              archive="usr/share/games/ufoai/base/0snd.pk3",
+              exclude=("sound/soldiers/*", "sound/civilians/*", "sound/aliens/*", "sound/ui/*", "sound/geoscape/*",
+                       "sound/misc/lobbyprivmsg*", "sound/misc/popup*", "sound/misc/talk*", "sound/misc/roundstart*",
+                       "sound/ambience/radiomessage*", "sound/ambience/tv_news*", "sound/ambience/disco*",
+                       "sound/ambience/jingle*")),
+    AptSource("nexuiz-data", "sound/*", "noise-ambience", "GPL-2+", archive="usr/share/games/nexuiz/data/data.pk3",
+              exclude=("sound/player/*", "sound/announcer/*", "sound/tutorial/*", "sound/ctf/*", "sound/kh/*",
+                       "sound/onslaught/*underattack*", "sound/*/radiomessage*")),
+    AptSource("lugaru-data", "usr/share/games/lugaru/Sounds/*.ogg", "noise-ambience", "CC-BY-SA-3.0",
+              exclude=("*/Music*", "*/Rabbit*")),  # the rabbits' cries are voices
+    AptSource("unknown-horizons", "usr/share/unknown-horizons/content/audio/sounds/*.ogg", "noise-ambience",
+              "GPL-2+ and CC-BY-SA-3.0 (per file)"),
+]
+
 # Whole packages that no training stage ever reads: the unseen-source benchmark (benchmarks/speech, --split
 # unseen) mixes only these. Chosen before any model was trained on the wide data and kept fixed: speech from
 # Dutch voice actors (other language, studio and actors than any training voice), noise from five packages
@@ -120,9 +140,10 @@ HELDOUT_NOISE_SOURCES = [
 
 SOURCES = {
     "speech": SPEECH_SOURCES, "noise": NOISE_SOURCES, "noise-wide": WIDE_NOISE_SOURCES, "noise-more": MORE_NOISE_SOURCES,
+    "noise-ambience": AMBIENCE_NOISE_SOURCES,
     "heldout-speech": HELDOUT_SPEECH_SOURCES, "heldout-noise": HELDOUT_NOISE_SOURCES,
 }
-TRAINING_ROLES = ("speech", "noise", "noise-wide", "noise-more")
+TRAINING_ROLES = ("speech", "noise", "noise-wide", "noise-more", "noise-ambience")
 HELDOUT_ROLES = ("heldout-speech", "heldout-noise")
 
 

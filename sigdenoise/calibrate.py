@@ -24,7 +24,7 @@ from .data import build_training_data
 from .pipeline import load_model
 from .preprocess import repair_nonfinite
 from .sensor_data import RECIPES, default_sensor_cache, load_sensor_corpus
-from .steps import fall_back_to_input
+from .steps import fall_back_to_input, suspect_samples
 
 FALLBACK_GRID_DB = tuple(float(v) for v in range(-40, -4, 3))  # -40 ... -7 dB
 
@@ -69,9 +69,11 @@ def fit_fallback(model, examples) -> tuple[float | None, dict]:
     for clean, noisy, rate in examples:
         estimate = np.asarray(raw.denoise_detailed(noisy, sample_rate=rate, repair_nan=True).mean, np.float64)
         given, _ = repair_nonfinite(noisy[None], repair=True)  # what the model was handed (gaps filled)
+        suspect = suspect_samples(noisy[None])  # as the pipeline marks them
         scores[None].append(output_snr(clean, estimate))
         for threshold in FALLBACK_GRID_DB:  # the pipeline's own rule, applied afterwards at each threshold
-            kept = fall_back_to_input(given, estimate[None], model.chunk_samples(), below_db=threshold)[0]
+            kept = fall_back_to_input(given, estimate[None], model.chunk_samples(), below_db=threshold,
+                                      suspect=suspect)[0]
             scores[threshold].append(output_snr(clean, kept))
     means = {t: float(np.mean(v)) for t, v in scores.items()}
     best = max(means, key=lambda t: (means[t], t is None))  # ties go to "off"

@@ -25,7 +25,7 @@ from .paths import available_models, checkpoint_dir  # noqa: F401  (the public A
 from .preprocess import (find_nonfinite, overlap_add, plan_chunks, repair_nonfinite, resample, resampled_length,
                          split_chunks)
 from .sampling import PositionalNoise, sample_bridge
-from .steps import carry_top_band, check_rate, edge_span, fall_back_to_input
+from .steps import carry_top_band, check_rate, edge_span, fall_back_to_input, suspect_samples
 from .stream import DenoiseStream
 
 Signal = Union[np.ndarray, torch.Tensor]
@@ -145,6 +145,9 @@ class DenoiseModel:
         rows = rows.reshape(-1, shape[-1])
         if not np.issubdtype(rows.dtype, np.floating):
             rows = rows.astype(np.float32)
+        # what the input itself gets wrong (gaps, a saturated sensor's rails), for the models that hand back
+        # what they barely change: those samples take the estimate, the rest may come back as they came
+        suspect = suspect_samples(rows) if self.config.fallback_below_db is not None else None
         repaired = find_nonfinite(rows)
         if repaired.any():  # only then copy: a 10-minute stereo file should not be held twice
             rows, repaired = repair_nonfinite(rows, repair=repair_nan, name="input")
@@ -168,7 +171,8 @@ class DenoiseModel:
             mean_g, std_g = self._denoise_group(rows[start:start + per_group], sample_rate=sample_rate,
                                                 model_sr=model_sr, steps=steps, seed=seed, num_samples=num_samples,
                                                 network_rate=network_rate, eta=eta, shifts=shifts,
-                                                progress=report, first_row=start)
+                                                progress=report, first_row=start,
+                                                suspect=None if suspect is None else suspect[start:start + per_group])
             if full_band:  # the model never saw the band above its Nyquist: hand it back at the model's top gain
                 mean_g = mean_g + carry_top_band(rows[start:start + per_group], mean_g, sample_rate=sample_rate,
                                                  model_sr=model_sr, stft=self.config.stft)
@@ -184,9 +188,11 @@ class DenoiseModel:
 
     def _denoise_group(self, rows: np.ndarray, *, sample_rate: float, model_sr: float, steps: int, seed: int,
                        num_samples: int, network_rate: float, eta: float, shifts: int,
-                       progress, first_row: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+                       progress, first_row: int = 0,
+                       suspect: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """prepare -> sample -> restore for a few rows ``[R, T]`` (``first_row`` onwards of the signal's);
-        returns mean and spread at the input rate."""
+        returns mean and spread at the input rate. ``suspect``: :func:`~sigdenoise.steps.suspect_samples` of
+        the rows, for the fall-back (models that run at the input's rate only)."""
         n = rows.shape[-1]
         edge = self.edge_context(sample_rate)
         if edge:  # the signal mirrored at either end, outside its level and offset: context for first and last words
@@ -223,7 +229,10 @@ class DenoiseModel:
                 m2 += delta * (sample - mean)
         mean[silent] = at_model_rate[silent]
         if self.config.fallback_below_db is not None:
-            mean = fall_back_to_input(at_model_rate, mean, self.chunk_samples(), below_db=self.config.fallback_below_db)
+            if suspect is not None and (edge or model_sr != sample_rate):
+                suspect = None  # mirrored or resampled, samples no longer line up (no such model ships)
+            mean = fall_back_to_input(at_model_rate, mean, self.chunk_samples(), below_db=self.config.fallback_below_db,
+                                      suspect=suspect)
         padded = n + 2 * edge
         mean = resample(mean.astype(rows.dtype, copy=False), orig_sr=model_sr, target_sr=sample_rate,
                         length=padded)[:, edge:edge + n]

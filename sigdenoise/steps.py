@@ -48,18 +48,66 @@ def correction_db(noisy: torch.Tensor, estimate: torch.Tensor, valid: torch.Tens
     return 10 * torch.log10(change.clamp(min=1e-30) / centred.pow(2).sum(-1).clamp(min=1e-30))
 
 
+# A rail: a row's finite maximum (or minimum) held by at least this many samples, and by this many times as
+# many as the next value inward. A saturated sensor piles every sample beyond its range onto one value; a
+# trace that merely peaks holds its extreme once, and a coarse ADC's top step holds fewer than the steps
+# inside it (the tail of the trace's distribution).
+RAIL_MIN_SAMPLES = 3
+RAIL_RATIO = 3.0
+GAP, UPPER_RAIL, LOWER_RAIL = 1, 2, 3  # the kinds of samples the input itself gets wrong (``suspect_samples``)
+
+
+def _rail(row: np.ndarray, finite: np.ndarray, upper: bool) -> np.ndarray:
+    values = row[finite] if upper else -row[finite]
+    if values.size < 2 * RAIL_MIN_SAMPLES:
+        return np.zeros(row.shape, dtype=bool)
+    top = values.max()
+    held = int(np.count_nonzero(values == top))
+    inward = values[values < top]
+    next_held = int(np.count_nonzero(inward == inward.max())) if inward.size else 0
+    if held < RAIL_MIN_SAMPLES or held < RAIL_RATIO * max(next_held, 1) or not inward.size:
+        return np.zeros(row.shape, dtype=bool)
+    return finite & ((row if upper else -row) == top)
+
+
+def suspect_samples(rows: np.ndarray) -> np.ndarray:
+    """Per sample of ``rows`` ``[R, T]``, what the input itself gets wrong: ``GAP`` (NaN or Inf), ``UPPER_RAIL``
+    or ``LOWER_RAIL`` (held at a saturated sensor's limit, whose true value lies beyond it), else 0. Shape
+    of ``rows``, int8."""
+    rows = np.asarray(rows)
+    out = np.zeros(rows.shape, dtype=np.int8)
+    for r, row in enumerate(rows.reshape(-1, rows.shape[-1])):
+        finite = np.isfinite(row)
+        flat = out.reshape(-1, rows.shape[-1])[r]
+        flat[~finite] = GAP
+        flat[_rail(row, finite, upper=True)] = UPPER_RAIL
+        flat[_rail(row, finite, upper=False)] = LOWER_RAIL
+    return out
+
+
 def fall_back_to_input(noisy: np.ndarray, estimate: np.ndarray, chunking: tuple[int, int], *,
-                       below_db: float) -> np.ndarray:
+                       below_db: float, suspect: np.ndarray | None = None) -> np.ndarray:
     """Per chunk of the model's own chunking: the input where the correction is under ``below_db`` (dB),
     the estimate above ``below_db + FALLBACK_RAMP_DB``, a linear blend between; chunks crossfade as in
-    sampling, so no seam appears where neighbours decide differently. Rows ``[R, T]``."""
+    sampling, so no seam appears where neighbours decide differently. Rows ``[R, T]``.
+
+    ``suspect`` (:func:`suspect_samples`, same shape): samples the input itself gets wrong take the estimate
+    whatever the chunk decides, and are left out of its decision, so that a nearly clean log with a gap or
+    a saturated stretch comes back as it came everywhere else; at a rail the estimate is kept beyond the
+    rail, where the true value lies."""
     chunk, overlap = chunking
     plan = plan_chunks(noisy.shape[-1], chunk=chunk, overlap=overlap)
     x, y = torch.from_numpy(np.asarray(noisy, np.float64)), torch.from_numpy(np.asarray(estimate, np.float64))
+    trusted = torch.ones_like(x)
+    if suspect is not None:
+        y = torch.where(torch.from_numpy(suspect == UPPER_RAIL), torch.maximum(x, y), y)
+        y = torch.where(torch.from_numpy(suspect == LOWER_RAIL), torch.minimum(x, y), y)
+        trusted = torch.from_numpy((suspect == 0).astype(np.float64))
     x_chunks, y_chunks = split_chunks(x, plan), split_chunks(y, plan)
-    valid = split_chunks(torch.ones_like(x), plan, pad="zeros")
+    valid = split_chunks(trusted, plan, pad="zeros")
     keep = ((correction_db(x_chunks, y_chunks, valid) - below_db) / FALLBACK_RAMP_DB).clamp(0.0, 1.0)
-    return (x + overlap_add(keep[..., None] * (y_chunks - x_chunks), plan)).numpy().astype(estimate.dtype)
+    out = x + overlap_add(keep[..., None] * (y_chunks - x_chunks), plan)
+    return torch.where(trusted > 0, out, y).numpy().astype(estimate.dtype)
 
 
 TOP_BAND = (0.70, 0.95)  # of the model's Nyquist: where the model's own gain is read for the band above

@@ -347,6 +347,46 @@ def test_fallback_hands_back_chunks_the_model_barely_changed():
     np.testing.assert_allclose(half, (x[:, :1000] + y[:, :1000]) / 2)
 
 
+def test_suspect_samples_mark_gaps_and_saturated_rails_not_peaks_or_adc_steps():
+    from sigdenoise.steps import GAP, LOWER_RAIL, UPPER_RAIL, suspect_samples
+
+    t = np.linspace(0, 20, 2000)
+    wave = np.sin(t) + 0.1 * np.sin(7.3 * t)
+    clipped = np.clip(wave, -2.0, 0.8)  # only the top saturates
+    clipped[100:103] = np.nan
+    marks = suspect_samples(clipped[None])[0]
+    assert (marks[100:103] == GAP).all()
+    np.testing.assert_array_equal(marks == UPPER_RAIL, clipped >= 0.8)
+    assert not (marks == LOWER_RAIL).any()  # the trough is a peak held once, not a rail
+    assert not suspect_samples(wave[None]).any()
+    coarse = np.round(wave * 4) / 4  # a coarse ADC: its extreme steps hold fewer samples than the next ones in
+    assert not suspect_samples(coarse[None]).any()
+    assert (suspect_samples(np.clip(coarse, -0.75, 2)[None])[0] == LOWER_RAIL).sum() == (coarse <= -0.75).sum()
+
+
+def test_fallback_keeps_a_clean_log_as_it_came_around_its_gaps_and_rails():
+    from sigdenoise.steps import suspect_samples, fall_back_to_input
+
+    rng = np.random.default_rng(2)
+    clean = np.sin(np.linspace(0, 60, 3000))
+    given = np.clip(clean, -2.0, 0.9)
+    given[500:560] = np.nan
+    marks = suspect_samples(given[None])
+    filled = given.copy()
+    filled[500:560] = np.interp(np.arange(500, 560), [499, 560], [given[499], given[560]])
+    estimate = clean + 1e-3 * rng.standard_normal(3000)  # a model that barely changes the rest
+    estimate[500:560] = clean[500:560] + 0.5  # and fills the gap far from the straight line
+    estimate[clean > 0.9] = 0.85  # and undershoots a rail: the truth lies beyond it
+    out = fall_back_to_input(filled[None], estimate[None], (1000, 100), below_db=-25.0, suspect=marks)[0]
+    trusted = marks[0] == 0
+    np.testing.assert_allclose(out[trusted], filled[trusted])  # nearly clean: handed back as it came
+    np.testing.assert_allclose(out[500:560], estimate[500:560])  # the gap takes the estimate
+    np.testing.assert_allclose(out[clean > 0.9], 0.9)  # never pulled inside the rail
+    # without the marks, the gap's big correction makes its chunk keep the estimate everywhere
+    plain = fall_back_to_input(filled[None], estimate[None], (1000, 100), below_db=-25.0)[0]
+    assert not np.allclose(plain[:900][trusted[:900]], filled[:900][trusted[:900]])
+
+
 def test_fallback_setting_reaches_denoise(tiny_checkpoints):
     model = sigdenoise.load_model("sensor", device="cpu")
     x = np.sin(np.linspace(0, 40, 2000)) + 0.05 * np.random.default_rng(1).standard_normal(2000)

@@ -231,6 +231,26 @@ def run_sigdenoise(traces, cases, *, model_name: str, num_samples: int, device: 
                  f"{model.config.bridge.default_steps} sampler steps, {num_samples} posterior samples")
 
 
+def run_clean_input(traces, *, model_name: str, device: str) -> list[dict] | None:
+    """Do no harm: each held-out trace handed in clean, at the model's default call; per trace the output's
+    SNR against the trace itself (floor: 30 dB on every family)."""
+    import torch
+
+    import sigdenoise
+
+    torch.set_num_threads(1)
+    try:
+        model = sigdenoise.load_model(model_name, device=device)
+    except Exception:
+        return None
+    out = []
+    for trace in traces:
+        clean = np.asarray(trace["clean"], np.float64)
+        y = np.asarray(model.denoise(clean, sample_rate=trace["sample_rate"]), np.float64)
+        out.append({"family": trace["family"], "file": trace["file"], "snr": metrics(clean, y)["snr"]})
+    return out
+
+
 def plot_typical_case(traces, cases, sig: list[dict], noisy: list[dict], *, model_name: str, num_samples: int,
                       device: str, path: Path, recipe: str = "combined") -> str:
     """Clean, noisy, denoised and the 90 % band for the ``recipe`` case with sigdenoise's median SNR gain.
@@ -280,7 +300,7 @@ def plot_typical_case(traces, cases, sig: list[dict], noisy: list[dict], *, mode
 
 
 # --------------------------------------------------------------------------- report
-def report(args, machine, traces, cases, results, sig_status, command) -> str:
+def report(args, machine, traces, cases, results, sig_status, command, clean_in=None) -> str:
     from sigdenoise.sensor_data import RECIPES, VALIDATION_SENSOR_GROUPS
 
     methods = ["sigdenoise", *CLASSICAL, "best classical (oracle)", *([IDEAL_MASK] if IDEAL_MASK in results else [])]
@@ -366,6 +386,21 @@ def report(args, machine, traces, cases, results, sig_status, command) -> str:
         cov = mean_ci([c["coverage"] for c in sig])
         rows.append(["all", str(len(sig)), fmt(100 * cov[0], 1, 100 * cov[1])])
         lines += [markdown_table(["recipe", "n", "coverage (%)"], rows), ""]
+    if clean_in:
+        lines += ["## sigdenoise on clean input: output SNR (dB) against the input itself", "",
+                  "Each trace handed in without corruption, at the default call (one posterior sample); "
+                  "floor 30 dB on every family. 100+: handed back as it came (the fall-back).", ""]
+
+        def shown(value: float) -> str:
+            return "100+" if value >= 100 else fmt(value, 1)
+
+        rows = []
+        for family in families:
+            snrs = [c["snr"] for c in clean_in if c["family"] == family]
+            rows.append([family, str(len(snrs)), shown(float(np.median(snrs))), shown(float(np.min(snrs)))])
+        rows.append(["all", str(len(clean_in)), shown(float(np.median([c["snr"] for c in clean_in]))),
+                     shown(float(np.min([c["snr"] for c in clean_in])))])
+        lines += [markdown_table(["family", "traces", "median", "worst"], rows), ""]
     notes = sorted({f"- {t['family']}: rate {t['sample_rate']:g} Hz — {t['rate_note']}"
                     for t in traces if t["rate_note"]})
     if notes:
@@ -412,6 +447,7 @@ def main(argv=None) -> int:
                                          device=args.device)
         print(f"[bench] sigdenoise: {sig_status} ({time.perf_counter() - t0:.1f} s)", flush=True)
     results["sigdenoise"] = sig
+    clean_in = None if sig is None else run_clean_input(traces, model_name=args.model, device=args.device)
     if args.plot and sig is not None:
         print("[bench] plot: " + plot_typical_case(traces, cases, sig, results["noisy input"], model_name=args.model,
                                                    num_samples=args.num_samples, device=args.device,
@@ -419,13 +455,13 @@ def main(argv=None) -> int:
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    text = report(args, machine, traces, cases, results, sig_status, command)
+    text = report(args, machine, traces, cases, results, sig_status, command, clean_in)
     per_case = [{"family": traces[c["trace"]]["family"], "file": traces[c["trace"]]["file"],
                  "start": traces[c["trace"]]["start"], "samples": len(traces[c["trace"]]["clean"]),
                  "sample_rate": traces[c["trace"]]["sample_rate"], "recipe": c["recipe"],
                  **{m: (None if r is None else r[i]) for m, r in results.items()}} for i, c in enumerate(cases)]
     payload = {"command": command, "machine": machine, "seed": args.seed, "snr_db": args.snr, "sigdenoise": sig_status,
-               "classical_settings": SETTINGS, "cases": per_case}
+               "classical_settings": SETTINGS, "cases": per_case, "clean_input": clean_in}
     for path, content in ((out, text), (out.with_suffix(".json"), json.dumps(payload, indent=1))):
         atomic_write(path, lambda tmp, content=content: tmp.write_text(content))
     print(text)

@@ -23,7 +23,7 @@ import torch
 from .level import RunningLevel, level_settings
 from .options import AdviceError
 from .preprocess import plan_chunks, resample, resampled_length
-from .steps import carry_top_band, check_rate, fall_back_to_input
+from .steps import carry_top_band, check_rate, fall_back_to_input, suspect_samples
 
 # Where no latency is given: half a second for models with a rate of their own (speech: 0.37 s of it
 # look-ahead, where the network's receptive field reaches 0.6 s; see benchmarks/stream for what more buys);
@@ -467,7 +467,9 @@ class DenoiseStream:
         mean[silent] = span[silent]
         if config.fallback_below_db is not None:
             chunking = model.chunk_samples() if whole else (span.shape[-1], 0)
-            mean = fall_back_to_input(span, mean, chunking, below_db=config.fallback_below_db)
+            # a saturated rail, as offline marks it (within what the window holds); a gap was held over, so no mark
+            suspect = suspect_samples(span) if self.model_rate == self.sample_rate else None
+            mean = fall_back_to_input(span, mean, chunking, below_db=config.fallback_below_db, suspect=suspect)
         # back to the input rate over the margins too (the input itself there), so the edge stays outside
         full = at_model.astype(np.float64)
         full[:, head:head + mean.shape[-1]] = mean

@@ -376,12 +376,15 @@ def test_fallback_keeps_a_clean_log_as_it_came_around_its_gaps_and_rails():
     filled[500:560] = np.interp(np.arange(500, 560), [499, 560], [given[499], given[560]])
     estimate = clean + 1e-3 * rng.standard_normal(3000)  # a model that barely changes the rest
     estimate[500:560] = clean[500:560] + 0.5  # and fills the gap far from the straight line
-    estimate[clean > 0.9] = 0.85  # and undershoots a rail: the truth lies beyond it
+    over = clean > 0.9
+    under = over & (np.arange(3000) % 2 == 0)
+    estimate[under] = 0.85  # and undershoots a rail at every other sample: the truth lies beyond it
     out = fall_back_to_input(filled[None], estimate[None], (1000, 100), below_db=-25.0, suspect=marks)[0]
     trusted = marks[0] == 0
     np.testing.assert_allclose(out[trusted], filled[trusted])  # nearly clean: handed back as it came
     np.testing.assert_allclose(out[500:560], estimate[500:560])  # the gap takes the estimate
-    np.testing.assert_allclose(out[clean > 0.9], 0.9)  # never pulled inside the rail
+    np.testing.assert_allclose(out[under], 0.9)  # never pulled inside the rail
+    np.testing.assert_allclose(out[over & ~under], estimate[over & ~under])  # and kept beyond it
     # without the marks, the gap's big correction makes its chunk keep the estimate everywhere
     plain = fall_back_to_input(filled[None], estimate[None], (1000, 100), below_db=-25.0)[0]
     assert not np.allclose(plain[:900][trusted[:900]], filled[:900][trusted[:900]])
@@ -394,6 +397,25 @@ def test_fallback_setting_reaches_denoise(tiny_checkpoints):
     assert not np.allclose(raw, x)  # the untrained model does change its input
     model.config = dataclasses.replace(model.config, fallback_below_db=100.0)  # every chunk falls back
     np.testing.assert_allclose(model.denoise(x, sample_rate=100.0), x, atol=1e-6)
+
+
+def test_a_clipped_log_comes_back_with_only_its_rails_changed_offline_and_streamed(tiny_checkpoints, monkeypatch):
+    model = sigdenoise.load_model("sensor", device="cpu")
+    model.config = dataclasses.replace(model.config, fallback_below_db=100.0)  # every chunk falls back
+    # a network that widens what it is given, so its estimate crosses the rail
+    monkeypatch.setattr(model, "_sample_rows", lambda scaled, **kwargs: 1.1 * scaled)
+    t = np.linspace(0, 40, 3000)
+    x = np.clip(np.sin(t) + 0.3 * np.sin(3.1 * t), -2.0, 0.9)
+    rail = x >= 0.9
+    raw = model.with_config(dataclasses.replace(model.config, fallback_below_db=None)).denoise(x, sample_rate=100.0)
+    assert (raw[rail] > 0.9 + 1e-4).all()
+    offline = model.denoise(x, sample_rate=100.0)
+    np.testing.assert_allclose(offline[~rail], x[~rail], atol=1e-6)
+    np.testing.assert_allclose(offline[rail], np.maximum(raw[rail], 0.9), atol=1e-6)  # the estimate, beyond the rail
+    stream = model.stream(sample_rate=100.0)
+    streamed = np.concatenate([stream.process(x), stream.flush()])
+    np.testing.assert_allclose(streamed[~rail], x[~rail], atol=1e-6)
+    assert (streamed[rail] >= 0.9 - 1e-6).all() and (streamed[rail] > 0.9 + 1e-4).any()
 
 
 def test_speech_output_drops_the_dc_offset_a_sensor_output_keeps(tiny_model):

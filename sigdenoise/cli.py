@@ -348,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("fetch-data", help="download and prepare the training corpora into ~/.cache/sigdenoise")
-    p.add_argument("roles", nargs="*", metavar="ROLE", help="speech, noise, noise-wide, noise-more, noise-ambience, heldout-speech, heldout-noise and/or sensor (default: speech noise)")
+    p.add_argument("roles", nargs="*", metavar="ROLE", help="speech, speech-more, noise, noise-wide, noise-more, noise-ambience, heldout-speech, heldout-noise and/or sensor (default: speech noise)")
     p.set_defaults(func=cmd_fetch_data)
 
     p = sub.add_parser("info", help="show a model's config, rate, parameters and data summary")

@@ -181,6 +181,9 @@ class DataConfig:
     # cache of that role, anything else a path); their files join noise_dir's in the draw. In-training
     # validation keeps noise_dir's own validation files, so its numbers stay comparable across stages.
     extra_noise_dirs: tuple[str, ...] = ()
+    # speech_mix, training split only: more clean-speech folders, the same way; each speaker group joins the
+    # draw as clean_dir's do (a group's weight grows with its size, flattened: SpeechMixer._speech).
+    extra_speech_dirs: tuple[str, ...] = ()
     # speech_mix, with augment: share of voices heard across a simulated room (data.room_pair): the input
     # holds the reverberant voice, the target only its direct path and first 50 ms of reflections.
     speech_reverb_prob: float = 0.0

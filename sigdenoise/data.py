@@ -599,6 +599,16 @@ def default_cache(role: str, sample_rate: int) -> Path:
     return CACHE / f"{role}-{sample_rate}"
 
 
+def _extra_folder(extra: str, sample_rate: int, setting: str) -> Path:
+    """A folder named in ``data.extra_noise_dirs`` or ``data.extra_speech_dirs``: a prepared role's cache
+    (such as "noise-wide") or a path."""
+    folder = Path(extra) if ("/" in extra or Path(extra).is_dir()) else default_cache(extra, sample_rate)
+    if not (folder / "manifest.json").exists() and not folder.is_dir():
+        raise FileNotFoundError(f"data.{setting}: {folder} not found; run `sigdenoise fetch-data {extra}` for a "
+                                "prepared role, or give an existing folder")
+    return folder
+
+
 def build_training_data(config: DataConfig, *, sample_rate: int, target_rms: float, split: str = "train",
                         seed: int = 0):
     """The example source a training config asks for."""
@@ -609,6 +619,9 @@ def build_training_data(config: DataConfig, *, sample_rate: int, target_rms: flo
         clean_dir = config.clean_dir or default_cache("speech", sample_rate)
         noise_dir = config.noise_dir or default_cache("noise", sample_rate)
         corpus = load_corpus(clean_dir, role="speech", split=split, sample_rate=sample_rate)
+        for extra in config.extra_speech_dirs if split == "train" else ():
+            corpus = corpus + load_corpus(_extra_folder(extra, sample_rate, "extra_speech_dirs"), role="speech",
+                                          split=split, sample_rate=sample_rate)
         clips = [clip for clip in corpus if not is_excluded(clip["group"], config.exclude_speakers)]
         if not clips:
             raise ValueError(f"no {split} speech left in {clean_dir} after exclude_speakers = "
@@ -617,12 +630,9 @@ def build_training_data(config: DataConfig, *, sample_rate: int, target_rms: flo
         noise = [np.asarray(c["audio"], np.float32)
                  for c in load_corpus(noise_dir, role="noise", split=split, sample_rate=sample_rate)]
         for extra in config.extra_noise_dirs if split == "train" else ():
-            folder = Path(extra) if ("/" in extra or Path(extra).is_dir()) else default_cache(extra, sample_rate)
-            if not (folder / "manifest.json").exists() and not folder.is_dir():
-                raise FileNotFoundError(f"data.extra_noise_dirs: {folder} not found; run `sigdenoise fetch-data "
-                                        f"{extra}` for a prepared role, or give an existing folder")
             noise += [np.asarray(c["audio"], np.float32)
-                      for c in load_corpus(folder, role="noise", split=split, sample_rate=sample_rate)]
+                      for c in load_corpus(_extra_folder(extra, sample_rate, "extra_noise_dirs"), role="noise",
+                                           split=split, sample_rate=sample_rate)]
         pause_noise = pause_streams(corpus, config.pause_noise_groups, sample_rate=sample_rate)
         if config.pause_noise_groups and config.pause_noise_prob > 0 and not pause_noise and split == "train":
             raise ValueError(f"no pauses of a second or more found for pause_noise_groups = "

@@ -49,6 +49,15 @@ SPEECH_SOURCES = [
     AptSource("ktuberling-data", "usr/share/ktuberling/sounds/*/*.ogg", "speech", "GPL-2+"),
 ]
 
+# More voices, for a later stage (configs/speech-morevoices.toml, data.extra_speech_dirs): a Russian male
+# speaker reading 620 sentences for a Festival unit-selection voice (16 kHz studio), and a Mandarin voice
+# saying every syllable in every tone (44.1 kHz).
+MORE_SPEECH_SOURCES = [
+    AptSource("festvox-ru", "usr/share/festival/voices/russian/msu_ru_nsh_clunits/wav/*.wav", "speech-more",
+              "BSD-like (see the package copyright)"),
+    AptSource("gcin-voice", "usr/share/gcin-voice/ogg/*/*.ogg", "speech-more", "GPL-3 or LGPL-3, CC-BY-3.0"),
+]
+
 NOISE_SOURCES = [
     AptSource("lincity-ng-data", "usr/share/games/lincity-ng/sounds/*.wav", "noise", "GPL-2+"),
     AptSource("megaglest-data", "usr/share/games/megaglest/tilesets/*/sounds/**/*.*", "noise", "GPL-2+ and CC-BY-SA-3.0"),
@@ -139,11 +148,11 @@ HELDOUT_NOISE_SOURCES = [
 ]
 
 SOURCES = {
-    "speech": SPEECH_SOURCES, "noise": NOISE_SOURCES, "noise-wide": WIDE_NOISE_SOURCES, "noise-more": MORE_NOISE_SOURCES,
+    "speech": SPEECH_SOURCES, "speech-more": MORE_SPEECH_SOURCES, "noise": NOISE_SOURCES, "noise-wide": WIDE_NOISE_SOURCES, "noise-more": MORE_NOISE_SOURCES,
     "noise-ambience": AMBIENCE_NOISE_SOURCES,
     "heldout-speech": HELDOUT_SPEECH_SOURCES, "heldout-noise": HELDOUT_NOISE_SOURCES,
 }
-TRAINING_ROLES = ("speech", "noise", "noise-wide", "noise-more", "noise-ambience")
+TRAINING_ROLES = ("speech", "speech-more", "noise", "noise-wide", "noise-more", "noise-ambience")
 HELDOUT_ROLES = ("heldout-speech", "heldout-noise")
 
 
@@ -282,6 +291,8 @@ def _speaker_of(package: str, path: Path) -> str:
         return {"m": "nl-m", "v": "nl-v", "hurt": "nl-x"}.get(token, "nl-minor")
     if package in {source.package for source in HELDOUT_NOISE_SOURCES}:
         return package  # the unseen-source benchmark takes its noise packages in turn
+    if package in ("festvox-ru", "gcin-voice"):  # one voice each
+        return {"festvox-ru": "ru-nsh", "gcin-voice": "zh-gcin"}[package]
     if package == "ktuberling-data":  # usr/share/ktuberling/sounds/<language>/word.ogg, one voice each
         return "ktuberling-" + path.parent.name
     return package + "/" + path.name

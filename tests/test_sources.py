@@ -42,8 +42,8 @@ def test_no_training_stage_reads_a_held_out_package():
     assert len({s.package for s in SOURCES["heldout-noise"]}) == 5
     # every config's extra noise folders are training roles, never a held-out one
     for config in sorted((ROOT / "configs").glob("*.toml")):
-        extra = load_train_config(config).data.extra_noise_dirs
-        assert not set(extra) & set(HELDOUT_ROLES), config.name
+        data = load_train_config(config).data
+        assert not set(data.extra_noise_dirs + data.extra_speech_dirs) & set(HELDOUT_ROLES), config.name
 
 
 def test_dutch_voices_group_into_two_main_voices_the_rest_and_grunts():

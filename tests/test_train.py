@@ -398,7 +398,7 @@ def test_unknown_precision_is_refused(tmp_path, voicebank_like):
         cli_main(["train", "--config", config, "--set", "steps=1", "--set", 'precision="fp16"'])
 
 
-def test_rooms_codecs_clipping_and_extra_noise_folders_shape_training_inputs_only(dns_like, tmp_path):
+def test_rooms_codecs_clipping_and_extra_noise_and_speech_folders_shape_training_inputs_only(dns_like, tmp_path):
     import shutil
 
     from sigdenoise.config import DataConfig
@@ -433,6 +433,16 @@ def test_rooms_codecs_clipping_and_extra_noise_folders_shape_training_inputs_onl
     assert clean.shape == noisy.shape == (4, 8000) and np.isfinite(clean).all() and np.isfinite(noisy).all()
     with pytest.raises(FileNotFoundError, match="no-such"):
         build_training_data(dataclasses.replace(config, extra_noise_dirs=(str(tmp_path / "no-such"),)),
+                            sample_rate=16000, target_rms=0.05)
+    # extra speech folders likewise: their speakers join the training draw, validation keeps clean_dir's alone
+    voices = tmp_path / "more-voices"
+    shutil.copytree(dns_like / "clean", voices / "other")
+    with_voices = dataclasses.replace(config, extra_speech_dirs=(str(voices),))
+    assert len(build_training_data(with_voices, sample_rate=16000, target_rms=0.05).speech) > len(train.speech)
+    assert len(build_training_data(with_voices, sample_rate=16000, target_rms=0.05, split="validation").speech) == \
+        len(build_training_data(config, sample_rate=16000, target_rms=0.05, split="validation").speech)
+    with pytest.raises(FileNotFoundError, match="extra_speech_dirs"):
+        build_training_data(dataclasses.replace(config, extra_speech_dirs=(str(tmp_path / "none"),)),
                             sample_rate=16000, target_rms=0.05)
     # level jitter: the network's input level varies (training only), clean and noisy alike
     levels = {}

@@ -146,8 +146,11 @@ class DenoiseModel:
         if not np.issubdtype(rows.dtype, np.floating):
             rows = rows.astype(np.float32)
         # what the input itself gets wrong (gaps, a saturated sensor's rails), for the models that hand back
-        # what they barely change: those samples take the estimate, the rest may come back as they came
-        suspect = suspect_samples(rows) if self.config.fallback_below_db is not None else None
+        # what they barely change: those samples take the estimate, the rest may come back as they came.
+        # Only where samples line up with the model's (no resampling, no mirrored edges: sensor models).
+        lined_up = not self.config.sample_rate or self.config.sample_rate == sample_rate
+        suspect = (suspect_samples(rows) if self.config.fallback_below_db is not None and lined_up
+                   and not self.edge_context(sample_rate) else None)
         repaired = find_nonfinite(rows)
         if repaired.any():  # only then copy: a 10-minute stereo file should not be held twice
             rows, repaired = repair_nonfinite(rows, repair=repair_nan, name="input")
@@ -192,7 +195,7 @@ class DenoiseModel:
                        suspect: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """prepare -> sample -> restore for a few rows ``[R, T]`` (``first_row`` onwards of the signal's);
         returns mean and spread at the input rate. ``suspect``: :func:`~sigdenoise.steps.suspect_samples` of
-        the rows, for the fall-back (models that run at the input's rate only)."""
+        the rows, for the fall-back (None where the model's samples do not line up with the input's)."""
         n = rows.shape[-1]
         edge = self.edge_context(sample_rate)
         if edge:  # the signal mirrored at either end, outside its level and offset: context for first and last words
@@ -229,8 +232,6 @@ class DenoiseModel:
                 m2 += delta * (sample - mean)
         mean[silent] = at_model_rate[silent]
         if self.config.fallback_below_db is not None:
-            if suspect is not None and (edge or model_sr != sample_rate):
-                suspect = None  # mirrored or resampled, samples no longer line up (no such model ships)
             mean = fall_back_to_input(at_model_rate, mean, self.chunk_samples(), below_db=self.config.fallback_below_db,
                                       suspect=suspect)
         padded = n + 2 * edge

@@ -274,6 +274,9 @@ def _decode(path: Path, target_sr: int, blob: bytes | None = None) -> list[np.nd
     return out
 
 
+ONE_VOICE_PACKAGES = {"festvox-ru": "ru-nsh", "gcin-voice": "zh-gcin"}  # package -> its one speaker group
+
+
 def _speaker_of(package: str, path: Path) -> str:
     """A speaker (or noise-file) label used to hold out whole speakers for validation."""
     if package.startswith("asterisk-core-sounds-"):
@@ -291,8 +294,8 @@ def _speaker_of(package: str, path: Path) -> str:
         return {"m": "nl-m", "v": "nl-v", "hurt": "nl-x"}.get(token, "nl-minor")
     if package in {source.package for source in HELDOUT_NOISE_SOURCES}:
         return package  # the unseen-source benchmark takes its noise packages in turn
-    if package in ("festvox-ru", "gcin-voice"):  # one voice each
-        return {"festvox-ru": "ru-nsh", "gcin-voice": "zh-gcin"}[package]
+    if package in ONE_VOICE_PACKAGES:
+        return ONE_VOICE_PACKAGES[package]
     if package == "ktuberling-data":  # usr/share/ktuberling/sounds/<language>/word.ogg, one voice each
         return "ktuberling-" + path.parent.name
     return package + "/" + path.name

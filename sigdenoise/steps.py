@@ -64,8 +64,7 @@ def _rail(row: np.ndarray, finite: np.ndarray, upper: bool) -> np.ndarray:
     top = values.max()
     held = int(np.count_nonzero(values == top))
     inward = values[values < top]
-    next_held = int(np.count_nonzero(inward == inward.max())) if inward.size else 0
-    if held < RAIL_MIN_SAMPLES or held < RAIL_RATIO * max(next_held, 1) or not inward.size:
+    if not inward.size or held < max(RAIL_MIN_SAMPLES, RAIL_RATIO * np.count_nonzero(inward == inward.max())):
         return np.zeros(row.shape, dtype=bool)
     return finite & ((row if upper else -row) == top)
 
@@ -76,12 +75,11 @@ def suspect_samples(rows: np.ndarray) -> np.ndarray:
     of ``rows``, int8."""
     rows = np.asarray(rows)
     out = np.zeros(rows.shape, dtype=np.int8)
-    for r, row in enumerate(rows.reshape(-1, rows.shape[-1])):
+    for row, marks in zip(rows.reshape(-1, rows.shape[-1]), out.reshape(-1, rows.shape[-1])):  # views of out
         finite = np.isfinite(row)
-        flat = out.reshape(-1, rows.shape[-1])[r]
-        flat[~finite] = GAP
-        flat[_rail(row, finite, upper=True)] = UPPER_RAIL
-        flat[_rail(row, finite, upper=False)] = LOWER_RAIL
+        marks[~finite] = GAP
+        marks[_rail(row, finite, upper=True)] = UPPER_RAIL
+        marks[_rail(row, finite, upper=False)] = LOWER_RAIL
     return out
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sigdenoise.io import atomic_write
+
 from ..common import display_path, machine_description, machine_line, markdown_table, mean_ci
 from .metrics import SpeechMetrics
 from .mixtures import build_mixtures
@@ -62,9 +64,10 @@ def main(argv=None) -> int:
         "Each count minus the default, clip by clip (mean ± half-width of the 95 % interval):", "",
         markdown_table(["calls", *HEADER], diffs), ""])
     out = Path(args.out)
-    out.write_text(text)
-    out.with_suffix(".json").write_text(json.dumps({"command": command, "machine": machine, "default": default,
-                                                    "per_clip": {str(c): s for c, s in scores.items()}}, indent=1))
+    payload = json.dumps({"command": command, "machine": machine, "default": default,
+                          "per_clip": {str(c): s for c, s in scores.items()}}, indent=1)
+    for path, content in ((out, text), (out.with_suffix(".json"), payload)):  # a killed run leaves the old tables
+        atomic_write(path, lambda tmp, content=content: tmp.write_text(content))
     print(text)
     return 0
 

@@ -33,11 +33,10 @@ import numpy as np
 import torch
 
 from .band import coverage, fit_scale
-from .checkpoint import save_model
+from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .diffusion import bridge_loss, si_sdr, snr
 from .preprocess import resample
-from .steps import routes_low
 from .train import load_state, resolve_precision, save_state
 
 DEFAULT_MINUTES = 10.0
@@ -242,12 +241,10 @@ def adapt_model(model, recordings: Sequence[Recording], settings: AdaptSettings 
     ``model`` is left untouched. ``state_path`` (optional) keeps the run's state so a killed run resumes
     there. ``progress(step, total_steps_estimate, seconds_left)`` is called as it goes.
     """
-    if not recordings:
-        raise ValueError("adapt needs at least one recording")
-    if model.low_snr is not None:
-        return _adapt_routed(model, recordings, settings, state_path=state_path, progress=progress)
     started = time.monotonic()
     deadline = started + settings.minutes * 60
+    if not recordings:
+        raise ValueError("adapt needs at least one recording")
     length = (int(round(settings.segment_seconds * model.config.sample_rate)) if model.config.sample_rate
               else min(model.chunk_samples()[0], 4096))
     segments, rates, owners = _segments(recordings, model, length)
@@ -359,29 +356,11 @@ def adapt_model(model, recordings: Sequence[Recording], settings: AdaptSettings 
     return adapted, report
 
 
-def _adapt_routed(model, recordings: Sequence[Recording], settings: AdaptSettings, **how):
-    """A routed model (:func:`sigdenoise.calibrate.route_models`) adapts the network most of the recordings'
-    rows go to and keeps the other as it was: rows the user's data never sends to a network teach it nothing."""
-    rows = [row[None] for rec in recordings for row in np.asarray(rec.data).reshape(-1, rec.data.shape[-1])]
-    to_low = np.mean([routes_low(row, model.config.route_below_db)[0] for row in rows]) >= 0.5
-    high = model.with_config(dataclasses.replace(model.config, route_below_db=None))
-    high.low_snr = None
-    adapted, report = adapt_model(model.low_snr if to_low else high, recordings, settings, **how)
-    record = {**adapted.metadata["training"]["adapted"], "base_model": model.metadata.get("path", ""),
-              "network": "the low-SNR one" if to_low else "the high-SNR one"}
-    if to_low:
-        routed = model.with_config(model.config)
-        routed.low_snr = adapted
-    else:
-        routed = adapted.with_config(dataclasses.replace(adapted.config, route_below_db=model.config.route_below_db))
-        routed.low_snr = model.low_snr
-    routed.metadata = {**routed.metadata, "training": {**(routed.metadata.get("training") or {}), "adapted": record}}
-    return routed, report
-
-
 def save_adapted(model, path: str | Path) -> None:
     """Write an adapted model as a checkpoint any front end loads (``load_model(path)``)."""
-    save_model(model, path)
+    meta = model.metadata
+    save_checkpoint(path, model.network.state_dict(), model.config, data=meta.get("data") or {},
+                    training=meta.get("training") or {})
 
 
 def recordings_from_arrays(signals, sample_rate) -> list[Recording]:

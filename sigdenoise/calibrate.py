@@ -1,5 +1,4 @@
-"""Calibrate a model after training: its "do no harm" fallback and its uncertainty band; and join two
-calibrated sensor models into one routed model (:func:`route_models`).
+"""Calibrate a model after training: its "do no harm" fallback and its uncertainty band.
 
 Sensor models first get ``fallback_below_db`` (see :class:`~sigdenoise.config.ModelConfig`): the
 correction size under which a chunk is handed back unchanged, chosen on windows of the *training*
@@ -19,13 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from .band import coverage, fit_scale
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, save_model
+from .checkpoint import load_checkpoint, save_checkpoint
 from .config import DataConfig
 from .data import build_training_data
 from .pipeline import load_model
 from .preprocess import repair_nonfinite
 from .sensor_data import RECIPES, default_sensor_cache, load_sensor_corpus
-from .steps import blind_snr_db, fall_back_to_input, suspect_samples
+from .steps import fall_back_to_input, suspect_samples
 
 FALLBACK_GRID_DB = tuple(float(v) for v in range(-40, -4, 3))  # -40 ... -7 dB
 
@@ -36,10 +35,9 @@ def output_snr(clean: np.ndarray, estimate: np.ndarray) -> float:
     return float(10 * np.log10(signal / max(np.sum((estimate - clean) ** 2), 1e-30)))
 
 
-def recipe_windows(*, count: int, seed: int, data_dir: str | Path | None = None, max_samples: int = 4096,
-                   snr_db: tuple[float, float] | None = None) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """(clean, noisy, rate): ``count`` windows of the training split's series, each under every recipe (at
-    the recipe's own SNR range, or at ``snr_db``).
+def recipe_windows(*, count: int, seed: int, data_dir: str | Path | None = None, max_samples: int = 4096
+                   ) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """(clean, noisy, rate): ``count`` windows of the training split's series, each under every recipe.
 
     Windows go round the families in turn (a random series of each), so the 1,000 PLAID currents
     weigh no more than the one ECG record."""
@@ -58,8 +56,7 @@ def recipe_windows(*, count: int, seed: int, data_dir: str | Path | None = None,
         n = min(signal.size, max_samples)
         start = int(rng.integers(0, signal.size - n + 1))
         clean = signal[start:start + n]
-        level = {} if snr_db is None else {"snr_db": tuple(snr_db)}
-        out += [(clean, recipe(clean, rng, float(entry["sample_rate"]), **level), float(entry["sample_rate"]))
+        out += [(clean, recipe(clean, rng, float(entry["sample_rate"])), float(entry["sample_rate"]))
                 for recipe in RECIPES.values()]
     return out
 
@@ -107,9 +104,6 @@ def calibrate(model_path: str | Path, out_path: str | Path, *, count: int = 256,
     for the model at ``model_path``, and write the calibrated copy to ``out_path``."""
 
     model = load_model(model_path, device="cpu")
-    if model.low_snr is not None:
-        raise CheckpointError(f"{model_path}: a routed model; calibrate the two models it joins, then route them "
-                              "again (sigdenoise route)")
     # A freshly trained model offers no band (DenoiseModel.band_calibrated); here its spread is what is fitted.
     model.metadata = {**model.metadata, "training": {**(model.metadata.get("training") or {}),
                                                      "calibration": "being fitted"}}
@@ -136,51 +130,4 @@ def calibrate(model_path: str | Path, out_path: str | Path, *, count: int = 256,
     training = {**meta["training"], "calibration": summary}
     save_checkpoint(out_path, state, dataclasses.replace(config, uncertainty_scale=scale, fallback_below_db=fallback),
                     data=meta["data"], training=training)
-    return summary
-
-
-# Routing: the threshold on the blind SNR estimate (steps.blind_snr_db) below which a routed sensor model sends a
-# row to its low-SNR network, fitted like the fall-back on the training split, never on a benchmark.
-ROUTE_GRID_DB = (0.0, 5.0, 10.0, 15.0, 20.0, 25.0)
-LOW_SNR_DB = (-5.0, 5.0)  # the noisy half of the windows the threshold is fitted on
-
-
-def fit_route_threshold(high, low, examples) -> tuple[float, dict]:
-    """The threshold from :data:`ROUTE_GRID_DB` with the best mean output SNR on ``examples``
-    ((clean, noisy, rate) windows of the training split), each model at its default call."""
-    estimates, scores = [], {"high": [], "low": []}
-    for clean, noisy, rate in examples:
-        estimates.append(blind_snr_db(noisy[None])[0])
-        for name, model in (("high", high), ("low", low)):
-            y = np.asarray(model.denoise_detailed(noisy, sample_rate=rate, repair_nan=True).mean, np.float64)
-            scores[name].append(output_snr(clean, y))
-    estimates, high_snr, low_snr = np.array(estimates), np.array(scores["high"]), np.array(scores["low"])
-    means = {t: float(np.where(estimates < t, low_snr, high_snr).mean()) for t in ROUTE_GRID_DB}
-    best = max(means, key=means.get)
-    return best, {"route_below_db": best, "windows": len(examples),
-                  "mean_snr_db_by_threshold": {str(t): round(m, 3) for t, m in means.items()},
-                  "mean_snr_db_high_alone": round(float(high_snr.mean()), 3),
-                  "mean_snr_db_low_alone": round(float(low_snr.mean()), 3)}
-
-
-def route_models(high_path, low_path, out_path, *, windows: int = 32, seed: int = 4321, data_dir=None) -> dict:
-    """Write a routed checkpoint: ``high_path``'s model for rows that look clean, ``low_path``'s for noisy
-    ones, the threshold fitted on ``windows`` training-split windows under every recipe at its own SNR range
-    and as many at -5...5 dB. Both must be calibrated sensor models."""
-    high, low = load_model(high_path, device="cpu"), load_model(low_path, device="cpu")
-    for path, model in ((high_path, high), (low_path, low)):
-        if model.config.task != "sensor":
-            raise CheckpointError(f"{path}: a {model.config.task} model; routing joins two sensor models")
-        if model.low_snr is not None:
-            raise CheckpointError(f"{path}: already routed; pass the two single models it was built from")
-        if not model.band_calibrated:
-            raise CheckpointError(f"{path}: not calibrated; run sigdenoise calibrate on it first")
-    # windows at the recipes' own SNR ranges and at -5...5 dB: the nearly clean and the noisy logs both count
-    examples = (recipe_windows(count=windows, seed=seed, data_dir=data_dir)
-                + recipe_windows(count=windows, seed=seed + 1, data_dir=data_dir, snr_db=LOW_SNR_DB))
-    threshold, summary = fit_route_threshold(high, low, examples)
-    routed = high.with_config(dataclasses.replace(high.config, route_below_db=threshold))
-    routed.low_snr = low
-    routed.metadata = {**high.metadata, "training": {**(high.metadata.get("training") or {}), "routing": summary}}
-    save_model(routed, out_path)
     return summary

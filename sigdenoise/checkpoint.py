@@ -35,7 +35,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "target_rms": (1e-9, 1e3), "chunk_seconds": (1e-3, 3600.0), "overlap_seconds": (0.0, 1800.0),
     "edge_context_seconds": (0.0, 60.0), "uncertainty_scale": (1e-9, 1e9), "default_strength": (0.0, 1.0),
     "mask_offset": (-1e3, 1e3),
-    "fallback_below_db": (-1e3, 1e3), "route_below_db": (-1e3, 1e3),
+    "fallback_below_db": (-1e3, 1e3),
 }
 _MAX_ITEMS = {"net.channels": 12, "net.dilations": 64}
 _MAX_PARAMETERS = 500_000_000  # 2 GB of float32 weights
@@ -59,17 +59,11 @@ def resolve_checkpoint(name_or_path: str | Path) -> Path:
                           "or pass a path to a .safetensors file")
 
 
-LOW_SNR_PREFIX = "low_snr/"  # a routed checkpoint's second network (sigdenoise route): its tensors' names start so
-
-
 def save_checkpoint(path: str | Path, state: dict[str, torch.Tensor], config: ModelConfig, *,
-                    data: dict | None = None, training: dict | None = None, low_snr: dict | None = None) -> None:
-    """Write tensors and config atomically (temp file, then rename). ``low_snr``: a routed checkpoint's second
-    network, ``{"state", "config", "data", "training"}`` (``config.route_below_db`` says when it is used)."""
+                    data: dict | None = None, training: dict | None = None) -> None:
+    """Write tensors and config atomically (temp file, then rename)."""
     from safetensors.torch import save_file
 
-    if (low_snr is None) != (config.route_below_db is None):
-        raise ValueError("a routed config (route_below_db) goes with a low-SNR network, and only with one")
     path = Path(path)
     meta = {
         "format_version": str(FORMAT_VERSION),
@@ -79,21 +73,7 @@ def save_checkpoint(path: str | Path, state: dict[str, torch.Tensor], config: Mo
         "training": json.dumps(training or {}),
     }
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
-    if low_snr is not None:
-        meta["low_snr"] = json.dumps({"config": to_dict(low_snr["config"]), "data": low_snr.get("data") or {},
-                                      "training": low_snr.get("training") or {}})
-        tensors.update({LOW_SNR_PREFIX + k: v.detach().to("cpu").contiguous() for k, v in low_snr["state"].items()})
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
-
-
-def save_model(model, path: str | Path) -> None:
-    """Write a loaded :class:`~sigdenoise.pipeline.DenoiseModel` (and its low-SNR network, if routed)."""
-    meta, member = model.metadata, model.low_snr
-    low_snr = None if member is None else {"state": member.network.state_dict(), "config": member.config,
-                                           "data": member.metadata.get("data"),
-                                           "training": member.metadata.get("training")}
-    save_checkpoint(path, model.network.state_dict(), model.config, data=meta.get("data") or {},
-                    training=meta.get("training") or {}, low_snr=low_snr)
 
 
 def _field_error(path: Path, name: str, problem: str) -> CheckpointError:
@@ -267,38 +247,24 @@ def read_metadata(path: str | Path) -> dict:
     return {"format_version": version, "sigdenoise_version": str(raw.get("sigdenoise_version", "before 0.1.0"))[:40],
             "config": config, "data": _json_field(path, raw, "data", "{}"),
             "training": _json_field(path, raw, "training", "{}"),
-            "low_snr": _json_field(path, raw, "low_snr", "null"),
             "defaulted": _defaulted(ModelConfig, config) if isinstance(config, dict) else []}
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], ModelConfig, dict]:
-    """Return (tensors, config, metadata) from a checkpoint written by :func:`save_checkpoint`. A routed
-    checkpoint's second network is ``metadata["low_snr"]``: its ``state``, checked ``config``, ``data`` and
-    ``training``; ``tensors`` are the first network's alone."""
+    """Return (tensors, config, metadata) from a checkpoint written by :func:`save_checkpoint`."""
     from safetensors.torch import load_file
 
     from safetensors import safe_open
 
     meta = read_metadata(path)
     config = check_config(path, meta["config"], written_by=meta["sigdenoise_version"])
-    member = meta["low_snr"]
-    if member is not None and not (isinstance(member, dict) and isinstance(member.get("config"), dict)):
-        raise CheckpointError(f"{path}: metadata field 'low_snr' is not a network's settings; the file is damaged")
-    member_config = None if member is None else check_config(path, member["config"],
-                                                                written_by=meta["sigdenoise_version"])
-    if (member is None) != (config.route_below_db is None):
-        raise CheckpointError(f"{path}: its config routes to a low-SNR network the file does not hold (or holds one "
-                              "without routing to it); the file is damaged or its config was edited")
     try:
         with safe_open(str(path), framework="pt") as fh:
             shapes = {key: tuple(fh.get_slice(key).get_shape()) for key in fh.keys()}
     except Exception as exc:
         raise CheckpointError(f"{path}: tensors could not be read ({exc}); the file is probably truncated") from exc
     try:
-        _check_shapes(Path(path), config, {k: v for k, v in shapes.items() if not k.startswith(LOW_SNR_PREFIX)})
-        if member_config is not None:
-            _check_shapes(Path(path), member_config, {k[len(LOW_SNR_PREFIX):]: v for k, v in shapes.items()
-                                                      if k.startswith(LOW_SNR_PREFIX)})
+        _check_shapes(Path(path), config, shapes)
     except CheckpointError as exc:
         unknown: list[str] = []
         _check_fields(Path(path), ModelConfig, copy.deepcopy(meta["config"]), unknown=unknown)
@@ -311,9 +277,4 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], ModelCon
         state = load_file(str(path))
     except Exception as exc:
         raise CheckpointError(f"{path}: tensors could not be read ({exc}); the file is probably truncated") from exc
-    if member_config is not None:
-        meta["low_snr"] = {"state": {k[len(LOW_SNR_PREFIX):]: state.pop(k) for k in list(state)
-                                     if k.startswith(LOW_SNR_PREFIX)},
-                           "config": member_config, "data": member.get("data") or {},
-                           "training": member.get("training") or {}}
     return state, config, meta

@@ -1,4 +1,4 @@
-"""The ``sigdenoise`` command: train, calibrate, route, fetch-data, info, denoise, stream, adapt."""
+"""The ``sigdenoise`` command: train, calibrate, fetch-data, info, denoise, stream, adapt."""
 from __future__ import annotations
 
 import argparse
@@ -36,16 +36,6 @@ def cmd_calibrate(args) -> int:
                         target=args.target, fallback_windows=args.fallback_windows)
     print(json.dumps(summary, indent=1))
     print(f"[calibrate] calibrated model written to {args.out}")
-    return 0
-
-
-def cmd_route(args) -> int:
-    from .calibrate import route_models
-
-    summary = route_models(args.high, args.low, args.out, windows=args.windows)
-    print(json.dumps(summary, indent=1))
-    print(f"[route] routed model written to {args.out}: rows estimated below {summary['route_below_db']:g} dB SNR "
-          f"go to {args.low}")
     return 0
 
 
@@ -100,14 +90,6 @@ def cmd_info(args) -> int:
         if all(isinstance(h, (int, float)) for h in hours):
             lines.append(f"  total      {_number(sum(hours))} h over {len(stages)} stages")
     lines.append(f"validation   {validation}")
-    low = info.get("low_snr")
-    if low:  # a routed sensor model (sigdenoise route)
-        routing = training.get("routing") or {}
-        lines.append(f"routed       rows whose blind SNR estimate is under {cfg['route_below_db']:g} dB go to a second "
-                     f"network (STFT n_fft {low['config']['stft']['n_fft']}, band scale "
-                     f"{low['config'].get('uncertainty_scale', 1.0):.4g}, trained "
-                     f"{low.get('training', {}).get('step', '?')} steps); fitted on {routing.get('windows', '?')} "
-                     "training-split windows")
     lines.append(f"written by   sigdenoise {info.get('sigdenoise_version', '?')}, checkpoint format "
                  f"{info.get('format_version', '?')}")
     if info.get("defaulted"):  # an older file: the settings it predates take this version's defaults
@@ -364,15 +346,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fallback-windows", type=int, default=32,
                    help="training-split windows (x every recipe) to fit a sensor model's fallback on; 0 skips it")
     p.set_defaults(func=cmd_calibrate)
-
-    p = sub.add_parser("route", help="join two calibrated sensor models into one that sends each row to one of them "
-                                     "by a blind SNR estimate (threshold fitted on the training split)")
-    p.add_argument("high", help="the model for rows that look nearly clean (e.g. the bundled sensor model)")
-    p.add_argument("low", help="the model for rows that look noisy")
-    p.add_argument("-o", "--out", required=True, help="where to write the routed checkpoint")
-    p.add_argument("--windows", type=int, default=32,
-                   help="training-split windows (x every recipe, x 2 SNR ranges) to fit the threshold on (default 32)")
-    p.set_defaults(func=cmd_route)
 
     p = sub.add_parser("fetch-data", help="download and prepare the training corpora into ~/.cache/sigdenoise")
     p.add_argument("roles", nargs="*", metavar="ROLE", help="speech, speech-more, noise, noise-wide, noise-more, noise-ambience, heldout-speech, heldout-noise and/or sensor (default: speech noise)")

@@ -100,9 +100,6 @@ class ModelConfig:
     # measurement; in a recording it is an inaudible defect, and speech configs drop it: handed back, it
     # kept "noise-only" files with an offset at full level (benchmarks.speech.floors).
     keep_offset: bool = True
-    # A routed sensor checkpoint (sigdenoise route): rows whose blind SNR estimate is below this many dB go
-    # to the low-SNR network the file also holds, the rest to this one. None: one network.
-    route_below_db: float | None = None
 
     def __post_init__(self):
         if self.representation != "stft":

@@ -25,8 +25,7 @@ from .paths import available_models, checkpoint_dir  # noqa: F401  (the public A
 from .preprocess import (find_nonfinite, overlap_add, plan_chunks, repair_nonfinite, resample, resampled_length,
                          split_chunks)
 from .sampling import PositionalNoise, sample_bridge
-from .steps import (carry_top_band, check_rate, check_shared, edge_span, fall_back_to_input, routes_low, runs,
-                    suspect_samples)
+from .steps import carry_top_band, check_rate, edge_span, fall_back_to_input, suspect_samples
 from .stream import DenoiseStream
 
 Signal = Union[np.ndarray, torch.Tensor]
@@ -55,24 +54,16 @@ class DenoiseResult:
 
 
 class DenoiseModel:
-    """A loaded denoiser. Call :meth:`denoise`; everything about the model is in ``config``.
-
-    A routed sensor model (``config.route_below_db``, :func:`sigdenoise.calibrate.route_models`) also holds
-    ``low_snr``, a second model that takes the rows which look noisier than that; each keeps its own settings."""
+    """A loaded denoiser. Call :meth:`denoise`; everything about the model is in ``config``."""
 
     def __init__(self, network: BridgeDenoiser, config: ModelConfig, *, metadata: dict | None = None,
-                 device: str | torch.device = "auto", batch_size: int = 16, low_snr: "DenoiseModel | None" = None):
-        if (low_snr is None) != (config.route_below_db is None):
-            raise ValueError("a routed config (route_below_db) goes with a low_snr model, and only with one")
-        if low_snr is not None:
-            check_shared(config, low_snr.config)
+                 device: str | torch.device = "auto", batch_size: int = 16):
         self.config = config
         self.metadata = metadata or {}
         self.device = pick_device(device)
         self.network = network.to(self.device).eval()
         self.batch_size = batch_size
         self.max_group_samples = 4_000_000  # per group of rows at the model rate; bounds peak memory
-        self.low_snr = low_snr
 
     # ------------------------------------------------------------------ public
     def denoise(self, x: Signal, *, sample_rate: float, steps: int | None = None, seed: int = 0,
@@ -158,10 +149,8 @@ class DenoiseModel:
         # what they barely change: those samples take the estimate, the rest may come back as they came.
         # Only where samples line up with the model's (no resampling, no mirrored edges: sensor models).
         lined_up = not self.config.sample_rate or self.config.sample_rate == sample_rate
-        falls_back = any(m.config.fallback_below_db is not None for m in self.members())
-        suspect = (suspect_samples(rows) if falls_back and lined_up and not self.edge_context(sample_rate) else None)
-        low = (routes_low(rows, self.config.route_below_db) if self.low_snr is not None
-               else np.zeros(len(rows), dtype=bool))  # before gaps are filled: the estimate skips them itself
+        suspect = (suspect_samples(rows) if self.config.fallback_below_db is not None and lined_up
+                   and not self.edge_context(sample_rate) else None)
         repaired = find_nonfinite(rows)
         if repaired.any():  # only then copy: a 10-minute stereo file should not be held twice
             rows, repaired = repair_nonfinite(rows, repair=repair_nan, name="input")
@@ -178,25 +167,24 @@ class DenoiseModel:
         est = np.empty(rows.shape, dtype=rows.dtype)
         std = np.empty(rows.shape, dtype=rows.dtype) if num_samples > 1 else None
         per_group = max(1, self.max_group_samples // n_model)
-        groups = runs(low, per_group)  # consecutive rows one network takes
+        n_groups = math.ceil(len(rows) / per_group)
         full_band = self.config.sample_rate and sample_rate > model_sr
-        for g, (start, stop) in enumerate(groups):
-            report = None if progress is None else (lambda f, g=g: progress((g + f) / len(groups)))
-            member = self.low_snr if low[start] else self
-            mean_g, std_g = member._denoise_group(rows[start:stop], sample_rate=sample_rate,
-                                                  model_sr=model_sr, steps=steps, seed=seed, num_samples=num_samples,
-                                                  network_rate=network_rate, eta=eta, shifts=shifts,
-                                                  progress=report, first_row=start,
-                                                  suspect=None if suspect is None else suspect[start:stop])
+        for g, start in enumerate(range(0, len(rows), per_group)):
+            report = None if progress is None else (lambda f, g=g: progress((g + f) / n_groups))
+            mean_g, std_g = self._denoise_group(rows[start:start + per_group], sample_rate=sample_rate,
+                                                model_sr=model_sr, steps=steps, seed=seed, num_samples=num_samples,
+                                                network_rate=network_rate, eta=eta, shifts=shifts,
+                                                progress=report, first_row=start,
+                                                suspect=None if suspect is None else suspect[start:start + per_group])
             if full_band:  # the model never saw the band above its Nyquist: hand it back at the model's top gain
-                mean_g = mean_g + carry_top_band(rows[start:stop], mean_g, sample_rate=sample_rate,
+                mean_g = mean_g + carry_top_band(rows[start:start + per_group], mean_g, sample_rate=sample_rate,
                                                  model_sr=model_sr, stft=self.config.stft)
             if strength == 1.0:
-                est[start:stop] = mean_g
+                est[start:start + per_group] = mean_g
             else:
-                est[start:stop] = strength * mean_g + (1 - strength) * rows[start:stop]
+                est[start:start + per_group] = strength * mean_g + (1 - strength) * rows[start:start + per_group]
             if std is not None:
-                std[start:stop] = strength * std_g
+                std[start:start + per_group] = strength * std_g
         return DenoiseResult(mean=_like(est, x, shape, dtype, is_torch),
                              std=None if std is None else _like(std, x, shape, dtype, is_torch),
                              repaired=repaired.reshape(shape) if repaired.any() else None)
@@ -296,10 +284,6 @@ class DenoiseModel:
             raise AdaptWorseError(adapted, report)
         return adapted
 
-    def members(self) -> list["DenoiseModel"]:
-        """The models that denoise rows: this one, and its low-SNR model where routed."""
-        return [self] if self.low_snr is None else [self, self.low_snr]
-
     def with_config(self, config: ModelConfig) -> "DenoiseModel":
         """The same network (shared, not copied) under another config: calibration and checks try settings
         on it without changing the model they were handed."""
@@ -310,7 +294,7 @@ class DenoiseModel:
     @property
     def band_calibrated(self) -> bool:
         """Whether ``sigdenoise calibrate`` fitted this model's band (only then is a "90 %" band offered)."""
-        return all("calibration" in (m.metadata.get("training") or {}) for m in self.members())
+        return "calibration" in (self.metadata.get("training") or {})
 
     def resolve_steps(self, steps: int | None, *, num_samples: int = 1, eta: float = 1.0, shifts: int = 1) -> int:
         """The sampler steps a call runs: ``steps``, or the model's default (>= 2 for several samples).
@@ -328,27 +312,19 @@ class DenoiseModel:
         return int(steps)
 
     def info(self) -> dict:
-        """Config, parameter count and the data/training summary stored in the checkpoint (and, routed, the
-        low-SNR model's under ``low_snr``)."""
-        out = {"config": to_dict(self.config),
-               "parameters": sum(p.numel() for m in self.members() for p in m.network.parameters()),
-               "device": str(self.device),
-               **{k: v for k, v in self.metadata.items() if k not in ("config", "low_snr")}}
-        if self.low_snr is not None:
-            out["low_snr"] = {k: v for k, v in self.low_snr.info().items() if k != "device"}
-        return out
+        """Config, parameter count and the data/training summary stored in the checkpoint."""
+        return {"config": to_dict(self.config),
+                "parameters": sum(p.numel() for p in self.network.parameters()),
+                "device": str(self.device), **{k: v for k, v in self.metadata.items() if k != "config"}}
 
     # ------------------------------------------------------------------ internals
     def reach_samples(self, steps: int) -> tuple[int, int]:
         """How many model-rate samples before and after an output sample its value depends on, at
         ``steps`` sampler calls (each call reads the last one's estimate, so the reach adds up). A
         frame spans ``n_fft`` samples about its centre: half of it each way at the input, half at the output."""
-        reaches = []
-        for m in self.members():  # a stream of a routed model waits for the farther-reaching network
-            back, ahead = m.network.net.reach_frames()
-            hop, n_fft = m.config.stft.hop_length, m.config.stft.n_fft
-            reaches.append((steps * back * hop + n_fft, steps * ahead * hop + n_fft))
-        return max(r[0] for r in reaches), max(r[1] for r in reaches)
+        back, ahead = self.network.net.reach_frames()
+        hop, n_fft = self.config.stft.hop_length, self.config.stft.n_fft
+        return steps * back * hop + n_fft, steps * ahead * hop + n_fft
 
     def chunk_samples(self) -> tuple[int, int]:
         """Chunk length and overlap in samples at the model's rate.
@@ -430,21 +406,10 @@ def load_model(name_or_path: str | Path = "speech", *, device: str | torch.devic
     """Load a bundled model by name (``"speech"``, ``"sensor"``) or a ``.safetensors`` path."""
     path = resolve_checkpoint(name_or_path)
     state, config, meta = load_checkpoint(path)
-    member = meta.pop("low_snr")
-    low_snr = None
-    if member is not None:
-        low_snr = DenoiseModel(_network(path, member["state"], member["config"]), member["config"],
-                               metadata={"data": member["data"], "training": member["training"], "path": str(path)},
-                               device=device, batch_size=batch_size)
-    meta = {**meta, "path": str(path)}
-    return DenoiseModel(_network(path, state, config), config, metadata=meta, device=device, batch_size=batch_size,
-                        low_snr=low_snr)
-
-
-def _network(path: Path, state: dict, config: ModelConfig) -> BridgeDenoiser:
     network = BridgeDenoiser(config)
     try:
         network.load_state_dict(state)
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: tensors do not fit the network its config describes ({exc})") from exc
-    return network
+    meta = {**meta, "path": str(path)}
+    return DenoiseModel(network, config, metadata=meta, device=device, batch_size=batch_size)

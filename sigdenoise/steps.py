@@ -1,7 +1,7 @@
 """Prepare and restore steps that offline denoising (:mod:`sigdenoise.pipeline`) and streaming
 (:mod:`sigdenoise.stream`) both take, so the two cannot drift apart: the rate check, where a signal lies
-inside its edge mirrors, handing chunks the model barely changes back as they came, which network of a
-routed model takes a row, and carrying the band above the model's Nyquist through.
+inside its edge mirrors, handing chunks the model barely changes back as they came, and carrying the band
+above the model's Nyquist through.
 """
 from __future__ import annotations
 
@@ -106,62 +106,6 @@ def fall_back_to_input(noisy: np.ndarray, estimate: np.ndarray, chunking: tuple[
     keep = ((correction_db(x_chunks, y_chunks, valid) - below_db) / FALLBACK_RAMP_DB).clamp(0.0, 1.0)
     out = x + overlap_add(keep[..., None] * (y_chunks - x_chunks), plan)
     return torch.where(trusted > 0, out, y).numpy().astype(estimate.dtype)
-
-
-# Routing (a sensor checkpoint with two networks, ``ModelConfig.route_below_db``): no single sensor network we
-# trained wins everywhere, so each row goes to the one for how noisy it looks, read from the input alone.
-def blind_snr_db(rows: np.ndarray) -> np.ndarray:
-    """Per row of ``rows`` ``[R, T]``: an SNR estimate in dB from the input alone.
-
-    The noise floor is read from the finest Haar detail band, ``(x[2k+1] - x[2k]) / sqrt(2)``, by its median
-    absolute deviation (/0.6745: a Gaussian's sigma), which a few large signal steps do not move; the signal
-    is what the row's variance holds beyond that. White-ish noise lifts the finest band, a smooth trace
-    barely reaches it. A wide-band trace reads noisier than it is, which sends it to the low-SNR network:
-    the rule it was fitted with. NaN/Inf samples stand in as the row's finite mean."""
-    rows = np.asarray(rows, np.float64).reshape(-1, np.shape(rows)[-1])
-    out = np.empty(len(rows))
-    for r, row in enumerate(rows):
-        finite = np.isfinite(row)
-        if not finite.any():
-            out[r] = math.inf
-            continue
-        x = np.where(finite, row, row[finite].mean())
-        half = len(x) // 2
-        detail = (x[1:2 * half:2] - x[0:2 * half:2]) / math.sqrt(2)
-        noise = (np.median(np.abs(detail - np.median(detail))) / 0.6745) ** 2 if half else 0.0
-        total = np.var(x)
-        out[r] = 10 * math.log10(max(total - noise, 1e-12 * total + 1e-30) / (noise + 1e-30))
-    return out
-
-
-def routes_low(rows: np.ndarray, below_db: float) -> np.ndarray:
-    """Which rows go to the low-SNR network (bool per row)."""
-    return blind_snr_db(rows) < below_db
-
-
-def runs(flags: np.ndarray, longest: int) -> list[tuple[int, int]]:
-    """``(start, stop)`` of the runs of equal ``flags`` (rows one network takes), none longer than ``longest``."""
-    edges = [0, *(np.flatnonzero(flags[1:] != flags[:-1]) + 1).tolist(), len(flags)]
-    return [(s, min(s + longest, stop)) for start, stop in zip(edges[:-1], edges[1:])
-            for s in range(start, stop, longest)]
-
-
-# What the two networks of a routed model must share: a row's input is prepared once (rate, level, offset,
-# chunks) and a stream plans its windows once, whichever network then takes it.
-SHARED_SETTINGS = ("task", "sample_rate", "target_rms", "chunk_seconds", "overlap_seconds", "edge_context_seconds",
-                   "running_level", "keep_offset", "default_strength")
-
-
-def check_shared(config, low_config) -> None:
-    """Raise ``ValueError`` naming the first setting the two networks of a routed model do not share."""
-    for name in SHARED_SETTINGS:
-        if getattr(config, name) != getattr(low_config, name):
-            raise ValueError(f"a routed model's two networks must share {name}: {getattr(config, name)!r} "
-                             f"and {getattr(low_config, name)!r}")
-    if config.stft.hop_length != low_config.stft.hop_length or low_config.route_below_db is not None:
-        raise ValueError("a routed model's two networks must share the STFT hop, and the second is not routed")
-    if config.bridge.default_steps != low_config.bridge.default_steps:
-        raise ValueError("a routed model's two networks must share their default sampler steps")
 
 
 TOP_BAND = (0.70, 0.95)  # of the model's Nyquist: where the model's own gain is read for the band above

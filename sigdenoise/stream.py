@@ -23,7 +23,7 @@ import torch
 from .level import RunningLevel, level_settings
 from .options import AdviceError
 from .preprocess import plan_chunks, resample, resampled_length
-from .steps import carry_top_band, check_rate, fall_back_to_input, routes_low, runs, suspect_samples
+from .steps import carry_top_band, check_rate, fall_back_to_input, suspect_samples
 
 # Where no latency is given: half a second for models with a rate of their own (speech: 0.37 s of it
 # look-ahead, where the network's receptive field reaches 0.6 s; see benchmarks/stream for what more buys);
@@ -452,34 +452,24 @@ class DenoiseStream:
         step = self.plan.chunk - self.plan.overlap
         where = ({"first_chunk": chunk_start // step} if whole
                  else {"window_in": (chunk_start // step, start_m - chunk_start)})
-        # a routed model: each channel to the network its window's blind SNR estimate picks (offline picks per
-        # whole row, so the two part only where a log's noise changes across the threshold)
-        low = (routes_low(span, config.route_below_db) if model.low_snr is not None
-               else np.zeros(len(span), dtype=bool))
-        mean, m2 = np.empty(span.shape), np.empty(span.shape)
-        scale = np.empty((len(span), 1))  # each channel's network's band calibration
-        for first, stop in runs(low, len(span)):
-            member = model.low_snr if low[first] else model
-            part = slice(first, stop)
-            for j in range(self.num_samples):  # as offline: running mean and variance over posterior samples
-                # a window lies inside one offline chunk, so it is never split; the tail is planned as offline
-                sample = member._sample_rows(scaled[part], rate=self.network_rate, steps=self.steps,
-                                             seed=self.seed + j, eta=self.eta, shifts=1, first_row=first, **where)
-                sample = sample.cpu().double().numpy() / gain[part] + (offset[part] if config.keep_offset else 0.0)
-                if j == 0:
-                    mean[part], m2[part] = sample, 0.0
-                else:
-                    delta = sample - mean[part]
-                    mean[part] += delta / (j + 1)
-                    m2[part] += delta * (sample - mean[part])
-            mean[part][silent[part]] = span[part][silent[part]]
-            if member.config.fallback_below_db is not None:
-                chunking = model.chunk_samples() if whole else (span.shape[-1], 0)
-                # a saturated rail, as offline marks it (within what the window holds); a gap was held over: no mark
-                suspect = suspect_samples(span[part]) if self.model_rate == self.sample_rate else None
-                mean[part] = fall_back_to_input(span[part], mean[part], chunking,
-                                                below_db=member.config.fallback_below_db, suspect=suspect)
-            scale[part] = member.config.uncertainty_scale
+        mean = m2 = None
+        for j in range(self.num_samples):  # as offline: running mean and variance over posterior samples
+            # a window lies inside one offline chunk, so it is never split; the tail is planned as offline
+            sample = model._sample_rows(scaled, rate=self.network_rate, steps=self.steps, seed=self.seed + j,
+                                        eta=self.eta, shifts=1, **where)
+            sample = sample.cpu().double().numpy() / gain + (offset if config.keep_offset else 0.0)
+            if j == 0:
+                mean, m2 = sample, np.zeros_like(sample)
+            else:
+                delta = sample - mean
+                mean = mean + delta / (j + 1)
+                m2 += delta * (sample - mean)
+        mean[silent] = span[silent]
+        if config.fallback_below_db is not None:
+            chunking = model.chunk_samples() if whole else (span.shape[-1], 0)
+            # a saturated rail, as offline marks it (within what the window holds); a gap was held over, so no mark
+            suspect = suspect_samples(span) if self.model_rate == self.sample_rate else None
+            mean = fall_back_to_input(span, mean, chunking, below_db=config.fallback_below_db, suspect=suspect)
         # back to the input rate over the margins too (the input itself there), so the edge stays outside
         full = at_model.astype(np.float64)
         full[:, head:head + mean.shape[-1]] = mean
@@ -493,7 +483,8 @@ class DenoiseStream:
         if not self.return_std:
             return mean, None, start
         spread = np.zeros_like(full)
-        spread[:, head:head + m2.shape[-1]] = np.where(silent, 0.0, np.sqrt(m2 / self.num_samples) * scale)
+        spread[:, head:head + m2.shape[-1]] = np.where(silent, 0.0, np.sqrt(m2 / self.num_samples)
+                                                       * config.uncertainty_scale)
         spread = resample(spread, orig_sr=self.model_rate, target_sr=self.sample_rate, length=hi - lo).clip(min=0)
         return mean, self.strength * spread[:, start - lo:end - lo], start
 

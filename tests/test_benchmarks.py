@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 
 def test_voice_range_scores_a_pass_through_high_and_a_voice_remover_low():
@@ -78,3 +79,23 @@ def test_paired_rows_difference_each_peer_clip_by_clip_from_the_default_sigdenoi
     assert row[1].startswith("+0.17 ± ") and row[1].endswith("(2/3)")  # (0.5 + 0.2 - 0.2) / 3, higher on 2 of 3
     assert row[2] == "+0.000 ± 0.000 (0/3)"  # ties are not wins
     assert row[4] == "–"  # no clip has both numbers
+
+
+def test_compare_sets_two_runs_side_by_side_clip_by_clip_and_refuses_other_mixtures():
+    from benchmarks.speech.compare import compare
+
+    def run(pesq, names=("a", "b", "c"), seed=1):
+        clips = [{"pesq": p, "estoi": 0.5, "si_sdr": 10.0, "dnsmos_ovrl": 2.0} for p in pesq]
+        return {"seed": seed, "clips": [{"name": n} for n in names],
+                "systems": [{"label": "sigdenoise (1 step)", "per_clip": clips},
+                            {"label": "DTLN", "per_clip": [dict(c, pesq=1.0) for c in clips]}]}
+
+    new, old = run([2.0, 2.2, 1.4]), run([1.5, 2.0, 1.6])
+    pesq, estoi, *_ = compare(new, old)
+    assert pesq.startswith("PESQ (wb): 1.867 vs 1.700, difference +0.167 ± ") and pesq.endswith("(higher on 2/3)")
+    assert "difference +0.0000 ± 0.0000 (higher on 0/3)" in estoi  # ties are not wins
+    assert compare(new, old, old_label="DTLN")[0].startswith("PESQ (wb): 1.867 vs 1.000")
+    with pytest.raises(SystemExit, match="different mixtures"):
+        compare(new, run([1.0] * 3, names=("a", "b", "d")))
+    with pytest.raises(SystemExit, match="no system labelled 'x'"):
+        compare(new, old, label="x")

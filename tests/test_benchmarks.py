@@ -1,4 +1,5 @@
-"""The speech benchmarks' checks: voice range, how the noise-only check picks and scores its files, the split cells."""
+"""The benchmarks' own checks: voice range, how the noise-only check picks and scores its files, the split cells, and
+the tools that set two runs side by side."""
 from __future__ import annotations
 
 import numpy as np
@@ -99,3 +100,21 @@ def test_compare_sets_two_runs_side_by_side_clip_by_clip_and_refuses_other_mixtu
         compare(new, run([1.0] * 3, names=("a", "b", "d")))
     with pytest.raises(SystemExit, match="no system labelled 'x'"):
         compare(new, old, label="x")
+
+
+def test_sensor_compare_sets_two_runs_case_by_case_per_recipe_and_family():
+    from benchmarks.sensor.compare import compare
+
+    def run(snr, coverage=0.9, clean=(100.0, 5.0), start=0):
+        cases = [{"family": f, "file": f"{f}.npy", "start": start, "samples": 64, "recipe": r,
+                  "sigdenoise": {"snr": s, "coverage": coverage}}
+                 for (f, r), s in zip([("ae", "white"), ("ae", "hum"), ("ecg", "white")], snr)]
+        return {"seed": 1, "snr_db": None, "cases": cases,
+                "clean_input": [{"family": "ae", "snr": clean[0]}, {"family": "ae", "snr": clean[1]}]}
+
+    report = compare(run([2.0, 4.0, 9.0], coverage=1.0, clean=(100.0, 7.0)), run([1.0, 4.0, 6.0]))
+    assert "| all | 3 | 3.67 | 5.00 | +1.33 ± " in report and "90.0 → 100.0" in report
+    assert "| white | 2 | 3.50 | 5.50 | +2.00 ± " in report and "| ae | 2 | 2.50 | 3.00 | +0.50 ± " in report
+    assert "| ae | 5.0 | 7.0 |" in report  # the worst clean trace of each run
+    with pytest.raises(SystemExit, match="different cases"):
+        compare(run([1.0] * 3), run([1.0] * 3, start=5))

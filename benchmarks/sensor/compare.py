@@ -22,7 +22,7 @@ def _key(case: dict) -> tuple:
 
 
 def _difference(new: list[dict], old: list[dict]) -> tuple[str, str, str, str]:
-    """OLD and NEW mean output SNR, their clip-by-clip difference, and coverage OLD -> NEW (%)."""
+    """OLD and NEW mean output SNR, their case-by-case difference, and coverage OLD -> NEW (%)."""
     diff, half, _ = mean_ci([a["snr"] - b["snr"] for a, b in zip(new, old)])
     coverage = [mean_ci([c["coverage"] for c in run])[0] * 100 for run in (old, new)]
     return (fmt(mean_ci([c["snr"] for c in old])[0], 2), fmt(mean_ci([c["snr"] for c in new])[0], 2),

@@ -40,7 +40,7 @@ def compare(new: dict, old: dict, *, label: str = DEFAULT_LABEL, old_label: str 
     for key, name, digits in METRICS:
         pairs = [(x[key], y[key]) for x, y in zip(a, b) if not (math.isnan(x[key]) or math.isnan(y[key]))]
         diff, half, n = mean_ci([x - y for x, y in pairs])
-        new_mean, old_mean = (sum(p[i] for p in pairs) / max(n, 1) for i in (0, 1))
+        new_mean, old_mean = (mean_ci([p[i] for p in pairs])[0] for i in (0, 1))
         lines.append(f"{name}: {new_mean:.{digits + 1}f} vs {old_mean:.{digits + 1}f}, difference "
                      f"{diff:+.{digits + 1}f} ± {half:.{digits + 1}f} (higher on {sum(x > y for x, y in pairs)}/{n})")
     return lines
